@@ -1,0 +1,1 @@
+"""The outside world: the aiohttp server, the platform adapters and the command line."""

@@ -1,0 +1,46 @@
+"""Command line: ``python -m bot ask|serve``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from bot.config import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="つながる鎌倉 案内ボット")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask = sub.add_parser("ask", help="chat on the command line")
+    ask.add_argument("--json", action="store_true", help="read lines, print one JSON per line")
+    ask.add_argument("--user", default="cli-user", help="user id kept across calls")
+    serve = sub.add_parser("serve", help="serve the bot (web chat and webhooks)")
+    serve.add_argument("--host", help="bind address (default $HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default $PORT or 8080)")
+    sub.add_parser("migrate", help="apply database migrations")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "ask":
+        from bot.adapters.cli import ask
+        from bot.runtime import open_conversation
+
+        return ask(open_conversation(settings.database_url), args.user, args.json)
+    if args.command == "serve":
+        from bot.server import serve
+
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+        serve(settings, host=args.host, port=args.port)
+        return 0
+    if args.command == "migrate":
+        from storage import create_db_engine, migrate
+
+        migrate(create_db_engine(settings.database_url))
+        return 0
+    return 2

@@ -1,0 +1,106 @@
+"""The conversation core: one inbound message in, one platform-neutral reply out.
+
+Every adapter (CLI, web chat, LINE, Telegram) calls :meth:`Conversation.handle`. It checks the
+input, loads the user's state from the database, routes, runs the handler and saves the state.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from intents import faq, smalltalk
+from intents.fallback import fallback, stale_choice
+from intents.router import Match, Router, Rule
+from intents.turn import Turn
+from intents.types import Inbound, Reply
+from knowledge.faq import FaqIndex, load_entries
+from knowledge.messages import Messages
+from knowledge.text import fold, is_mostly_latin
+from storage.store import Store
+
+MAX_INPUT = 1000  # characters; longer texts are pastes, not questions
+ROUTER_THRESHOLD = 0.30
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
+
+
+def build_router() -> Router:
+    """Compose the feature rules in one place (the order does not matter; scores do)."""
+    rules: list[Rule] = [
+        smalltalk.MenuPayloadRule(),
+        smalltalk.SmallTalkRule(),
+        faq.FaqPayloadRule(),
+        faq.FeedbackRule(),
+        faq.FaqRule(),
+    ]
+    return Router(rules, fallback=fallback, threshold=ROUTER_THRESHOLD)
+
+
+class Conversation:
+    """Turns an :class:`Inbound` into a :class:`Reply`. Safe to share between threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        faq_index: FaqIndex | None = None,
+        messages: Messages | None = None,
+        router: Router | None = None,
+    ) -> None:
+        self.store = store
+        self.faq = faq_index or FaqIndex(load_entries())
+        self.messages = messages or Messages.load()
+        self.router = router or build_router()
+
+    def handle(self, inbound: Inbound) -> Reply:
+        """Answer one message. Never raises for bad input; the reply says what was wrong."""
+        text = _CONTROL.sub("", unicodedata.normalize("NFC", inbound.text or "")).strip()
+        payload = (inbound.payload or "").strip() or None
+        locale = Messages.language(inbound.locale)
+        if text and is_mostly_latin(text):
+            locale = "en"
+        user = self.store.touch_user(inbound.platform, inbound.user_id, locale)
+        state = self.store.load_state(user.id)
+        if payload is None and (number := _CHOICE_NUMBER.match(text)):
+            # A text-only channel shows choices as [1] [2] …; typing the number taps it.
+            choices = state.get("choices") or []
+            index = int(number.group(1)) - 1
+            if 0 <= index < len(choices):
+                payload, text = choices[index][1], ""
+        turn = Turn(
+            inbound=inbound,
+            user=user,
+            locale=locale,
+            text=text,
+            folded=fold(text) if text else "",
+            payload=payload,
+            state=state,
+            store=self.store,
+            faq=self.faq,
+            messages=self.messages,
+        )
+        reply = self._reply(turn)
+        state["choices"] = [[c.label, c.payload] for c in reply.choices]
+        state["last_intent"] = reply.intent
+        self.store.save_state(user.id, state)
+        return reply
+
+    def _reply(self, turn: Turn) -> Reply:
+        if turn.payload is None:
+            if not turn.text:
+                return self._plain(turn, "empty_input", "empty")
+            if len(turn.text) > MAX_INPUT:
+                return self._plain(turn, "too_long", "too_long", limit=MAX_INPUT)
+            if not turn.folded:
+                return self._plain(turn, "unreadable", "unreadable")
+        match = self.router.route(turn)
+        if turn.payload is not None and match.intent == "fallback":
+            match = Match("stale_choice", 1.0, stale_choice)
+        return match.handler(turn, match)
+
+    def _plain(self, turn: Turn, intent: str, key: str, **values: object) -> Reply:
+        from intents.menu import menu_choices
+
+        return Reply(
+            turn.say(key, **values), intent, choices=menu_choices(turn), locale=turn.locale
+        )

@@ -1,0 +1,110 @@
+"""Questions about the ordinance and the guideline, answered from the FAQ with their source."""
+
+from __future__ import annotations
+
+from intents.menu import MENU_PAYLOAD
+from intents.router import Match
+from intents.turn import Turn
+from intents.types import Choice, Reply
+from knowledge.faq import FaqEntry, FaqHit
+from knowledge.text import fold
+
+FAQ_PAYLOAD = "faq:"
+FEEDBACK_PAYLOAD = "fb:"
+MAX_RELATED = 4
+
+# Below this share of known bigrams a message is about something else (「鎌倉の天気」), unless
+# it is nearly verbatim one of our phrasings.
+MIN_COVERAGE = 0.5
+VERBATIM = 0.85
+
+
+def faq_confidence(hit: FaqHit, coverage: float) -> float:
+    """The router score of an FAQ hit: its score, discounted when the words are not ours."""
+    if hit.fuzz >= VERBATIM:
+        return max(hit.score, hit.fuzz)
+    if coverage < MIN_COVERAGE:
+        return hit.score * coverage
+    return hit.score
+
+
+class FaqRule:
+    """Matches free text against the FAQ phrasings, keywords and readings."""
+
+    def match(self, turn: Turn) -> Match | None:
+        if turn.payload is not None or not turn.folded:
+            return None
+        result = turn.faq.search(turn.text)
+        best = result.best
+        if best is None:
+            return None
+        score = faq_confidence(best, result.coverage)
+        return Match("faq", score, answer, {"faq_id": best.entry.id}, best.entry)
+
+
+class FaqPayloadRule:
+    """A tap on an FAQ button (menu item or related question)."""
+
+    def match(self, turn: Turn) -> Match | None:
+        if not turn.payload or not turn.payload.startswith(FAQ_PAYLOAD):
+            return None
+        entry = turn.faq.get(turn.payload.removeprefix(FAQ_PAYLOAD))
+        if entry is None:
+            return None
+        return Match("faq", 1.0, answer, {"faq_id": entry.id}, entry)
+
+
+class FeedbackRule:
+    """A tap on 「役に立った」 or 「ちがう」 under an answer."""
+
+    def match(self, turn: Turn) -> Match | None:
+        if not turn.payload or not turn.payload.startswith(FEEDBACK_PAYLOAD):
+            return None
+        entry_id, _, verdict = turn.payload.removeprefix(FEEDBACK_PAYLOAD).rpartition(":")
+        if turn.faq.get(entry_id) is None or verdict not in ("0", "1"):
+            return None
+        return Match("faq_feedback", 1.0, feedback, {"faq_id": entry_id, "helpful": verdict})
+
+
+def answer(turn: Turn, match: Match) -> Reply:
+    """The entry's answer, its source, related questions and the feedback buttons."""
+    entry: FaqEntry = match.data
+    text = entry.answer_for(turn.locale) + "\n" + turn.say("source_format", source=entry.source)
+    choices = [
+        Choice(related.label, FAQ_PAYLOAD + related.id)
+        for rid in entry.related[:MAX_RELATED]
+        if (related := turn.faq.get(rid)) is not None
+    ]
+    choices += [
+        Choice(turn.messages.label("helpful", turn.locale), f"{FEEDBACK_PAYLOAD}{entry.id}:1"),
+        Choice(turn.messages.label("not_helpful", turn.locale), f"{FEEDBACK_PAYLOAD}{entry.id}:0"),
+        Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD),
+    ]
+    turn.state["last_faq"] = {"id": entry.id, "question": turn.text[:500]}
+    return Reply(
+        text,
+        "faq",
+        choices=choices,
+        slots=dict(match.slots),
+        source=entry.source,
+        locale=turn.locale,
+    )
+
+
+def feedback(turn: Turn, match: Match) -> Reply:
+    """Count the tap once per answer; on 「ちがう」, pass the question on to the center."""
+    entry_id = match.slots["faq_id"]
+    helpful = match.slots["helpful"] == "1"
+    last = turn.state.get("last_faq") or {}
+    if last.get("id") == entry_id and not last.get("rated"):
+        turn.store.record_feedback(entry_id, helpful)
+        last["rated"] = True
+        turn.state["last_faq"] = last
+        question = str(last.get("question") or "")
+        if not helpful and question:
+            turn.store.record_unanswered(question, fold(question), turn.locale)
+    text = turn.say("feedback_up" if helpful else "feedback_down")
+    choices = [Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD)]
+    return Reply(
+        text, "faq_feedback", choices=choices, slots=dict(match.slots), locale=turn.locale
+    )

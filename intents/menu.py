@@ -1,0 +1,31 @@
+"""The main menu and the help reply, shared by several features."""
+
+from __future__ import annotations
+
+from intents.router import Match
+from intents.turn import Turn
+from intents.types import Choice, Reply
+
+MENU_PAYLOAD = "menu"
+HELP_PAYLOAD = "help"
+
+
+def menu_choices(turn: Turn) -> list[Choice]:
+    """The main-menu buttons in the turn's language."""
+    lang = turn.messages.language(turn.locale)
+    return [Choice(item.labels[lang], item.payload) for item in turn.messages.menu]
+
+
+def show_menu(turn: Turn, match: Match) -> Reply:
+    """「メニュー」: the topics to choose from."""
+    return Reply(turn.say("menu"), match.intent, choices=menu_choices(turn), locale=turn.locale)
+
+
+def show_help(turn: Turn, match: Match) -> Reply:
+    """「ヘルプ」: what the bot can do, then the menu."""
+    return Reply(turn.say("help"), match.intent, choices=menu_choices(turn), locale=turn.locale)
+
+
+def show_welcome(turn: Turn, match: Match) -> Reply:
+    """The first words to a new user (LINE follow, Telegram /start, a new web chat)."""
+    return Reply(turn.say("welcome"), match.intent, choices=menu_choices(turn), locale=turn.locale)

@@ -1,0 +1,99 @@
+"""Platform-neutral conversation types.
+
+An adapter turns a platform event into an :class:`Inbound`, hands it to the conversation core
+(:mod:`intents.conversation`) and renders the :class:`Reply` it gets back. Nothing here knows
+about LINE, Telegram or the web.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# LINE allows 13 quick-reply items and 20-character labels; Telegram is looser. The core keeps
+# to the stricter limits so every adapter can render a reply unchanged.
+MAX_CHOICES = 13
+MAX_LABEL = 20
+MAX_PAYLOAD_BYTES = 64  # Telegram callback_data is 1-64 bytes; LINE allows 300.
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a user: text they typed or the payload of a button they tapped."""
+
+    platform: str
+    user_id: str
+    text: str | None = None
+    payload: str | None = None
+    locale: str = "ja"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A quick-reply choice or card button: a short label and the payload sent back on tap."""
+
+    label: str
+    payload: str
+
+    def __post_init__(self) -> None:
+        if not self.label or len(self.label) > MAX_LABEL:
+            raise ValueError(f"choice label must be 1-{MAX_LABEL} characters: {self.label!r}")
+        if not self.payload or len(self.payload.encode()) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload must be 1-{MAX_PAYLOAD_BYTES} bytes: {self.payload!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A card (LINE Flex bubble, Telegram message with an inline keyboard, HTML box)."""
+
+    title: str
+    body: str
+    buttons: tuple[Choice, ...] = ()
+
+
+@dataclass(slots=True)
+class Reply:
+    """What the core answers: text, optional cards, up to 13 choices, and routing facts."""
+
+    text: str
+    intent: str
+    choices: list[Choice] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
+    slots: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    locale: str = "ja"
+
+    def __post_init__(self) -> None:
+        if len(self.choices) > MAX_CHOICES:
+            raise ValueError(f"at most {MAX_CHOICES} choices, got {len(self.choices)}")
+
+    def as_plain_text(self) -> str:
+        """The reply for a text-only channel: cards and numbered choices written out."""
+        parts = [self.text]
+        for card in self.cards:
+            lines = [f"■ {card.title}", card.body]
+            lines += [f"  → {b.label}" for b in card.buttons]
+            parts.append("\n".join(lines))
+        if self.choices:
+            parts.append("\n".join(f"[{i}] {c.label}" for i, c in enumerate(self.choices, 1)))
+        return "\n\n".join(p for p in parts if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, used by the CLI's --json mode and the web chat API."""
+        return {
+            "text": self.as_plain_text(),
+            "message": self.text,
+            "intent": self.intent,
+            "slots": dict(self.slots),
+            "source": self.source,
+            "locale": self.locale,
+            "choices": [{"label": c.label, "payload": c.payload} for c in self.choices],
+            "cards": [
+                {
+                    "title": card.title,
+                    "body": card.body,
+                    "buttons": [{"label": b.label, "payload": b.payload} for b in card.buttons],
+                }
+                for card in self.cards
+            ],
+        }

@@ -1,0 +1,140 @@
+"""Text folding for matching Japanese as residents type it.
+
+Both sides of every comparison (what a resident typed, and the phrasings in our data) go through
+:func:`fold`, so the rules here only need to be consistent, not linguistically perfect.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import pykakasi
+
+_KATA_START, _KATA_END = 0x30A1, 0x30F6  # ァ … ヶ
+_KATA_TO_HIRA = 0x60
+
+# Place names mix ヶ/ケ/ガ/が (由比ヶ浜, 由比ガ浜); ヶ and ヵ read が and か.
+_SMALL_KE = str.maketrans({"ヶ": "が", "ヵ": "か", "ゖ": "が", "ゕ": "か"})
+# Long-vowel look-alikes people type after kana: 〜 ～ － ― ‐ - all become ー.
+_LONG_VOWEL = re.compile(r"(?<=[\u3041-\u30ff])[\u301c\uff5e\u2015\u2010\u2212\-－~ー]+")
+# Everything that is not a letter, a digit, kana or kanji: punctuation, emoji, symbols, spaces.
+_NOT_WORD = re.compile(r"[^0-9a-z\u3041-\u309f\u30fc\u3005\u4e00-\u9fff\u3400-\u4dbf]+")
+_KE_BETWEEN_KANJI = re.compile(r"(?<=[\u4e00-\u9fff])[ケけ](?=[\u4e00-\u9fff])")
+
+# Politeness and question frames that carry no topic. Removed from both the query and our
+# phrasings; longest first so that 教えてください goes before ください.
+_FILLERS = sorted(
+    {
+        "おしえてください",
+        "教えてください",
+        "教えて下さい",
+        "おしえてほしい",
+        "教えてほしい",
+        "おしえて",
+        "教えて",
+        "しりたいです",
+        "知りたいです",
+        "しりたい",
+        "知りたい",
+        "ください",
+        "下さい",
+        "くれませんか",
+        "もらえますか",
+        "いただけますか",
+        "いただけませんか",
+        "なんですか",
+        "なのですか",
+        "なんでしょうか",
+        "でしょうか",
+        "ですか",
+        "ますか",
+        "ですが",
+        "なんだけど",
+        "なんですけど",
+        "ですけど",
+        "なの",
+        "だよね",
+        "ですよね",
+        "についておしえて",
+        "について",
+        "に関して",
+        "にかんして",
+        "ってなに",
+        "って何",
+        "ってなん",
+        "とはなに",
+        "とは何",
+        "とは",
+        "って",
+        "おねがいします",
+        "お願いします",
+        "すみません",
+        "すいません",
+        "ちょっと",
+        "あの",
+        "えっと",
+    },
+    key=len,
+    reverse=True,
+)
+_FILLER_RE = re.compile("|".join(map(re.escape, _FILLERS)))
+
+_kakasi = pykakasi.kakasi()
+
+
+def _to_hiragana(text: str) -> str:
+    return "".join(
+        chr(ord(ch) - _KATA_TO_HIRA) if _KATA_START <= ord(ch) <= _KATA_END else ch for ch in text
+    )
+
+
+def fold(text: str) -> str:
+    """Fold a message to a canonical surface form for matching.
+
+    NFKC (full/half width), lower case, ヶ→が, katakana→hiragana, one long-vowel mark,
+    punctuation/emoji/space removed, politeness frames removed.
+
+    >>> fold("ｷｮｳﾄﾞｳ って何ですか？🙂")
+    'きょうどう'
+    """
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.translate(_SMALL_KE)
+    text = _KE_BETWEEN_KANJI.sub("が", text)
+    text = _to_hiragana(text)
+    text = _LONG_VOWEL.sub("ー", text)
+    text = _NOT_WORD.sub("", text)
+    stripped = _FILLER_RE.sub("", text)
+    # A message that is nothing but a frame (「教えて」) keeps its words.
+    return stripped or text
+
+
+def fold_keep_frames(text: str) -> str:
+    """Like :func:`fold` but keeps politeness frames (used for greetings and thanks)."""
+    text = unicodedata.normalize("NFKC", text).lower().translate(_SMALL_KE)
+    return _NOT_WORD.sub("", _LONG_VOWEL.sub("ー", _to_hiragana(text)))
+
+
+@lru_cache(maxsize=4096)
+def reading(folded: str) -> str:
+    """The hiragana reading of an already folded string (kanji read by pykakasi)."""
+    if not folded:
+        return ""
+    return "".join(item["hira"] for item in _kakasi.convert(folded))
+
+
+def bigrams(text: str) -> list[str]:
+    """Character bigrams; a one-character string is its own gram."""
+    if len(text) < 2:
+        return [text] if text else []
+    return [text[i : i + 2] for i in range(len(text) - 1)]
+
+
+def is_mostly_latin(text: str) -> bool:
+    """True when a message is written in Latin letters (an English question)."""
+    letters = [ch for ch in unicodedata.normalize("NFKC", text) if ch.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for ch in letters if ch.isascii())
+    return latin / len(letters) >= 0.8

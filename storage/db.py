@@ -1,0 +1,62 @@
+"""Engine creation and migrations. ``DATABASE_URL`` picks the database; SQLite by default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event
+from sqlmodel import create_engine
+
+DEFAULT_SQLITE = Path("var") / "tsunagaru.db"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def database_url(env: dict[str, str] | None = None) -> str:
+    """The SQLAlchemy URL from ``DATABASE_URL``; ``postgres(ql)://`` URLs use psycopg 3."""
+    env = dict(os.environ) if env is None else env
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{DEFAULT_SQLITE}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine with the settings each backend needs to serve concurrent requests safely."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers and one writer work at once; busy_timeout makes a second writer wait
+    # instead of failing with "database is locked".
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Alembic configuration without an ini file, bound to ``engine``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to the latest revision (safe to run at every start)."""
+    command.upgrade(alembic_config(engine), "head")
