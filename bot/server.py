@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import Engine
 
 from bot.adapters import web as web_chat
 from bot.config import Settings
@@ -20,7 +19,6 @@ from storage import Store, create_db_engine, migrate
 log = logging.getLogger(__name__)
 
 settings_key = web.AppKey("settings", Settings)
-engine_key = web.AppKey("engine", Engine)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -28,7 +26,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_db_engine(settings.database_url)
     await asyncio.to_thread(migrate, engine)
     store = Store(engine)
-    app[engine_key] = engine
     app[web_chat.conversation_key] = await asyncio.to_thread(Conversation, store)
     log.info("database ready: %s", engine.url.render_as_string(hide_password=True))
     yield

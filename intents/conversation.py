@@ -20,7 +20,7 @@ from knowledge.text import fold, is_mostly_latin
 from storage.store import Store
 
 MAX_INPUT = 1000  # characters; longer texts are pastes, not questions
-ROUTER_THRESHOLD = 0.30
+ROUTER_THRESHOLD = 0.20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
 

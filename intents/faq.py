@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from intents.menu import MENU_PAYLOAD
 from intents.router import Match
 from intents.turn import Turn
@@ -13,18 +15,23 @@ FAQ_PAYLOAD = "faq:"
 FEEDBACK_PAYLOAD = "fb:"
 MAX_RELATED = 4
 
-# Below this share of known bigrams a message is about something else (「鎌倉の天気」), unless
-# it is nearly verbatim one of our phrasings.
-MIN_COVERAGE = 0.5
-VERBATIM = 0.85
+# A message without any domain word is about something else (「鎌倉の天気」) unless it is
+# nearly verbatim one of our phrasings (rescaled fuzz 0.7 = a rapidfuzz ratio of 85).
+VERBATIM = 0.7
+OFF_TOPIC_DISCOUNT = 0.3
+# The guideline quotes only article 9 of the ordinance; 「第3条には何が」 is not ours to answer.
+_OTHER_ARTICLE = re.compile(r"第?([0-9０-９一二三四五六七八十]+)条")
 
 
-def faq_confidence(hit: FaqHit, coverage: float) -> float:
+def faq_confidence(hit: FaqHit, anchored: bool, text: str) -> float:
     """The router score of an FAQ hit: its score, discounted when the words are not ours."""
+    article = _OTHER_ARTICLE.search(text)
+    if article and article.group(1) not in ("9", "９", "九"):
+        return hit.score * OFF_TOPIC_DISCOUNT
     if hit.fuzz >= VERBATIM:
         return max(hit.score, hit.fuzz)
-    if coverage < MIN_COVERAGE:
-        return hit.score * coverage
+    if not anchored:
+        return hit.score * OFF_TOPIC_DISCOUNT
     return hit.score
 
 
@@ -38,7 +45,7 @@ class FaqRule:
         best = result.best
         if best is None:
             return None
-        score = faq_confidence(best, result.coverage)
+        score = faq_confidence(best, result.anchored, turn.text)
         return Match("faq", score, answer, {"faq_id": best.entry.id}, best.entry)
 
 

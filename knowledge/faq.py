@@ -7,8 +7,8 @@ hiragana reading (so 「きょうどう」 and 「共同」 find 協働):
 * ``fuzz``    the best rapidfuzz ratio against one phrasing (near-verbatim questions, typos);
 * ``keyword`` IDF-weighted hits of the entry's distinctive keywords.
 
-``coverage`` — the share of the query's bigrams that occur anywhere in the FAQ — tells an
-off-topic question (「鎌倉の天気」) from a real one, whatever the best entry's score.
+``anchored`` says whether the message uses any word of our domain (``domain.toml``); one that
+does not (「市長は誰？」) is off-topic whatever the best entry scores, unless nearly verbatim.
 """
 
 from __future__ import annotations
@@ -23,13 +23,18 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from knowledge.text import bigrams, fold, reading
+from knowledge.text import Reading, bigrams, fold, reading, segmented_reading
 
 FAQ_DIR = Path(__file__).with_name("faq")
+DOMAIN_FILE = Path(__file__).with_name("domain.toml")
 MAX_LABEL = 20
 
-# Weights of the three signals; tuned on tests/data/faq_devset.tsv (see bench/faq_report.py).
-W_TFIDF, W_FUZZ, W_KEYWORD = 0.45, 0.25, 0.30
+# Weights of the three signals; tuned on tests/data/faq_devset.tsv (bench/route.py prints
+# the dev and held-out accuracy).
+W_TFIDF, W_FUZZ, W_KEYWORD = 0.6, 0.3, 0.2
+# Any two Japanese sentences share some characters: a ratio below this says nothing.
+FUZZ_FLOOR = 0.5
+MIN_READING_MATCH = 3  # kana; shorter readings match too much by accident
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,7 @@ class FaqResult:
     """The ranked candidates and how much of the query the FAQ vocabulary covers."""
 
     hits: list[FaqHit]
-    coverage: float
+    anchored: bool
 
     @property
     def best(self) -> FaqHit | None:
@@ -107,6 +112,18 @@ def load_entries(directory: Path = FAQ_DIR) -> list[FaqEntry]:
                 raise FaqError(f"{path.name}: entry {raw.get('id')!r} lacks {exc}") from exc
     _validate(entries)
     return entries
+
+
+def load_anchors(path: Path = DOMAIN_FILE) -> list[str]:
+    """The domain words that make a message on-topic."""
+    with path.open("rb") as fh:
+        return list(tomllib.load(fh)["anchors"])
+
+
+def _word_in(surface: str, word_reading: str, q_surface: str, q_reading: Reading) -> bool:
+    if len(surface) >= 2 and surface in q_surface:
+        return True
+    return len(word_reading) >= MIN_READING_MATCH and q_reading.has_word(word_reading)
 
 
 def _validate(entries: list[FaqEntry]) -> None:
@@ -151,10 +168,6 @@ class _Space:
         space.postings = dict(postings)
         return space
 
-    def coverage(self, grams: Counter[str]) -> float:
-        total = sum(grams.values())
-        return sum(c for g, c in grams.items() if g in self.idf) / total if total else 0.0
-
     def cosines(self, grams: Counter[str]) -> dict[str, float]:
         # Grams no entry has still count in the query's norm, so off-topic words dilute.
         q = {g: (1 + math.log(c)) * self.idf.get(g, self.unknown_idf) for g, c in grams.items()}
@@ -169,8 +182,10 @@ class _Space:
 class FaqIndex:
     """Matches a resident's message to FAQ entries. Thread-safe; phrasings can be added live."""
 
-    def __init__(self, entries: Iterable[FaqEntry]) -> None:
+    def __init__(self, entries: Iterable[FaqEntry], anchors: Iterable[str] | None = None) -> None:
         self._entries = {e.id: e for e in entries}
+        words = load_anchors() if anchors is None else anchors
+        self._anchors = [(f, reading(f)) for f in map(fold, words) if f]
         self._extra: dict[str, list[str]] = defaultdict(list)
         self._lock = threading.Lock()
         self._build()
@@ -200,28 +215,36 @@ class FaqIndex:
         phrase_surface: list[str] = []
         phrase_reading: list[str] = []
         entry_keywords: dict[str, dict[str, str]] = {}
-        keyword_df: Counter[str] = Counter()
+        entry_text: dict[str, tuple[str, str]] = {}
         for e in self._entries.values():
             s_grams: Counter[str] = Counter()
             r_grams: Counter[str] = Counter()
+            folded_all = []
             for text in [*self._phrasings(e), *e.keywords]:
                 f = fold(text)
+                folded_all.append(f)
                 s_grams.update(bigrams(f))
                 r_grams.update(bigrams(reading(f)))
             surface_grams[e.id], reading_grams[e.id] = s_grams, r_grams
+            entry_text[e.id] = ("|".join(folded_all), "|".join(map(reading, folded_all)))
             for text in self._phrasings(e):
                 f = fold(text)
                 owners.append(e.id)
                 phrase_surface.append(f)
                 phrase_reading.append(reading(f))
-            kws = {reading(f): f for f in map(fold, e.keywords) if f}
-            entry_keywords[e.id] = kws
-            keyword_df.update(kws.keys())
+            entry_keywords[e.id] = {reading(f): f for f in map(fold, e.keywords) if f}
         n = len(self._entries) or 1
         top = math.log(1 + n)
-        # A keyword that only one entry has weighs 1; one shared by many weighs little.
+        # A keyword's weight is its IDF over every entry's words, not just its keyword list:
+        # 「市民活動」 is in most entries and weighs little; 「補償」 is in few and weighs a lot.
+        weights: dict[str, float] = {}
+        for kws in entry_keywords.values():
+            for r, f in kws.items():
+                if r not in weights:
+                    df = sum(1 for st, rt in entry_text.values() if f in st or r in rt) or 1
+                    weights[r] = math.log(1 + n / df) / top
         self._keywords = {
-            eid: [(s, r, math.log(1 + n / keyword_df[r]) / top) for r, s in kws.items()]
+            eid: [(f, r, weights[r]) for r, f in kws.items()]
             for eid, kws in entry_keywords.items()
         }
         self._surface = _Space.build(surface_grams)
@@ -232,11 +255,12 @@ class FaqIndex:
     def search(self, text: str, limit: int = 5) -> FaqResult:
         """Rank entries for ``text``; empty hits when nothing in the FAQ resembles it."""
         q_surface = fold(text)
-        q_reading = reading(q_surface)
         if not q_surface:
-            return FaqResult([], 0.0)
+            return FaqResult([], False)
+        q_spoken = segmented_reading(q_surface)
+        q_reading = q_spoken.text
+        anchored = any(_word_in(s, r, q_surface, q_spoken) for s, r in self._anchors)
         s_grams, r_grams = Counter(bigrams(q_surface)), Counter(bigrams(q_reading))
-        coverage = max(self._surface.coverage(s_grams), self._reading.coverage(r_grams))
         tfidf: dict[str, float] = defaultdict(float)
         for space, grams in ((self._surface, s_grams), (self._reading, r_grams)):
             for eid, score in space.cosines(grams).items():
@@ -247,22 +271,35 @@ class FaqIndex:
             (q_reading, self._phrase_reading),
         ):
             for _, score, idx in process.extract(
-                query, choices, scorer=fuzz.ratio, limit=None, score_cutoff=40
+                query, choices, scorer=fuzz.ratio, limit=None, score_cutoff=FUZZ_FLOOR * 100
             ):
                 eid = self._owners[idx]
-                fuzzy[eid] = max(fuzzy[eid], score / 100)
-        keyword: dict[str, float] = {}
-        for eid, kws in self._keywords.items():
-            total = 0.0
-            for k_surface, k_reading, weight in kws:
-                if k_surface in q_surface or (len(k_reading) >= 3 and k_reading in q_reading):
-                    total += weight * min(1.0, len(k_reading) / 4)
-            if total:
-                keyword[eid] = min(1.0, total)
+                fuzzy[eid] = max(fuzzy[eid], (score / 100 - FUZZ_FLOOR) / (1 - FUZZ_FLOOR))
+        keyword = self._keyword_scores(q_surface, q_spoken)
         hits = []
         for eid in set(tfidf) | set(fuzzy) | set(keyword):
             t, f, k = tfidf.get(eid, 0.0), fuzzy.get(eid, 0.0), keyword.get(eid, 0.0)
             score = W_TFIDF * t + W_FUZZ * f + W_KEYWORD * k
             hits.append(FaqHit(self._entries[eid], score, t, f, k))
         hits.sort(key=lambda h: h.score, reverse=True)
-        return FaqResult(hits[:limit], coverage)
+        return FaqResult(hits[:limit], anchored)
+
+    def _keyword_scores(self, q_surface: str, q_spoken: Reading) -> dict[str, float]:
+        found: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+        hit_words: set[str] = set()
+        for eid, kws in self._keywords.items():
+            for k_surface, k_reading, weight in kws:
+                if _word_in(k_surface, k_reading, q_surface, q_spoken):
+                    found[eid].append((k_surface, k_reading, weight))
+                    hit_words.add(k_reading)
+        # Only the longest words count: 「市民活動センター」 is not also 「センター」.
+        shadowed = {w for w in hit_words if any(w != o and w in o for o in hit_words)}
+        raw = {
+            eid: sum(w * min(1.0, len(r) / 4) for _, r, w in hits if r not in shadowed)
+            for eid, hits in found.items()
+        }
+        top = max(raw.values(), default=0.0)
+        if top <= 0:
+            return {}
+        # Relative to the best-matching entry, so the most specific entry stands out.
+        return {eid: (v / top) * min(1.0, top) for eid, v in raw.items() if v > 0}

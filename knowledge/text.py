@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 import pykakasi
@@ -116,12 +117,51 @@ def fold_keep_frames(text: str) -> str:
     return _NOT_WORD.sub("", _LONG_VOWEL.sub("ー", _to_hiragana(text)))
 
 
-@lru_cache(maxsize=4096)
+_KANA_ONLY = re.compile(r"^[\u3041-\u309f\u30fc]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A hiragana reading and where a word may start or end in it.
+
+    Inside the reading of a kanji word no other word begins (海水浴場 かいすいよくじょう
+    does not contain 上位 じょうい); inside a run the user typed in kana, any position may.
+    """
+
+    text: str
+    starts: frozenset[int]
+    ends: frozenset[int]
+
+    def has_word(self, word: str) -> bool:
+        """True when ``word`` (a reading) occurs here on word boundaries."""
+        start = self.text.find(word)
+        while start != -1:
+            if start in self.starts and start + len(word) in self.ends:
+                return True
+            start = self.text.find(word, start + 1)
+        return False
+
+
+@lru_cache(maxsize=8192)
+def segmented_reading(folded: str) -> Reading:
+    """The hiragana reading of an already folded string, with its word boundaries."""
+    text, starts, ends = "", {0}, {0}
+    for item in _kakasi.convert(folded) if folded else ():
+        hira = item["hira"]
+        begin = len(text)
+        text += hira
+        if _KANA_ONLY.match(item["orig"]):
+            starts.update(range(begin, len(text) + 1))
+            ends.update(range(begin, len(text) + 1))
+        else:
+            starts.update((begin, len(text)))
+            ends.update((begin, len(text)))
+    return Reading(text, frozenset(starts), frozenset(ends))
+
+
 def reading(folded: str) -> str:
     """The hiragana reading of an already folded string (kanji read by pykakasi)."""
-    if not folded:
-        return ""
-    return "".join(item["hira"] for item in _kakasi.convert(folded))
+    return segmented_reading(folded).text
 
 
 def bigrams(text: str) -> list[str]:

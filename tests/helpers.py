@@ -1,0 +1,65 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).with_name("data")
+GUIDELINE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_31c8c944aa3e69bb.txt"
+SMALLTALK = {"greeting", "thanks", "help"}
+
+
+@dataclass(frozen=True)
+class Utterance:
+    expected: str
+    style: str
+    text: str
+
+
+def load_utterances(name: str) -> list[Utterance]:
+    """A TSV of ``expected<TAB>style<TAB>utterance`` rows under tests/data."""
+    with (DATA / name).open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [Utterance(r["expected"], r["style"], r["utterance"]) for r in rows]
+
+
+@dataclass
+class Evaluation:
+    """How a set of utterances routed: correct count, misses and off-topic false answers."""
+
+    total: int = 0
+    correct: int = 0
+    misses: list[tuple[Utterance, str]] | None = None
+    false_answers: list[tuple[Utterance, str]] | None = None
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    def report(self) -> str:
+        lines = [f"top-1 {self.correct}/{self.total} = {self.accuracy:.1%}"]
+        lines += [f"  MISS [{u.style}] {u.text!r}: expected {u.expected}, got {g}" for u, g in self.misses or []]
+        return "\n".join(lines)
+
+
+def evaluate(conversation: object, utterances: list[Utterance]) -> Evaluation:
+    """Route every utterance as a fresh user and compare with the expected label."""
+    from intents.conversation import Conversation
+    from intents.types import Inbound
+
+    assert isinstance(conversation, Conversation)
+    result = Evaluation(misses=[], false_answers=[])
+    for i, u in enumerate(utterances):
+        reply = conversation.handle(Inbound("test", f"eval-{i}", text=u.text))
+        got = reply.slots.get("faq_id", reply.intent) if reply.intent == "faq" else reply.intent
+        result.total += 1
+        if got == u.expected:
+            result.correct += 1
+            continue
+        assert result.misses is not None and result.false_answers is not None
+        result.misses.append((u, got))
+        if u.expected == "fallback" and reply.intent == "faq":
+            result.false_answers.append((u, got))
+    return result
