@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from intents.conversation import Conversation  # noqa: E402
-from intents.types import Inbound  # noqa: E402
-from knowledge.faq import FaqIndex, load_entries  # noqa: E402
-from storage import Store, create_db_engine, database_url, migrate  # noqa: E402
-from tests.helpers import evaluate, load_utterances  # noqa: E402
+from intents.conversation import Conversation
+from intents.types import Inbound
+from knowledge.faq import FaqIndex, load_entries
+from storage import Store, create_db_engine, database_url, migrate
+from tests.helpers import evaluate, load_utterances
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -51,7 +51,7 @@ def main() -> None:
             match_ms.append((time.perf_counter() - t) * 1000)
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = os.environ.get("DATABASE_URL") and database_url() or f"sqlite:///{tmp}/bench.db"
+        url = database_url() if os.environ.get("DATABASE_URL") else f"sqlite:///{tmp}/bench.db"
         engine = create_db_engine(url)
         migrate(engine)
         conversation = Conversation(Store(engine), faq_index=index)
@@ -64,8 +64,12 @@ def main() -> None:
         held = evaluate(conversation, load_utterances("faq_heldout.tsv"))
         engine.dispose()
 
-    print(f"FAQ entries: {len(entries)}; phrasings indexed: {sum(len(e.questions) for e in entries)}")
-    print(f"index build: {build_ms:.0f} ms, peak Python memory while building {peak / 2**20:.1f} MiB")
+    print(
+        f"FAQ entries: {len(entries)}; phrasings indexed: {sum(len(e.questions) for e in entries)}"
+    )
+    print(
+        f"index build: {build_ms:.0f} ms, peak Python memory while building {peak / 2**20:.1f} MiB"
+    )
     print(
         f"match only ({len(match_ms)} messages): median {statistics.median(match_ms):.2f} ms, "
         f"p99 {_percentile(match_ms, 99):.2f} ms"

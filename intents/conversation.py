@@ -10,8 +10,9 @@ import re
 import unicodedata
 
 from intents import faq, smalltalk
-from intents.fallback import fallback, stale_choice
-from intents.router import Match, Router, Rule
+from intents.fallback import FacilityDetailsRule, fallback, stale_choice
+from intents.menu import menu_choices
+from intents.router import FALLBACK, Match, Router, Rule
 from intents.turn import Turn
 from intents.types import Inbound, Reply
 from knowledge.faq import FaqIndex, load_entries
@@ -33,6 +34,7 @@ def build_router() -> Router:
         faq.FaqPayloadRule(),
         faq.FeedbackRule(),
         faq.FaqRule(),
+        FacilityDetailsRule(),
     ]
     return Router(rules, fallback=fallback, threshold=ROUTER_THRESHOLD)
 
@@ -87,20 +89,23 @@ class Conversation:
 
     def _reply(self, turn: Turn) -> Reply:
         if turn.payload is None:
+            # Nothing to route: intent "fallback" (we did not understand), with the reason.
             if not turn.text:
-                return self._plain(turn, "empty_input", "empty")
+                return self._cannot_read(turn, "empty")
             if len(turn.text) > MAX_INPUT:
-                return self._plain(turn, "too_long", "too_long", limit=MAX_INPUT)
+                return self._cannot_read(turn, "too_long", limit=MAX_INPUT)
             if not turn.folded:
-                return self._plain(turn, "unreadable", "unreadable")
+                return self._cannot_read(turn, "unreadable")
         match = self.router.route(turn)
-        if turn.payload is not None and match.intent == "fallback":
+        if turn.payload is not None and match.intent == FALLBACK:
             match = Match("stale_choice", 1.0, stale_choice)
         return match.handler(turn, match)
 
-    def _plain(self, turn: Turn, intent: str, key: str, **values: object) -> Reply:
-        from intents.menu import menu_choices
-
+    def _cannot_read(self, turn: Turn, reason: str, **values: object) -> Reply:
         return Reply(
-            turn.say(key, **values), intent, choices=menu_choices(turn), locale=turn.locale
+            turn.say(reason, **values),
+            FALLBACK,
+            choices=menu_choices(turn),
+            slots={"reason": reason},
+            locale=turn.locale,
         )

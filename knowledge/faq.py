@@ -114,10 +114,15 @@ def load_entries(directory: Path = FAQ_DIR) -> list[FaqEntry]:
     return entries
 
 
+def load_domain(path: Path = DOMAIN_FILE) -> dict[str, list[str]]:
+    """Word lists from ``domain.toml``: ``anchors``, ``facilities``, ``facility_details``."""
+    with path.open("rb") as fh:
+        return {k: list(v) for k, v in tomllib.load(fh).items()}
+
+
 def load_anchors(path: Path = DOMAIN_FILE) -> list[str]:
     """The domain words that make a message on-topic."""
-    with path.open("rb") as fh:
-        return list(tomllib.load(fh)["anchors"])
+    return load_domain(path)["anchors"]
 
 
 def _word_in(surface: str, word_reading: str, q_surface: str, q_reading: Reading) -> bool:

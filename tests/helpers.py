@@ -40,7 +40,10 @@ class Evaluation:
 
     def report(self) -> str:
         lines = [f"top-1 {self.correct}/{self.total} = {self.accuracy:.1%}"]
-        lines += [f"  MISS [{u.style}] {u.text!r}: expected {u.expected}, got {g}" for u, g in self.misses or []]
+        lines += [
+            f"  MISS [{u.style}] {u.text!r}: expected {u.expected}, got {g}"
+            for u, g in self.misses or []
+        ]
         return "\n".join(lines)
 
 
@@ -58,7 +61,8 @@ def evaluate(conversation: object, utterances: list[Utterance]) -> Evaluation:
         if got == u.expected:
             result.correct += 1
             continue
-        assert result.misses is not None and result.false_answers is not None
+        assert result.misses is not None
+        assert result.false_answers is not None
         result.misses.append((u, got))
         if u.expected == "fallback" and reply.intent == "faq":
             result.false_answers.append((u, got))

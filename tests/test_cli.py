@@ -28,12 +28,13 @@ def ask(lines: list[str], db: Path, *args: str) -> list[dict[str, object]]:
 
 def test_json_lines_carry_text_intent_slots_source(tmp_path: Path) -> None:
     replies = ask(["協働ってなに？", "鎌倉の天気は？", ""], tmp_path / "a.db")
-    assert [r["intent"] for r in replies] == ["faq", "fallback", "empty_input"]
+    assert [r["intent"] for r in replies] == ["faq", "fallback", "fallback"]
     faq = replies[0]
     assert faq["slots"] == {"faq_id": "term-kyodo"}
     assert str(faq["source"]).startswith("指針 2(5)")
     assert "[1]" in str(faq["text"])  # choices listed in the plain text
     assert replies[1]["source"] is None
+    assert replies[2]["slots"] == {"reason": "empty"}
 
 
 def test_user_conversation_continues_across_calls(tmp_path: Path) -> None:

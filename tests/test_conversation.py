@@ -1,4 +1,4 @@
-"""The conversation core end to end (SQLite): replies, bad input, state, feedback, the center's log."""
+"""The conversation core end to end (SQLite): replies, bad input, state and feedback."""
 
 from __future__ import annotations
 
@@ -23,28 +23,32 @@ def test_faq_answer_carries_its_source_and_choices(conversation: Conversation) -
     reply = say(conversation, "協働の原則ってなに？")
     assert reply.intent == "faq"
     assert reply.slots["faq_id"] == "kyodo-principles"
-    assert reply.source is not None and reply.source.startswith("指針 5(2)")
+    assert reply.source is not None
+    assert reply.source.startswith("指針 5(2)")
     assert reply.text.endswith(f"（{reply.source}）")
     labels = [c.label for c in reply.choices]
-    assert "役に立った" in labels and "ちがう" in labels
+    assert "役に立った" in labels
+    assert "ちがう" in labels
     assert any(c.payload.startswith("faq:") for c in reply.choices)
 
 
 @pytest.mark.parametrize(
-    ("text", "intent"),
+    ("text", "reason"),
     [
-        ("", "empty_input"),
-        ("   \n\t ", "empty_input"),
+        ("", "empty"),
+        ("   \n\t ", "empty"),
         ("😀🎉👍", "unreadable"),
         ("!!!???", "unreadable"),
         ("あ" * 10_000, "too_long"),
-        ("\x00\x07\x1b[31m", "empty_input"),
+        ("\x00\x07\x1b[31m", "not_understood"),
+        ("\x00\x07\x1b\x7f", "empty"),
     ],
 )
-def test_bad_input_gets_a_clear_reply(conversation: Conversation, text: str, intent: str) -> None:
+def test_bad_input_gets_a_clear_reply(conversation: Conversation, text: str, reason: str) -> None:
     reply = say(conversation, text)
-    assert reply.intent == intent
-    assert reply.text and len(reply.as_plain_text()) < LINE_TEXT_LIMIT
+    assert (reply.intent, reply.slots["reason"]) == ("fallback", reason)
+    assert reply.text
+    assert len(reply.as_plain_text()) < LINE_TEXT_LIMIT
     assert reply.choices, "offer the menu so the user is never stuck"
 
 
@@ -84,13 +88,26 @@ def test_long_but_allowed_input_is_routed(conversation: Conversation) -> None:
 def test_off_topic_falls_back_and_is_recorded_without_who_asked(
     conversation: Conversation, sqlite_store: Store
 ) -> None:
-    reply = say(conversation, "明日の鎌倉の天気は？ 090-1234-5678 a@example.com", user="secret-user")
+    reply = say(
+        conversation, "明日の鎌倉の天気は？ 090-1234-5678 a@example.com", user="secret-user"
+    )
     assert reply.intent == "fallback"
     assert 0 < len(reply.choices) <= MAX_CHOICES
     (row,) = sqlite_store.unanswered()
     assert "天気" in row.text
-    assert "090-1234-5678" not in row.text and "a@example.com" not in row.text
+    assert "090-1234-5678" not in row.text
+    assert "a@example.com" not in row.text
     assert "secret-user" not in repr(row.model_dump())
+
+
+def test_facility_details_are_not_invented(
+    conversation: Conversation, sqlite_store: Store
+) -> None:
+    reply = say(conversation, "市民活動センターに駐車場はありますか")
+    assert (reply.intent, reply.slots["reason"]) == ("fallback", "facility_details")
+    assert "駐車場" in reply.text
+    assert reply.source is None
+    assert [q.text for q in sqlite_store.unanswered()] == ["市民活動センターに駐車場はありますか"]
 
 
 def test_greeting_thanks_help(conversation: Conversation) -> None:

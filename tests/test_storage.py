@@ -50,8 +50,10 @@ def test_migrate_twice_is_harmless(store: Store) -> None:
 def test_touch_user_creates_once_and_updates(store: Store) -> None:
     first = store.touch_user("line", "U1", "ja")
     again = store.touch_user("line", "U1", "en")
-    assert first.is_new and not again.is_new
-    assert first.id == again.id and again.locale == "en"
+    assert first.is_new
+    assert not again.is_new
+    assert first.id == again.id
+    assert again.locale == "en"
     assert store.touch_user("telegram", "U1", "ja").id != first.id
 
 
@@ -87,4 +89,5 @@ def test_unanswered_questions_are_masked_and_capped(store: Store) -> None:
     store.record_unanswered("mail me: someone@example.org", "y", "en")
     newest, older = store.unanswered()
     assert newest.text == "mail me: [メール]"
-    assert "0467-23-3000" not in older.text and len(older.text) == 500
+    assert "0467-23-3000" not in older.text
+    assert len(older.text) == 500

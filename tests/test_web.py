@@ -18,19 +18,30 @@ async def _client(aiohttp_client: object, tmp_path: Path) -> TestClient:
 async def test_page_and_chat(aiohttp_client: object, tmp_path: Path) -> None:
     client = await _client(aiohttp_client, tmp_path)
     page = await client.get("/")
-    assert page.status == 200 and "つながる鎌倉" in await page.text()
+    assert page.status == 200
+    assert "つながる鎌倉" in await page.text()
     res = await client.post("/api/chat", json={"user": "w1", "text": "補償制度って何"})
     body = await res.json()
     assert res.status == 200
-    assert body["intent"] == "faq" and body["source"].startswith("指針 6(2)")
-    tapped = await client.post("/api/chat", json={"user": "w1", "payload": body["choices"][0]["payload"]})
+    assert body["intent"] == "faq"
+    assert body["source"].startswith("指針 6(2)")
+    tapped = await client.post(
+        "/api/chat", json={"user": "w1", "payload": body["choices"][0]["payload"]}
+    )
     assert (await tapped.json())["intent"] == "faq"
 
 
 async def test_bad_requests_are_refused_kindly(aiohttp_client: object, tmp_path: Path) -> None:
     client = await _client(aiohttp_client, tmp_path)
-    for body in (b"not json", b"[]", b'{"user": "bad user!", "text": "x"}', b'{"user": "a", "text": 5}'):
-        res = await client.post("/api/chat", data=body, headers={"Content-Type": "application/json"})
+    for body in (
+        b"not json",
+        b"[]",
+        b'{"user": "bad user!", "text": "x"}',
+        b'{"user": "a", "text": 5}',
+    ):
+        res = await client.post(
+            "/api/chat", data=body, headers={"Content-Type": "application/json"}
+        )
         assert res.status == 400
         assert "error" in await res.json()
     huge = await client.post("/api/chat", data=b"x" * 200_000)
@@ -40,4 +51,5 @@ async def test_bad_requests_are_refused_kindly(aiohttp_client: object, tmp_path:
 async def test_healthz(aiohttp_client: object, tmp_path: Path) -> None:
     client = await _client(aiohttp_client, tmp_path)
     res = await client.get("/healthz")
-    assert res.status == 200 and (await res.json())["status"] == "ok"
+    assert res.status == 200
+    assert (await res.json())["status"] == "ok"
