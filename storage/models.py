@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -75,3 +75,41 @@ class FaqFeedback(SQLModel, table=True):
     entry_id: str = Field(primary_key=True, max_length=64)
     helpful: int = Field(default=0)
     not_helpful: int = Field(default=0)
+
+
+class Group(SQLModel, table=True):
+    """A 市民活動団体等 in the directory the 市民活動センター keeps."""
+
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)  # the directory's stable id (CSV ``key``)
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    contact: str = Field(default="", max_length=300)  # public contact, as the group gave it
+    citywide: bool = Field(default=False)
+    welcomes_newcomers: bool = Field(default=True)
+    welcomes_young: bool = Field(default=False)
+    verified: bool = Field(default=False)
+    is_sample: bool = Field(default=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class GroupField(SQLModel, table=True):
+    """An activity field (knowledge/fields.toml code) a group works in."""
+
+    __tablename__ = "group_fields"
+    __table_args__ = (Index("ix_group_fields_field", "field", "group_id"),)
+
+    group_id: int = Field(foreign_key="groups.id", primary_key=True, ondelete="CASCADE")
+    field: str = Field(primary_key=True, max_length=32)
+
+
+class GroupArea(SQLModel, table=True):
+    """An area (地域, knowledge/places.toml code) a group is active in."""
+
+    __tablename__ = "group_areas"
+    __table_args__ = (Index("ix_group_areas_area", "area", "group_id"),)
+
+    group_id: int = Field(foreign_key="groups.id", primary_key=True, ondelete="CASCADE")
+    area: str = Field(primary_key=True, max_length=16)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, literal
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,9 @@ from sqlmodel import Session, col, select
 from storage.models import (
     ConversationState,
     FaqFeedback,
+    Group,
+    GroupArea,
+    GroupField,
     ProcessedEvent,
     UnansweredQuestion,
     User,
@@ -47,6 +50,53 @@ class UserRef:
     platform_user_id: str
     locale: str
     is_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    """A group as the directory (CSV, console) describes it; ``areas`` empty means citywide."""
+
+    key: str
+    name: str
+    description: str = ""
+    fields: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    contact: str = ""
+    welcomes_newcomers: bool = True
+    welcomes_young: bool = False
+    verified: bool = True
+
+    @property
+    def citywide(self) -> bool:
+        return not self.areas
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group as residents see it, with why it ranked where it did."""
+
+    id: int
+    key: str
+    name: str
+    description: str
+    contact: str
+    fields: tuple[str, ...]
+    areas: tuple[str, ...]
+    citywide: bool
+    welcomes_newcomers: bool
+    welcomes_young: bool
+    verified: bool
+    is_sample: bool
+    area_rank: int = 3  # 0 same area, 1 neighbouring, 2 citywide, 3 elsewhere
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What an import changed."""
+
+    created: int
+    updated: int
+    samples_removed: int
 
 
 class Store:
@@ -178,3 +228,166 @@ class Store:
         with self.session() as s:
             s.exec(select(func.count()).select_from(ProcessedEvent)).one()
         return utcnow()
+
+    # the group directory ------------------------------------------------------------------
+
+    def import_groups(self, records: list[GroupRecord], *, sample: bool = False) -> ImportSummary:
+        """Upsert ``records`` by key in one transaction.
+
+        A real import (``sample=False``) removes the sample directory in the same
+        transaction, so samples never mix with a real directory.
+        """
+        created = updated = removed = 0
+        with self.session() as s:
+            if not sample:
+                samples = s.exec(select(Group.id).where(col(Group.is_sample))).all()
+                removed = len(samples)
+                if samples:
+                    s.execute(delete(Group).where(col(Group.id).in_(samples)))
+            existing = (
+                {
+                    g.key: g
+                    for g in s.exec(
+                        select(Group).where(col(Group.key).in_([r.key for r in records]))
+                    )
+                }
+                if len(records) <= 5000
+                else {g.key: g for g in s.exec(select(Group))}
+            )
+            for r in records:
+                group = existing.get(r.key)
+                if group is None:
+                    group = Group(key=r.key, name=r.name)
+                    created += 1
+                else:
+                    updated += 1
+                group.name, group.description, group.contact = r.name, r.description, r.contact
+                group.citywide = r.citywide
+                group.welcomes_newcomers, group.welcomes_young = (
+                    r.welcomes_newcomers,
+                    r.welcomes_young,
+                )
+                group.verified, group.is_sample = r.verified, sample
+                group.updated_at = utcnow()
+                s.add(group)
+                s.flush()
+                group_id = int(group.id or 0)
+                s.execute(delete(GroupField).where(col(GroupField.group_id) == group_id))
+                s.execute(delete(GroupArea).where(col(GroupArea.group_id) == group_id))
+                s.add_all(GroupField(group_id=group_id, field=f) for f in dict.fromkeys(r.fields))
+                s.add_all(GroupArea(group_id=group_id, area=a) for a in dict.fromkeys(r.areas))
+        return ImportSummary(created, updated, removed)
+
+    def count_groups(self, *, include_samples: bool = True) -> int:
+        """How many groups the directory holds."""
+        with self.session() as s:
+            stmt = select(func.count()).select_from(Group)
+            if not include_samples:
+                stmt = stmt.where(col(Group.is_sample).is_(False))
+            return int(s.exec(stmt).one())
+
+    def find_groups(
+        self,
+        field: str | None,
+        area: str | None,
+        neighbours: tuple[str, ...] = (),
+        *,
+        limit: int = 5,
+        offset: int = 0,
+    ) -> tuple[list[GroupView], int]:
+        """Verified groups ranked for a resident: field, then same / neighbouring area /
+        citywide / elsewhere, newcomers welcome first. Returns one page and the total."""
+        gid = col(Group.id)
+        area_rank: ColumnElement[Any] = literal(3)
+        if area:
+            area_rank = func.min(
+                case(
+                    (col(Group.citywide), 2),
+                    (col(GroupArea.area) == area, 0),
+                    (col(GroupArea.area).in_(neighbours or ("",)), 1),
+                    else_=3,
+                )
+            )
+        base = select(gid).where(col(Group.verified))
+        if field:
+            base = base.join(
+                GroupField, and_(col(GroupField.group_id) == gid, col(GroupField.field) == field)
+            )
+        with self.session() as s:
+            total = int(s.exec(select(func.count()).select_from(base.subquery())).one())
+            ranked = (
+                select(gid, area_rank.label("area_rank"))
+                .select_from(Group)
+                .where(col(Group.verified))
+                .outerjoin(GroupArea, col(GroupArea.group_id) == gid)
+            )
+            if field:
+                ranked = ranked.join(
+                    GroupField,
+                    and_(col(GroupField.group_id) == gid, col(GroupField.field) == field),
+                )
+            ranked = (
+                ranked.group_by(gid, col(Group.welcomes_newcomers), col(Group.name))
+                .order_by(area_rank, col(Group.welcomes_newcomers).desc(), col(Group.name), gid)
+                .limit(limit)
+                .offset(offset)
+            )
+            rows = s.execute(ranked).all()
+            views = self._group_views(s, [(int(r[0]), int(r[1])) for r in rows])
+        return views, total
+
+    def get_group(self, group_id: int) -> GroupView | None:
+        """One group, whatever its status (staff and detail views)."""
+        with self.session() as s:
+            views = self._group_views(s, [(group_id, 3)])
+        return views[0] if views else None
+
+    def all_groups(self, *, include_samples: bool = False) -> list[GroupView]:
+        """Every group, ordered by key (export)."""
+        with self.session() as s:
+            stmt = select(Group.id).order_by(col(Group.key))
+            if not include_samples:
+                stmt = stmt.where(col(Group.is_sample).is_(False))
+            ids = [(int(i or 0), 3) for i in s.exec(stmt).all()]
+            # Chunked: a directory may hold more ids than one IN list should carry.
+            return [
+                v
+                for n in range(0, len(ids), 1000)
+                for v in self._group_views(s, ids[n : n + 1000])
+            ]
+
+    @staticmethod
+    def _group_views(s: Session, ranked: list[tuple[int, int]]) -> list[GroupView]:
+        if not ranked:
+            return []
+        ids = [i for i, _ in ranked]
+        groups = {int(g.id or 0): g for g in s.exec(select(Group).where(col(Group.id).in_(ids)))}
+        fields: dict[int, list[str]] = {i: [] for i in ids}
+        areas: dict[int, list[str]] = {i: [] for i in ids}
+        for gf in s.exec(select(GroupField).where(col(GroupField.group_id).in_(ids))):
+            fields[gf.group_id].append(gf.field)
+        for ga in s.exec(select(GroupArea).where(col(GroupArea.group_id).in_(ids))):
+            areas[ga.group_id].append(ga.area)
+        views = []
+        for gid, rank in ranked:
+            g = groups.get(gid)
+            if g is None:
+                continue
+            views.append(
+                GroupView(
+                    id=gid,
+                    key=g.key,
+                    name=g.name,
+                    description=g.description,
+                    contact=g.contact,
+                    fields=tuple(sorted(fields[gid])),
+                    areas=tuple(sorted(areas[gid])),
+                    citywide=g.citywide,
+                    welcomes_newcomers=g.welcomes_newcomers,
+                    welcomes_young=g.welcomes_young,
+                    verified=g.verified,
+                    is_sample=g.is_sample,
+                    area_rank=rank,
+                )
+            )
+        return views

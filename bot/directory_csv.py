@@ -1,0 +1,263 @@
+"""The group directory as CSV: what the 市民活動センター exports from its spreadsheet.
+
+Columns (a header row is required; order does not matter; extra columns are ignored):
+
+- ``key`` (required): the group's stable id (letters, digits, ``-`` ``_`` ``.``; ≤ 64)
+- ``name`` (required): the group's name (≤ 200 characters)
+- ``description``: what they do (≤ 2,000 characters)
+- ``fields`` (required): activity fields separated by ``|`` or ``、`` — codes (``children``),
+  official names or short labels
+- ``areas``: 地域 separated likewise — codes (``ofuna``) or names (大船, 大船地域); empty,
+  ``citywide`` or 市内全域 means the whole city
+- ``contact``: the public contact the group agreed to publish (≤ 300)
+- ``welcomes_newcomers``, ``welcomes_young``, ``verified``: ``true``/``false`` (also 1/0,
+  はい/いいえ, ○/×); defaults true, false, true
+
+Files may be UTF-8 (with or without BOM) or Shift_JIS/CP932 (what Excel in Japan saves).
+Every row is checked before anything is written; an error names its line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from knowledge.fields import FieldIndex
+from knowledge.places import CITYWIDE, PlaceIndex
+from storage.store import GroupRecord, GroupView
+
+MAX_BYTES = 20 * 1024 * 1024  # the city's whole directory is ~100 KB; 20 MB is a wrong file
+MAX_ROWS = 50_000
+COLUMNS = (
+    "key",
+    "name",
+    "description",
+    "fields",
+    "areas",
+    "contact",
+    "welcomes_newcomers",
+    "welcomes_young",
+    "verified",
+)
+REQUIRED = ("key", "name", "fields")
+LIMITS = {"key": 64, "name": 200, "description": 2000, "contact": 300}
+_KEY = re.compile(r"^[A-Za-z0-9._-]+$")
+_SPLIT = re.compile(r"\s*[|｜、,，/／]\s*")
+_TRUE = {"true", "1", "yes", "y", "はい", "○", "◯", "有", "あり", "t"}
+_FALSE = {"false", "0", "no", "n", "いいえ", "×", "✕", "無", "なし", "f"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class CsvProblem:
+    """One problem, located: line 1 is the header."""
+
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.line}行目" + (f"・{self.column}列" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ParsedDirectory:
+    """The rows that passed, and every problem found (import only when there are none)."""
+
+    records: list[GroupRecord] = field(default_factory=list)
+    errors: list[CsvProblem] = field(default_factory=list)
+    warnings: list[CsvProblem] = field(default_factory=list)
+    encoding: str = "utf-8"
+
+
+class CsvTooLarge(ValueError):
+    """The file is larger than any real directory."""
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Text and encoding name: UTF-8 (BOM optional) first, then Shift_JIS (CP932)."""
+    if len(data) > MAX_BYTES:
+        raise CsvTooLarge(
+            f"ファイルが大きすぎます（{len(data):,} バイト。上限 {MAX_BYTES:,} バイト）"
+        )
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp932"), "shift_jis"
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            "文字コードを判別できません（UTF-8 か Shift_JIS で保存してください）"
+        ) from exc
+
+
+def parse(data: bytes, fields: FieldIndex, places: PlaceIndex) -> ParsedDirectory:
+    """Check every row of a directory CSV; nothing is written here."""
+    result = ParsedDirectory()
+    try:
+        text, result.encoding = decode(data)
+    except ValueError as exc:
+        result.errors.append(CsvProblem(0, "", str(exc)))
+        return result
+    if _CONTROL.search(text.replace("\r", "").replace("\t", "")):
+        result.errors.append(
+            CsvProblem(0, "", "制御文字が含まれています。CSVファイルか確認してください")
+        )
+        return result
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        result.errors.append(CsvProblem(1, "", f"CSVとして読めません: {exc}"))
+        return result
+    reader.fieldnames = header
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        result.errors.append(CsvProblem(1, "", f"必要な列がありません: {', '.join(missing)}"))
+        return result
+    seen: dict[str, tuple[int, GroupRecord]] = {}
+    try:
+        for row in reader:
+            line = reader.line_num
+            if len(seen) >= MAX_ROWS:
+                result.errors.append(
+                    CsvProblem(line, "", f"行数が多すぎます（上限 {MAX_ROWS:,} 行）")
+                )
+                break
+            if None in row:
+                result.errors.append(CsvProblem(line, "", "列の数がヘッダーより多い行です"))
+                continue
+            if not any((v or "").strip() for v in row.values()):
+                continue  # blank line
+            record = _record(row, line, fields, places, result.errors)
+            if record is None:
+                continue
+            if record.key in seen:
+                first_line, first = seen[record.key]
+                if first == record:
+                    result.warnings.append(
+                        CsvProblem(
+                            line, "key", f"{first_line}行目と同じ行です（1件として取り込みます）"
+                        )
+                    )
+                else:
+                    result.errors.append(
+                        CsvProblem(
+                            line, "key", f"key「{record.key}」が{first_line}行目と重複しています"
+                        )
+                    )
+                continue
+            seen[record.key] = (line, record)
+    except csv.Error as exc:
+        result.errors.append(CsvProblem(reader.line_num, "", f"CSVとして読めません: {exc}"))
+    result.records = [r for _, r in seen.values()]
+    if not result.records and not result.errors:
+        result.errors.append(CsvProblem(2, "", "データ行がありません"))
+    return result
+
+
+def _record(
+    row: dict[str, str | None],
+    line: int,
+    fields: FieldIndex,
+    places: PlaceIndex,
+    errors: list[CsvProblem],
+) -> GroupRecord | None:
+    before = len(errors)
+    value = {k: (row.get(k) or "").strip() for k in COLUMNS}
+    for column in REQUIRED:
+        if not value[column]:
+            errors.append(CsvProblem(line, column, "空欄です"))
+    for column, limit in LIMITS.items():
+        if len(value[column]) > limit:
+            errors.append(
+                CsvProblem(line, column, f"{limit}文字を超えています（{len(value[column])}文字）")
+            )
+    if value["key"] and not _KEY.match(value["key"]):
+        errors.append(CsvProblem(line, "key", "英数字と - _ . だけで書いてください"))
+    field_codes: list[str] = []
+    for name in _split(value["fields"]):
+        found = fields.lookup(name)
+        if found is None:
+            errors.append(CsvProblem(line, "fields", f"活動分野「{name}」が分かりません"))
+        else:
+            field_codes.append(found.code)
+    area_codes: list[str] = []
+    for name in _split(value["areas"]):
+        code = places.lookup_area(name)
+        if code is None:
+            errors.append(
+                CsvProblem(
+                    line,
+                    "areas",
+                    f"地域「{name}」が分かりません（鎌倉・腰越・深沢・大船・玉縄・市内全域）",
+                )
+            )
+        elif code != CITYWIDE:
+            area_codes.append(code)
+    flags = {}
+    for column, default in (
+        ("welcomes_newcomers", True),
+        ("welcomes_young", False),
+        ("verified", True),
+    ):
+        flag = _flag(value[column], default)
+        if flag is None:
+            errors.append(
+                CsvProblem(line, column, f"「{value[column]}」は true / false で書いてください")
+            )
+        flags[column] = bool(flag)
+    if len(errors) > before:
+        return None
+    return GroupRecord(
+        key=value["key"],
+        name=value["name"],
+        description=value["description"],
+        fields=tuple(dict.fromkeys(field_codes)),
+        areas=tuple(dict.fromkeys(area_codes)),
+        contact=value["contact"],
+        **flags,
+    )
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in _SPLIT.split(text) if part]
+
+
+def _flag(text: str, default: bool) -> bool | None:
+    if not text:
+        return default
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return None
+
+
+def write(groups: Iterable[GroupView], out: io.TextIOBase | io.StringIO) -> int:
+    """Write groups in the import format (round-trips through :func:`parse`)."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for g in groups:
+        writer.writerow(
+            [
+                g.key,
+                g.name,
+                g.description,
+                "|".join(g.fields),
+                "|".join(g.areas) if g.areas else CITYWIDE,
+                g.contact,
+                str(g.welcomes_newcomers).lower(),
+                str(g.welcomes_young).lower(),
+                str(g.verified).lower(),
+            ]
+        )
+        count += 1
+    return count

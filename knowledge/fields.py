@@ -1,0 +1,112 @@
+"""Activity fields (活動分野, the NPO law's 20): data in ``fields.toml``, plus a matcher that
+finds the field a resident means in everyday words (子育て, ごみ拾い, お祭り …)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from knowledge.text import Reading, fold, reading, segmented_reading
+
+FIELDS_FILE = Path(__file__).with_name("fields.toml")
+MIN_READING = 3  # kana; shorter readings match inside other words too easily
+FUZZY_MIN_READING = 5
+FUZZY_CUTOFF = 90
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityField:
+    """One activity field."""
+
+    code: str
+    name: str  # the NPO law's wording
+    guideline_name: str  # the guideline table's wording ("" when the table lacks it)
+    guideline_count: int
+    short: str  # a button label
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMatch:
+    """A field found in a message, and the word that gave it away."""
+
+    field: ActivityField
+    word: str
+    exact: bool
+
+
+class FieldIndex:
+    """Looks fields up by code or name, and finds them in free text."""
+
+    def __init__(self, fields: list[ActivityField]) -> None:
+        self.fields = fields
+        self._by_code = {f.code: f for f in fields}
+        self._by_name: dict[str, str] = {}
+        self._words: list[tuple[str, str, str, str]] = []  # (folded, reading, word, code)
+        for f in fields:
+            for name in (f.code, f.name, f.guideline_name, f.short):
+                if name:
+                    self._by_name[fold(name)] = f.code
+            for word in (*f.words, f.short, f.guideline_name or f.name):
+                folded = fold(word)
+                if folded:
+                    self._words.append((folded, reading(folded), word, f.code))
+        # Longest first: 「子ども食堂」 before 「子ども」, 「防災訓練」 before 「防災」.
+        self._words.sort(key=lambda w: len(w[0]), reverse=True)
+
+    @classmethod
+    def load(cls, path: Path = FIELDS_FILE) -> FieldIndex:
+        """Read ``fields.toml``."""
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)["field"]
+        return cls(
+            [
+                ActivityField(
+                    code=r["code"],
+                    name=r["name"],
+                    guideline_name=r.get("guideline_name", ""),
+                    guideline_count=int(r.get("guideline_count", 0)),
+                    short=r["short"],
+                    words=tuple(r.get("words", ())),
+                )
+                for r in raw
+            ]
+        )
+
+    def get(self, code: str) -> ActivityField | None:
+        """The field with this code."""
+        return self._by_code.get(code)
+
+    def lookup(self, text: str) -> ActivityField | None:
+        """A field named exactly by code, official name, guideline name or short label."""
+        code = self._by_name.get(fold(text))
+        return self._by_code.get(code) if code else None
+
+    def find(self, text: str) -> FieldMatch | None:
+        """The field a message talks about, by the longest everyday word in it."""
+        folded = fold(text)
+        if not folded:
+            return None
+        spoken = segmented_reading(folded)
+        for w_folded, w_reading, word, code in self._words:
+            if _contains(folded, spoken, w_folded, w_reading):
+                return FieldMatch(self._by_code[code], word, exact=True)
+        # Typos (こそだって, ビーチクリン): close enough to a long word's reading.
+        best: tuple[float, str, str] | None = None
+        for _, w_reading, word, code in self._words:
+            if len(w_reading) >= FUZZY_MIN_READING:
+                score = fuzz.partial_ratio(w_reading, spoken.text)
+                if score >= FUZZY_CUTOFF and (best is None or score > best[0]):
+                    best = (score, word, code)
+        if best:
+            return FieldMatch(self._by_code[best[2]], best[1], exact=False)
+        return None
+
+
+def _contains(folded: str, spoken: Reading, w_folded: str, w_reading: str) -> bool:
+    if w_folded in folded and (len(w_folded) >= 2 or folded == w_folded):
+        return True
+    return len(w_reading) >= MIN_READING and spoken.has_word(w_reading)
