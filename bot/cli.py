@@ -18,6 +18,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default $PORT or 8080)")
     sub.add_parser("migrate", help="apply database migrations")
+    groups = sub.add_parser("groups", help="the group directory").add_subparsers(
+        dest="groups_command", required=True
+    )
+    imp = groups.add_parser("import", help="import a directory CSV (all rows or none)")
+    imp.add_argument("file", help="CSV file (UTF-8 or Shift_JIS)")
+    exp = groups.add_parser("export", help="print the directory as CSV")
+    exp.add_argument("--out", help="write to this file (UTF-8 with BOM, for Excel)")
+    exp.add_argument("--samples", action="store_true", help="include the sample groups")
     return parser
 
 
@@ -29,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.adapters.cli import ask
         from bot.runtime import open_conversation
 
-        return ask(open_conversation(settings.database_url), args.user, args.json)
+        return ask(open_conversation(settings), args.user, args.json)
     if args.command == "serve":
         from bot.server import serve
 
@@ -38,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         serve(settings, host=args.host, port=args.port)
         return 0
+    if args.command == "groups":
+        from bot.groups_cli import run
+
+        return run(args, settings)
     if args.command == "migrate":
         from storage import create_db_engine, migrate
 

@@ -24,10 +24,12 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import knowledge
 from knowledge.fields import FieldIndex
 from knowledge.places import CITYWIDE, PlaceIndex
-from storage.store import GroupRecord, GroupView
+from storage.store import GroupRecord, GroupView, ImportSummary, Store
 
 MAX_BYTES = 20 * 1024 * 1024  # the city's whole directory is ~100 KB; 20 MB is a wrong file
 MAX_ROWS = 50_000
@@ -261,3 +263,27 @@ def write(groups: Iterable[GroupView], out: io.TextIOBase | io.StringIO) -> int:
         )
         count += 1
     return count
+
+
+SAMPLE_FILE = "sample_groups.csv"
+
+
+def import_csv(
+    store: Store, data: bytes, fields: FieldIndex, places: PlaceIndex, *, sample: bool = False
+) -> tuple[ParsedDirectory, ImportSummary | None]:
+    """Parse, and import only when every row is valid (all or nothing)."""
+    parsed = parse(data, fields, places)
+    if parsed.errors:
+        return parsed, None
+    return parsed, store.import_groups(parsed.records, sample=sample)
+
+
+def load_samples_if_empty(store: Store, fields: FieldIndex, places: PlaceIndex) -> int:
+    """Fill an empty directory with the clearly marked sample groups (the demo)."""
+    if store.count_groups() > 0:
+        return 0
+    data = (Path(knowledge.__file__).with_name(SAMPLE_FILE)).read_bytes()
+    parsed, summary = import_csv(store, data, fields, places, sample=True)
+    if parsed.errors:
+        raise ValueError("sample directory is invalid: " + "; ".join(map(str, parsed.errors)))
+    return summary.created if summary else 0

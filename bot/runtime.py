@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
+from bot.config import Settings
+from bot.directory_csv import load_samples_if_empty
 from intents.conversation import Conversation
 from storage import Store, create_db_engine, migrate
 
+log = logging.getLogger(__name__)
 
-def open_conversation(url: str) -> Conversation:
-    """Connect to ``url``, apply migrations and return a ready conversation core."""
-    engine = create_db_engine(url)
+
+def open_conversation(settings: Settings) -> Conversation:
+    """Connect, apply migrations, load the demo directory if empty, return the core."""
+    engine = create_db_engine(settings.database_url)
     migrate(engine)
-    return Conversation(Store(engine))
+    conversation = Conversation(Store(engine))
+    if settings.sample_groups:
+        loaded = load_samples_if_empty(
+            conversation.store, conversation.fields, conversation.places
+        )
+        if loaded:
+            log.info("loaded %d sample groups（サンプル） into the empty directory", loaded)
+    return conversation

@@ -13,8 +13,7 @@ from aiohttp import web
 
 from bot.adapters import web as web_chat
 from bot.config import Settings
-from intents.conversation import Conversation
-from storage import Store, create_db_engine, migrate
+from bot.runtime import open_conversation
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +21,11 @@ settings_key = web.AppKey("settings", Settings)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings = app[settings_key]
-    engine = create_db_engine(settings.database_url)
-    await asyncio.to_thread(migrate, engine)
-    store = Store(engine)
-    app[web_chat.conversation_key] = await asyncio.to_thread(Conversation, store)
-    log.info("database ready: %s", engine.url.render_as_string(hide_password=True))
+    conversation = await asyncio.to_thread(open_conversation, app[settings_key])
+    app[web_chat.conversation_key] = conversation
+    log.info("database ready: %s", conversation.store.describe())
     yield
-    engine.dispose()
+    conversation.store.close()
 
 
 async def healthz(request: web.Request) -> web.Response:

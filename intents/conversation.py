@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from intents import faq, smalltalk
+from intents import faq, groups, smalltalk
 from intents.fallback import FacilityDetailsRule, fallback, stale_choice
 from intents.menu import menu_choices
 from intents.router import FALLBACK, Match, Router, Rule
 from intents.turn import Turn
 from intents.types import Inbound, Reply
 from knowledge.faq import FaqIndex, load_entries
+from knowledge.fields import FieldIndex
 from knowledge.messages import Messages
+from knowledge.places import PlaceIndex
 from knowledge.text import fold, is_mostly_latin
 from storage.store import Store
 
@@ -35,6 +37,9 @@ def build_router() -> Router:
         faq.FeedbackRule(),
         faq.FaqRule(),
         FacilityDetailsRule(),
+        groups.GroupPayloadRule(),
+        groups.FindGroupsRule(),
+        groups.GroupSlotAnswerRule(),
     ]
     return Router(rules, fallback=fallback, threshold=ROUTER_THRESHOLD)
 
@@ -48,11 +53,15 @@ class Conversation:
         faq_index: FaqIndex | None = None,
         messages: Messages | None = None,
         router: Router | None = None,
+        fields: FieldIndex | None = None,
+        places: PlaceIndex | None = None,
     ) -> None:
         self.store = store
         self.faq = faq_index or FaqIndex(load_entries())
         self.messages = messages or Messages.load()
         self.router = router or build_router()
+        self.fields = fields or FieldIndex.load()
+        self.places = places or PlaceIndex.load()
 
     def handle(self, inbound: Inbound) -> Reply:
         """Answer one message. Never raises for bad input; the reply says what was wrong."""
@@ -80,6 +89,11 @@ class Conversation:
             store=self.store,
             faq=self.faq,
             messages=self.messages,
+            fields=self.fields,
+            places=self.places,
+            # A question the last reply asked is answered now or never: handlers that ask
+            # again set it again.
+            awaiting=state.pop("awaiting", None),
         )
         reply = self._reply(turn)
         state["choices"] = [[c.label, c.payload] for c in reply.choices]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from intents.types import Inbound
 from knowledge.faq import FaqIndex
+from knowledge.fields import FieldIndex
 from knowledge.messages import Messages
+from knowledge.places import PlaceIndex
 from storage.store import Store, UserRef
 
 
@@ -25,7 +27,9 @@ class Turn:
     store: Store
     faq: FaqIndex
     messages: Messages
-    slots: dict[str, str] = field(default_factory=dict)
+    fields: FieldIndex
+    places: PlaceIndex
+    awaiting: str | None = None  # what the previous reply asked for (e.g. "groups.field")
 
     def say(self, key: str, **values: object) -> str:
         """A sentence from the messages file in this turn's language."""

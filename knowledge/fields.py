@@ -46,6 +46,7 @@ class FieldIndex:
         self._by_code = {f.code: f for f in fields}
         self._by_name: dict[str, str] = {}
         self._words: list[tuple[str, str, str, str]] = []  # (folded, reading, word, code)
+        by_word: dict[str, set[str]] = {}
         for f in fields:
             for name in (f.code, f.name, f.guideline_name, f.short):
                 if name:
@@ -54,6 +55,11 @@ class FieldIndex:
                 folded = fold(word)
                 if folded:
                     self._words.append((folded, reading(folded), word, f.code))
+                    by_word.setdefault(folded, set()).add(f.code)
+        # An everyday word names a field on its own only when no other field shares it.
+        for word, codes in by_word.items():
+            if len(codes) == 1:
+                self._by_name.setdefault(word, next(iter(codes)))
         # Longest first: 「子ども食堂」 before 「子ども」, 「防災訓練」 before 「防災」.
         self._words.sort(key=lambda w: len(w[0]), reverse=True)
 
@@ -81,7 +87,7 @@ class FieldIndex:
         return self._by_code.get(code)
 
     def lookup(self, text: str) -> ActivityField | None:
-        """A field named exactly by code, official name, guideline name or short label."""
+        """A field named exactly: code, official name, label, or a word only it has."""
         code = self._by_name.get(fold(text))
         return self._by_code.get(code) if code else None
 

@@ -39,7 +39,7 @@ class Place:
     """A named place (area, town, station, landmark) and the area it belongs to."""
 
     name: str
-    kind: str  # area | town | station | landmark
+    kind: str  # area | alias | town | station | landmark
     area: str
     reading: str
 
@@ -87,9 +87,7 @@ class PlaceIndex:
             for suffix in AREA_SUFFIXES:
                 places.append(Place(a["name"] + suffix, "area", a["code"], ""))
             places.append(Place(a["name"], "area", a["code"], a["reading"]))
-            for alias in a.get("aliases", ()):
-                places.append(Place(alias, "area", a["code"], ""))
-        for kind in ("town", "station", "landmark"):
+        for kind in ("alias", "town", "station", "landmark"):
             for p in raw.get(kind, []):
                 spoken = p.get("reading", "")
                 for name in [p["name"], *p.get("variants", ())]:

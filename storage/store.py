@@ -105,6 +105,14 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def describe(self) -> str:
+        """The database URL without its password (for logs)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
@@ -391,3 +399,20 @@ class Store:
                 )
             )
         return views
+
+    def field_counts(self, area: str | None = None) -> list[tuple[str, int]]:
+        """Verified groups per field (in ``area``, or citywide ones, when given), most first."""
+        with self.session() as s:
+            stmt = (
+                select(col(GroupField.field), func.count(func.distinct(col(Group.id))))
+                .join(Group, col(Group.id) == col(GroupField.group_id))
+                .where(col(Group.verified))
+            )
+            if area:
+                stmt = stmt.outerjoin(GroupArea, col(GroupArea.group_id) == col(Group.id)).where(
+                    (col(GroupArea.area) == area) | col(Group.citywide)
+                )
+            stmt = stmt.group_by(col(GroupField.field)).order_by(
+                func.count(func.distinct(col(Group.id))).desc(), col(GroupField.field)
+            )
+            return [(str(f), int(n)) for f, n in s.exec(stmt).all()]

@@ -45,3 +45,64 @@ def test_user_conversation_continues_across_calls(tmp_path: Path) -> None:
     (other,) = ask(["3"], db, "--user", "bob")  # bob has no menu on screen
     assert other["intent"] == "fallback"
     assert menu["intent"] == "help"
+
+
+def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_find_groups_slots_in_json(tmp_path: Path) -> None:
+    (reply,) = ask(["大船駅の近くで子ども関係の団体"], tmp_path / "g.db")
+    assert reply["intent"] == "find_groups"
+    assert reply["slots"] == {
+        "field": "子どもの健全育成を図る活動",
+        "area": "大船地域",
+        "place": "大船駅",
+    }
+    assert "（サンプル）" in str(reply["text"])  # the demo directory, clearly marked
+
+
+def test_groups_import_and_export(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    good = tmp_path / "good.csv"
+    good.write_bytes(
+        "key,name,fields,areas\nr-1,本物の会,子ども,大船\nr-2,海の会,環境,腰越|深沢\n".encode(
+            "cp932"
+        )
+    )
+    done = run(db, "groups", "import", str(good))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "新規 2件" in done.stdout
+    assert "shift_jis" in done.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("key,name,fields,areas\nr-3,,子ども,横浜\n", encoding="utf-8")
+    refused = run(db, "groups", "import", str(bad))
+    assert refused.returncode == 1
+    assert "2行目・name列" in refused.stdout
+    assert "2行目・areas列" in refused.stdout
+    exported = run(db, "groups", "export")
+    lines = exported.stdout.splitlines()
+    assert lines[0].startswith("key,name,description,fields,areas")
+    assert [line.split(",")[0] for line in lines[1:]] == ["r-1", "r-2"]  # no samples
+    out = tmp_path / "out.csv"
+    run(db, "groups", "export", "--out", str(out))
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM, for Excel
+
+
+def test_import_refuses_a_huge_file(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as fh:
+        fh.write(b"key,name,fields,areas\n")
+        fh.truncate(100 * 1024 * 1024)  # a 100 MB file, sparse on disk
+    done = run(tmp_path / "h.db", "groups", "import", str(huge))
+    assert done.returncode == 1
+    assert "大きすぎます" in done.stdout

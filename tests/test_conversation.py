@@ -124,16 +124,16 @@ def test_a_greeting_with_a_question_answers_the_question(conversation: Conversat
 
 def test_typing_a_number_taps_that_choice(conversation: Conversation) -> None:
     menu = tap(conversation, "menu")
-    first = menu.choices[0]
-    reply = say(conversation, "1")
-    assert reply.slots.get("faq_id") == first.payload.removeprefix("faq:")
+    n, choice = next((i, c) for i, c in enumerate(menu.choices, 1) if c.payload.startswith("faq:"))
+    reply = say(conversation, str(n))
+    assert reply.slots.get("faq_id") == choice.payload.removeprefix("faq:")
 
 
 def test_state_survives_a_new_process(sqlite_store: Store, faq_index: object) -> None:
     first = Conversation(sqlite_store)
     menu = tap(first, "menu")
     second = Conversation(sqlite_store)  # another server process on the same database
-    assert say(second, "2").slots.get("faq_id") == menu.choices[1].payload.removeprefix("faq:")
+    assert say(second, "3").slots.get("faq_id") == menu.choices[2].payload.removeprefix("faq:")
 
 
 def test_feedback_is_counted_once_per_answer(
