@@ -7,6 +7,15 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# Kamakura's five 地域 (knowledge/places.toml codes), in a fixed order: bit i of
+# ``Group.area_mask`` is AREA_CODES[i]. Never reorder; append only.
+AREA_CODES = ("kamakura", "koshigoe", "fukasawa", "ofuna", "tamanawa")
+
+
+def area_bits(codes: tuple[str, ...] | list[str]) -> int:
+    """The mask of the given area codes (unknown codes add nothing)."""
+    return sum(1 << AREA_CODES.index(c) for c in set(codes) if c in AREA_CODES)
+
 
 def utcnow() -> datetime:
     """Timezone-aware now; stored as UTC on both SQLite and PostgreSQL."""
@@ -88,6 +97,8 @@ class Group(SQLModel, table=True):
     description: str = Field(default="", max_length=2000)
     contact: str = Field(default="", max_length=300)  # public contact, as the group gave it
     citywide: bool = Field(default=False)
+    # The areas again, as bits of AREA_CODES: ranking by area is then arithmetic on the row.
+    area_mask: int = Field(default=0)
     welcomes_newcomers: bool = Field(default=True)
     welcomes_young: bool = Field(default=False)
     verified: bool = Field(default=False)

@@ -25,6 +25,7 @@ from storage.models import (
     ProcessedEvent,
     UnansweredQuestion,
     User,
+    area_bits,
     utcnow,
 )
 
@@ -97,6 +98,12 @@ class ImportSummary:
     created: int
     updated: int
     samples_removed: int
+
+
+def _chunks(items: list[Any], size: int = 900) -> Iterator[list[Any]]:
+    """Slices small enough for one IN list on every backend."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class Store:
@@ -245,46 +252,46 @@ class Store:
         A real import (``sample=False``) removes the sample directory in the same
         transaction, so samples never mix with a real directory.
         """
-        created = updated = removed = 0
+        removed = 0
         with self.session() as s:
             if not sample:
-                samples = s.exec(select(Group.id).where(col(Group.is_sample))).all()
+                samples = list(s.exec(select(Group.id).where(col(Group.is_sample))).all())
                 removed = len(samples)
-                if samples:
-                    s.execute(delete(Group).where(col(Group.id).in_(samples)))
-            existing = (
-                {
-                    g.key: g
-                    for g in s.exec(
-                        select(Group).where(col(Group.key).in_([r.key for r in records]))
-                    )
-                }
-                if len(records) <= 5000
-                else {g.key: g for g in s.exec(select(Group))}
-            )
+                for chunk in _chunks(samples):
+                    s.execute(delete(Group).where(col(Group.id).in_(chunk)))
+            existing: dict[str, Group] = {}
+            for chunk in _chunks([r.key for r in records]):
+                existing.update(
+                    (g.key, g) for g in s.exec(select(Group).where(col(Group.key).in_(chunk)))
+                )
+            now = utcnow()
+            groups: list[tuple[Group, GroupRecord]] = []
             for r in records:
-                group = existing.get(r.key)
-                if group is None:
-                    group = Group(key=r.key, name=r.name)
-                    created += 1
-                else:
-                    updated += 1
+                group = existing.get(r.key) or Group(key=r.key, name=r.name)
                 group.name, group.description, group.contact = r.name, r.description, r.contact
                 group.citywide = r.citywide
-                group.welcomes_newcomers, group.welcomes_young = (
-                    r.welcomes_newcomers,
-                    r.welcomes_young,
-                )
-                group.verified, group.is_sample = r.verified, sample
-                group.updated_at = utcnow()
-                s.add(group)
-                s.flush()
-                group_id = int(group.id or 0)
-                s.execute(delete(GroupField).where(col(GroupField.group_id) == group_id))
-                s.execute(delete(GroupArea).where(col(GroupArea.group_id) == group_id))
-                s.add_all(GroupField(group_id=group_id, field=f) for f in dict.fromkeys(r.fields))
-                s.add_all(GroupArea(group_id=group_id, area=a) for a in dict.fromkeys(r.areas))
-        return ImportSummary(created, updated, removed)
+                group.area_mask = area_bits(r.areas)
+                group.welcomes_newcomers = r.welcomes_newcomers
+                group.welcomes_young = r.welcomes_young
+                group.verified, group.is_sample, group.updated_at = r.verified, sample, now
+                groups.append((group, r))
+            s.add_all(g for g, _ in groups)
+            s.flush()  # one batched INSERT for the new ones; ids assigned
+            updated_ids = [int(g.id or 0) for g in existing.values()]
+            for chunk in _chunks(updated_ids):
+                s.execute(delete(GroupField).where(col(GroupField.group_id).in_(chunk)))
+                s.execute(delete(GroupArea).where(col(GroupArea.group_id).in_(chunk)))
+            s.add_all(
+                GroupField(group_id=int(g.id or 0), field=f)
+                for g, r in groups
+                for f in dict.fromkeys(r.fields)
+            )
+            s.add_all(
+                GroupArea(group_id=int(g.id or 0), area=a)
+                for g, r in groups
+                for a in dict.fromkeys(r.areas)
+            )
+        return ImportSummary(len(records) - len(existing), len(existing), removed)
 
     def count_groups(self, *, include_samples: bool = True) -> int:
         """How many groups the directory holds."""
@@ -308,39 +315,40 @@ class Store:
         gid = col(Group.id)
         area_rank: ColumnElement[Any] = literal(3)
         if area:
-            area_rank = func.min(
-                case(
-                    (col(Group.citywide), 2),
-                    (col(GroupArea.area) == area, 0),
-                    (col(GroupArea.area).in_(neighbours or ("",)), 1),
-                    else_=3,
-                )
+            mask = col(Group.area_mask)
+            area_rank = case(
+                (col(Group.citywide), 2),
+                (mask.op("&")(area_bits([area])) != 0, 0),
+                (mask.op("&")(area_bits(list(neighbours))) != 0, 1),
+                else_=3,
             )
-        base = select(gid).where(col(Group.verified))
+        ranked = select(gid, area_rank.label("area_rank"), func.count().over().label("total"))
         if field:
-            base = base.join(
-                GroupField, and_(col(GroupField.group_id) == gid, col(GroupField.field) == field)
+            ranked = ranked.select_from(GroupField).join(
+                Group, and_(gid == col(GroupField.group_id), col(GroupField.field) == field)
             )
+        else:
+            ranked = ranked.select_from(Group)
+        ranked = (
+            ranked.where(col(Group.verified))
+            .order_by(area_rank, col(Group.welcomes_newcomers).desc(), col(Group.name), gid)
+            .limit(limit)
+            .offset(offset)
+        )
         with self.session() as s:
-            total = int(s.exec(select(func.count()).select_from(base.subquery())).one())
-            ranked = (
-                select(gid, area_rank.label("area_rank"))
-                .select_from(Group)
-                .where(col(Group.verified))
-                .outerjoin(GroupArea, col(GroupArea.group_id) == gid)
-            )
-            if field:
-                ranked = ranked.join(
-                    GroupField,
-                    and_(col(GroupField.group_id) == gid, col(GroupField.field) == field),
-                )
-            ranked = (
-                ranked.group_by(gid, col(Group.welcomes_newcomers), col(Group.name))
-                .order_by(area_rank, col(Group.welcomes_newcomers).desc(), col(Group.name), gid)
-                .limit(limit)
-                .offset(offset)
-            )
             rows = s.execute(ranked).all()
+            if rows:
+                total = int(rows[0][2])
+            elif offset:  # paged past the end: the window count came back empty
+                total = int(
+                    s.exec(
+                        select(func.count()).select_from(
+                            ranked.limit(None).offset(None).subquery()
+                        )
+                    ).one()
+                )
+            else:
+                total = 0
             views = self._group_views(s, [(int(r[0]), int(r[1])) for r in rows])
         return views, total
 

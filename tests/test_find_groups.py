@@ -126,3 +126,9 @@ def test_unverified_and_unknown_groups_are_not_shown(conversation: Conversation)
 def test_figures_questions_still_go_to_the_faq(demo: Conversation) -> None:
     assert say(demo, "子どもの健全育成の団体は何団体？").intent == "faq"
     assert say(demo, "市民活動団体とは").intent == "faq"
+
+
+def test_area_bits_cover_the_five_areas(conversation: Conversation) -> None:
+    from storage.models import AREA_CODES
+
+    assert set(AREA_CODES) == {a.code for a in conversation.places.areas}

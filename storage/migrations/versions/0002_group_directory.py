@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("description", sa.String(length=2000), nullable=False),
         sa.Column("contact", sa.String(length=300), nullable=False),
         sa.Column("citywide", sa.Boolean(), nullable=False),
+        sa.Column("area_mask", sa.Integer(), nullable=False),
         sa.Column("welcomes_newcomers", sa.Boolean(), nullable=False),
         sa.Column("welcomes_young", sa.Boolean(), nullable=False),
         sa.Column("verified", sa.Boolean(), nullable=False),
