@@ -6,10 +6,13 @@ input, loads the user's state from the database, routes, runs the handler and sa
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from collections.abc import Callable
+from datetime import datetime
 
-from intents import faq, groups, smalltalk
+from intents import faq, forms, groups, openings, recruit, smalltalk
 from intents.fallback import FacilityDetailsRule, fallback, stale_choice
 from intents.menu import menu_choices
 from intents.router import FALLBACK, Match, Router, Rule
@@ -20,6 +23,7 @@ from knowledge.fields import FieldIndex
 from knowledge.messages import Messages
 from knowledge.places import PlaceIndex
 from knowledge.text import fold, is_mostly_latin
+from storage.models import utcnow
 from storage.store import Store
 
 MAX_INPUT = 1000  # characters; longer texts are pastes, not questions
@@ -40,6 +44,9 @@ def build_router() -> Router:
         groups.GroupPayloadRule(),
         groups.FindGroupsRule(),
         groups.GroupSlotAnswerRule(),
+        forms.FormRule(),
+        recruit.RecruitRule(),
+        openings.OpeningsRule(),
     ]
     return Router(rules, fallback=fallback, threshold=ROUTER_THRESHOLD)
 
@@ -55,6 +62,7 @@ class Conversation:
         router: Router | None = None,
         fields: FieldIndex | None = None,
         places: PlaceIndex | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
         self.faq = faq_index or FaqIndex(load_entries())
@@ -62,6 +70,7 @@ class Conversation:
         self.router = router or build_router()
         self.fields = fields or FieldIndex.load()
         self.places = places or PlaceIndex.load()
+        self.clock = clock
 
     def handle(self, inbound: Inbound) -> Reply:
         """Answer one message. Never raises for bad input; the reply says what was wrong."""
@@ -91,14 +100,20 @@ class Conversation:
             messages=self.messages,
             fields=self.fields,
             places=self.places,
+            now=self.clock(),
             # A question the last reply asked is answered now or never: handlers that ask
             # again set it again.
             awaiting=state.pop("awaiting", None),
         )
         reply = self._reply(turn)
+        if state.pop("deleted", False):
+            return reply  # 退会: nothing of this user is kept, not even the state
         state["choices"] = [[c.label, c.payload] for c in reply.choices]
         state["last_intent"] = reply.intent
         self.store.save_state(user.id, state)
+        if inbound.platform in openings.PULL_PLATFORMS:
+            for body in self.store.take_pending(user.id, turn.now):
+                reply.notices.append(str(json.loads(body).get("text", "")))
         return reply
 
     def _reply(self, turn: Turn) -> Reply:

@@ -56,7 +56,8 @@ _SEARCH_WORDS = re.compile(
 # 「子育ての団体は何団体？」 asks for a figure (FAQ), not for groups.
 _COUNT_WORDS = re.compile(
     r"何団体|なんだんたい|いくつ|数|何件|なんけん|割合|%|パーセント|多い|少ない|一番|いちばん|ランキング"
-    r"|とは|って何|ってなに|定義|意味|how many|number"
+    r"|とは|って何|ってなに|定義|意味|どれくらい|どのくらい|何割|必要|なぜ|なんで|どうして"
+    r"|how many|number|why"
 )
 
 
@@ -85,10 +86,13 @@ class FindGroupsRule:
         if place:
             slots["area_code"] = place.area.code
             slots["place"] = place.place.name
-        if slots:
+        # A field word alone is not enough: 「市民活動団体は協働に前向き？」 is a question about
+        # the guideline. A place, or words of looking for something, make it a search.
+        searching = bool(_SEARCH_WORDS.search(text))
+        if slots and (place or searching):
             return Match("find_groups", SEARCH_WITH_SLOTS, search, slots)
-        if _SEARCH_WORDS.search(text):
-            return Match("find_groups", SEARCH_WITHOUT_SLOTS, search, {})
+        if searching:
+            return Match("find_groups", SEARCH_WITHOUT_SLOTS, search, slots)
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from intents.types import Inbound
@@ -29,6 +30,7 @@ class Turn:
     messages: Messages
     fields: FieldIndex
     places: PlaceIndex
+    now: datetime  # the turn's clock (UTC, aware); tests and the worker set it
     awaiting: str | None = None  # what the previous reply asked for (e.g. "groups.field")
 
     def say(self, key: str, **values: object) -> str:

@@ -62,6 +62,8 @@ class Reply:
     slots: dict[str, str] = field(default_factory=dict)
     source: str | None = None
     locale: str = "ja"
+    # Notices that waited for this user (reminders, waiting-list moves) on channels without push.
+    notices: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.choices) > MAX_CHOICES:
@@ -69,7 +71,7 @@ class Reply:
 
     def as_plain_text(self) -> str:
         """The reply for a text-only channel: cards and numbered choices written out."""
-        parts = [self.text]
+        parts = [*self.notices, self.text]
         for card in self.cards:
             lines = [f"■ {card.title}", card.body]
             lines += [f"  → {b.label}" for b in card.buttons]
@@ -87,6 +89,7 @@ class Reply:
             "slots": dict(self.slots),
             "source": self.source,
             "locale": self.locale,
+            "notices": list(self.notices),
             "choices": [{"label": c.label, "payload": c.payload} for c in self.choices],
             "cards": [
                 {

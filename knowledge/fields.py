@@ -3,7 +3,9 @@ finds the field a resident means in everyday words (子育て, ごみ拾い, お
 
 from __future__ import annotations
 
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,13 +99,19 @@ class FieldIndex:
         if not folded:
             return None
         spoken = segmented_reading(folded)
+        latin = unicodedata.normalize("NFKC", text).lower()
         for w_folded, w_reading, word, code in self._words:
+            if w_folded.isascii():
+                # 「IT」 must not match inside "citizen": Latin words match whole words only.
+                if re.search(rf"(?<![a-z]){re.escape(w_folded)}(?![a-z])", latin):
+                    return FieldMatch(self._by_code[code], word, exact=True)
+                continue
             if _contains(folded, spoken, w_folded, w_reading):
                 return FieldMatch(self._by_code[code], word, exact=True)
         # Typos (こそだって, ビーチクリン): close enough to a long word's reading.
         best: tuple[float, str, str] | None = None
-        for _, w_reading, word, code in self._words:
-            if len(w_reading) >= FUZZY_MIN_READING:
+        for w_folded, w_reading, word, code in self._words:
+            if len(w_reading) >= FUZZY_MIN_READING and not w_folded.isascii():
                 score = fuzz.partial_ratio(w_reading, spoken.text)
                 if score >= FUZZY_CUTOFF and (best is None or score > best[0]):
                     best = (score, word, code)

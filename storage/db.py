@@ -35,11 +35,14 @@ def create_db_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, say when a transaction begins (see below).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets readers and one writer work at once; busy_timeout makes a second writer wait
     # instead of failing with "database is locked".
@@ -60,3 +63,10 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema up to the latest revision (safe to run at every start)."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # A transaction that reads and then writes (check the places left, then take one) must hold
+    # the write lock from its start: a deferred one can fail to upgrade with "database is
+    # locked" while another writer commits. IMMEDIATE makes the second writer wait instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

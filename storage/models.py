@@ -36,8 +36,12 @@ class User(SQLModel, table=True):
     platform: str = Field(max_length=16)
     platform_user_id: str = Field(max_length=128)
     locale: str = Field(default="ja", max_length=8)
-    active: bool = Field(default=True)
+    active: bool = Field(default=True)  # False after unfollow/block: send nothing
     consent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # What a volunteer gives on their first sign-up; shared only with the groups they join.
+    name: str | None = Field(default=None, max_length=100)
+    contact: str | None = Field(default=None, max_length=200)
+    age_group: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
@@ -124,3 +128,92 @@ class GroupArea(SQLModel, table=True):
 
     group_id: int = Field(foreign_key="groups.id", primary_key=True, ondelete="CASCADE")
     area: str = Field(primary_key=True, max_length=16)
+
+
+class Representative(SQLModel, table=True):
+    """A user who may post and manage recruitment calls for a group (linked by invite code)."""
+
+    __tablename__ = "representatives"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    group_id: int = Field(foreign_key="groups.id", primary_key=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class InviteCode(SQLModel, table=True):
+    """A one-time code the center issues so a group's representative can link their chat."""
+
+    __tablename__ = "invite_codes"
+
+    code_hash: str = Field(
+        primary_key=True, max_length=64
+    )  # sha256; the code itself is shown once
+    group_id: int = Field(foreign_key="groups.id", ondelete="CASCADE", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    used_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+class RecruitmentCall(SQLModel, table=True):
+    """A 募集: one volunteer opening a group posts, with a date, a place and a capacity."""
+
+    __tablename__ = "recruitment_calls"
+    __table_args__ = (Index("ix_calls_status_starts", "status", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id", ondelete="CASCADE", index=True)
+    title: str = Field(max_length=60)
+    description: str = Field(max_length=1000)
+    field: str = Field(max_length=32)
+    area: str = Field(max_length=16)
+    place: str = Field(max_length=60)  # the town or station named
+    meeting_point: str = Field(max_length=100)
+    starts_at: datetime = Field(sa_column=_ts())
+    ends_at: datetime = Field(sa_column=_ts())
+    capacity: int
+    taken: int = Field(default=0)  # confirmed places; only changed by atomic UPDATEs
+    high_school_ok: bool = Field(default=True)
+    min_age: int | None = Field(default=None)
+    beginners_welcome: bool = Field(default=True)
+    bring: str = Field(default="", max_length=200)
+    status: str = Field(default="open", max_length=16)  # open | closed | hidden
+    hidden_reason: str | None = Field(default=None, max_length=300)
+    created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SignUp(SQLModel, table=True):
+    """A resident's place (or waiting-list spot) on a recruitment call."""
+
+    __tablename__ = "sign_ups"
+    __table_args__ = (
+        UniqueConstraint("call_id", "user_id"),
+        Index("ix_sign_ups_call_status", "call_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="recruitment_calls.id", ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    status: str = Field(max_length=16)  # confirmed | waiting | cancelled
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message that is not a reply (notices, reminders), kept until it is delivered."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "delivered_at", "deliver_after"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    dedupe_key: str | None = Field(default=None, max_length=100, unique=True)
+    body: str  # JSON of a Reply
+    deliver_after: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    attempts: int = Field(default=0)
+    claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -28,6 +28,7 @@ from storage.models import (
     area_bits,
     utcnow,
 )
+from storage.openings import OpeningQueries
 
 MAX_STORED_QUESTION = 500
 
@@ -106,7 +107,7 @@ def _chunks(items: list[Any], size: int = 900) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-class Store:
+class Store(OpeningQueries):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
     def __init__(self, engine: Engine) -> None:

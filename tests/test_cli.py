@@ -40,9 +40,11 @@ def test_json_lines_carry_text_intent_slots_source(tmp_path: Path) -> None:
 def test_user_conversation_continues_across_calls(tmp_path: Path) -> None:
     db = tmp_path / "b.db"
     (menu,) = ask(["メニュー"], db, "--user", "alice")
-    (picked,) = ask(["3"], db, "--user", "alice")
+    payloads = [c["payload"] for c in menu["choices"]]  # type: ignore[union-attr]
+    n = next(i for i, p in enumerate(payloads, 1) if p.startswith("faq:"))
+    (picked,) = ask([str(n)], db, "--user", "alice")
     assert picked["intent"] == "faq"
-    (other,) = ask(["3"], db, "--user", "bob")  # bob has no menu on screen
+    (other,) = ask([str(n)], db, "--user", "bob")  # bob has no menu on screen
     assert other["intent"] == "fallback"
     assert menu["intent"] == "help"
 

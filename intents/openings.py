@@ -1,0 +1,680 @@
+"""Residents' side of volunteering: find openings (``find_openings``), sign up in a few taps
+(consent once, then name, contact, age group), the waiting list, 「予約確認」 with cancellation,
+and 「データ削除」.
+
+Payloads: ``ol`` search · ``om`` more · ``od:<call>`` details · ``os:<call>`` sign up ·
+``ow:<call>`` join the waiting list · ``mine`` my sign-ups · ``mc:<sign-up>`` ask to cancel ·
+``mx:<sign-up>`` cancel · ``del`` ask to delete my data · ``del:yes`` delete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from intents import forms
+from intents.forms import Form, Parsed, Question, value_choice
+from intents.menu import MENU_PAYLOAD, menu_choices
+from intents.router import Match
+from intents.turn import Turn
+from intents.types import Card, Choice, Reply
+from knowledge.text import fold
+from knowledge.when import format_span, parse_period, today_in_tokyo
+from storage.openings import CallView, SignUpResult
+
+PAGE = 5
+STATE = "openings"
+AGE_GROUPS = {
+    "u15": "中学生以下",
+    "hs": "高校生",
+    "18": "18〜29歳",
+    "30": "30〜64歳",
+    "65": "65歳以上",
+}
+MINORS = {"u15", "hs"}
+MAX_NAME = 50
+MAX_CONTACT = 100
+PULL_PLATFORMS = {"cli", "web", "test"}  # no push API: notices wait until the user writes
+
+_VOLUNTEER = re.compile(
+    r"ぼらんてぃあ|募集|ぼしゅう|お手伝い|おてつだい|手伝い|てつだい|volunteer|opening"
+)
+_SEARCH = re.compile(
+    r"探|さが|ある|あります|したい|参加したい|一覧|予定|いつ|教えて|紹介|見たい|find|search|any"
+)
+_NOT_SEARCH = re.compile(
+    r"何団体|いくつ|割合|とは|って何|ってなに|保険|補償|保証|保障|事故|けが|怪我|始め方|始めたい"
+    r"|募集する|募集したい|できますか|していい|しても|どれくらい|どのくらい"
+)
+_MINE = re.compile(
+    r"予約確認|よやくかくにん|予約の確認|申し込み確認|申込確認|申し込んだ|自分の予約|私の予約"
+    r"|予定確認|my bookings"
+)
+_DELETE = re.compile(
+    r"データ削除|でーたさくじょ|退会|たいかい|個人情報を消|登録を消|delete my data"
+)
+
+
+class OpeningsRule:
+    """「今週末のボランティア」「大船で土日に参加できる募集」 and the openings buttons."""
+
+    def match(self, turn: Turn) -> Match | None:
+        payload = turn.payload or ""
+        if payload in ("ol", "om", "mine", "del", "del:yes"):
+            handler = {
+                "ol": start_search,
+                "om": more,
+                "mine": my_sign_ups,
+                "del": ask_delete,
+                "del:yes": delete_data,
+            }[payload]
+            intent = {"mine": "my_sign_ups", "del": "delete_data", "del:yes": "delete_data"}
+            return Match(intent.get(payload, "find_openings"), 1.0, handler)
+        kind, _, value = payload.partition(":")
+        if kind in ("od", "os", "ow", "mc", "mx") and value.isdigit() and len(value) < 12:
+            handler = {"od": detail, "os": sign_up, "ow": wait, "mc": ask_cancel, "mx": cancel}[
+                kind
+            ]
+            intent = {"od": "opening_detail", "mc": "my_sign_ups", "mx": "cancel_sign_up"}
+            return Match(intent.get(kind, "sign_up"), 1.0, handler, {"id": value})
+        if payload or not turn.folded:
+            return None
+        text = turn.folded
+        if _DELETE.search(text):
+            return Match("delete_data", 0.9, ask_delete)
+        if _MINE.search(text):
+            return Match("my_sign_ups", 0.9, my_sign_ups)
+        if not _VOLUNTEER.search(text) or _NOT_SEARCH.search(text):
+            return None
+        slots = _slots_from_text(turn)
+        if slots:
+            return Match("find_openings", 0.86, search, slots)
+        if _SEARCH.search(text):
+            return Match("find_openings", 0.7, search, {})
+        return None
+
+
+def _slots_from_text(turn: Turn) -> dict[str, str]:
+    slots: dict[str, str] = {}
+    if (field := turn.fields.find(turn.text)) is not None:
+        slots["field_code"] = field.field.code
+    if (place := turn.places.find(turn.text)) is not None:
+        slots["area_code"] = place.area.code
+    if (period := parse_period(turn.text, today_in_tokyo(turn.now))) is not None:
+        slots["from"], slots["to"] = period.first.isoformat(), period.last.isoformat()
+        slots["period"] = period.label
+    return slots
+
+
+# --- finding --------------------------------------------------------------------------------
+
+
+def start_search(turn: Turn, match: Match) -> Reply:
+    """「ボランティアをさがす」: everything upcoming, soonest first."""
+    turn.state[STATE] = {"page": 0}
+    return _results(turn)
+
+
+def search(turn: Turn, match: Match) -> Reply:
+    """A search said in words: keep its slots, show the first page."""
+    turn.state[STATE] = {"page": 0, **match.slots}
+    return _results(turn)
+
+
+def more(turn: Turn, match: Match) -> Reply:
+    """「もっと見る」."""
+    data = turn.state.setdefault(STATE, {"page": 0})
+    data["page"] = int(data.get("page") or 0) + 1
+    return _results(turn)
+
+
+def _results(turn: Turn) -> Reply:
+    from datetime import date
+
+    from knowledge.when import Period
+
+    data: dict[str, Any] = turn.state.setdefault(STATE, {"page": 0})
+    area = turn.places.get(data.get("area_code") or "")
+    start = end = None
+    if data.get("from"):
+        start, end = Period(
+            date.fromisoformat(data["from"]), date.fromisoformat(data["to"]), ""
+        ).bounds()
+    page = int(data.get("page") or 0)
+    calls, total = turn.store.find_openings(
+        now=turn.now,
+        field=data.get("field_code"),
+        area=area.code if area else None,
+        neighbours=area.neighbours if area else (),
+        start=start,
+        end=end,
+        limit=PAGE,
+        offset=page * PAGE,
+    )
+    slots = _describe(turn, data)
+    criteria = "・".join(slots.values()) or turn.say("openings_all")
+    if total == 0:
+        choices = [
+            Choice(turn.messages.label("openings_all", turn.locale), "ol"),
+            Choice(turn.messages.label("groups_find", turn.locale), "gs"),
+            *_menu(turn),
+        ]
+        return Reply(
+            turn.say("openings_none", criteria=criteria),
+            "find_openings",
+            choices=choices,
+            slots=slots,
+            locale=turn.locale,
+        )
+    if not calls:
+        data["page"] = 0
+        return Reply(
+            turn.say("groups_no_more"),
+            "find_openings",
+            choices=_menu(turn),
+            slots=slots,
+            locale=turn.locale,
+        )
+    first = page * PAGE + 1
+    last = first + len(calls) - 1
+    text = turn.say("openings_results", criteria=criteria, total=total, first=first, last=last)
+    choices = (
+        [Choice(turn.messages.label("groups_more", turn.locale), "om")] if last < total else []
+    )
+    choices += [Choice(turn.messages.label("openings_mine", turn.locale), "mine"), *_menu(turn)]
+    cards = [_card(turn, c) for c in calls]
+    return Reply(
+        text, "find_openings", choices=choices, cards=cards, slots=slots, locale=turn.locale
+    )
+
+
+def _describe(turn: Turn, data: dict[str, Any]) -> dict[str, str]:
+    slots: dict[str, str] = {}
+    if (area := turn.places.get(data.get("area_code") or "")) is not None:
+        slots["area"] = area.full_name
+    if (field := turn.fields.get(data.get("field_code") or "")) is not None:
+        slots["field"] = field.name
+    if data.get("period"):
+        slots["period"] = str(data["period"])
+    return slots
+
+
+def _card(turn: Turn, call: CallView) -> Card:
+    label = turn.messages.label
+    lines = [
+        call.group_name,
+        "🗓 " + format_span(call.starts_at, call.ends_at),
+        "📍 " + _where(turn, call),
+    ]
+    lines.append(_places_line(turn, call))
+    badges = _badges(turn, call)
+    if badges:
+        lines.append(badges)
+    if call.group_is_sample:
+        lines.append(turn.say("groups_sample_note"))
+    action = (
+        Choice(label("openings_sign_up", turn.locale), f"os:{call.id}")
+        if call.places_left
+        else Choice(label("openings_wait", turn.locale), f"ow:{call.id}")
+    )
+    return Card(
+        call.title,
+        "\n".join(lines),
+        (action, Choice(label("groups_detail", turn.locale), f"od:{call.id}")),
+    )
+
+
+def _where(turn: Turn, call: CallView) -> str:
+    area = turn.places.get(call.area)
+    return (
+        f"{call.place}（{area.full_name}）"
+        if area and area.full_name != call.place
+        else call.place
+    )
+
+
+def _places_line(turn: Turn, call: CallView) -> str:
+    if call.places_left:
+        return turn.say("openings_places_left", left=call.places_left, capacity=call.capacity)
+    return turn.say("openings_full", waiting=call.waiting)
+
+
+def _badges(turn: Turn, call: CallView) -> str:
+    badges = []
+    if call.min_age == 18:
+        badges.append(turn.say("openings_badge_adults"))
+    elif call.high_school_ok:
+        badges.append(turn.say("openings_badge_high_school"))
+    if call.min_age == 12:
+        badges.append(turn.say("openings_badge_junior_high"))
+    if call.beginners_welcome:
+        badges.append(turn.say("openings_badge_beginners"))
+    return " ".join(f"【{b}】" for b in badges)
+
+
+def detail(turn: Turn, match: Match) -> Reply:
+    """One opening in full."""
+    call = turn.store.get_call(int(match.slots["id"]))
+    if call is None or call.status == "hidden":
+        return Reply(
+            turn.say("openings_gone"), "opening_detail", choices=_menu(turn), locale=turn.locale
+        )
+    field = turn.fields.get(call.field)
+    body = turn.say(
+        "openings_detail",
+        group=call.group_name,
+        description=call.description,
+        when=format_span(call.starts_at, call.ends_at),
+        place=_where(turn, call),
+        meeting_point=call.meeting_point,
+        bring=call.bring or "—",
+        field=field.short if field else call.field,
+        places=_places_line(turn, call),
+    )
+    badges = _badges(turn, call)
+    if badges:
+        body += "\n" + badges
+    if call.group_is_sample:
+        body += "\n" + turn.say("groups_sample_note")
+    label = turn.messages.label
+    buttons: tuple[Choice, ...] = ()
+    if call.status == "open" and call.starts_at > turn.now:
+        buttons = (
+            Choice(label("openings_sign_up", turn.locale), f"os:{call.id}")
+            if call.places_left
+            else Choice(label("openings_wait", turn.locale), f"ow:{call.id}"),
+        )
+    return Reply(
+        call.title,
+        "opening_detail",
+        cards=[Card(call.title, body, buttons)],
+        choices=_menu(turn),
+        slots={"call_id": str(call.id)},
+        locale=turn.locale,
+    )
+
+
+# --- signing up ---------------------------------------------------------------------------------
+
+
+def sign_up(turn: Turn, match: Match) -> Reply:
+    """申し込む: the short form (consent once, then what the group needs), then confirm."""
+    return _begin(turn, int(match.slots["id"]), wait=False)
+
+
+def wait(turn: Turn, match: Match) -> Reply:
+    """キャンセル待ち: the same form, for the waiting list."""
+    return _begin(turn, int(match.slots["id"]), wait=True)
+
+
+def _begin(turn: Turn, call_id: int, *, wait: bool) -> Reply:
+    call = turn.store.get_call(call_id)
+    if call is None or call.status != "open" or call.starts_at <= turn.now:
+        return Reply(
+            turn.say("openings_closed"), "sign_up", choices=_menu(turn), locale=turn.locale
+        )
+    profile = turn.store.profile(turn.user.id)
+    values = {
+        "call_id": call_id,
+        "wait": wait,
+        "consented": profile.consent_at is not None,
+        "name": profile.name,
+        "contact": profile.contact,
+        "age_group": profile.age_group,
+    }
+    return forms.start(turn, SIGN_UP_FORM, {k: v for k, v in values.items() if v is not None})
+
+
+def _consent_prompt(turn: Turn, values: dict[str, Any]) -> str:
+    return turn.say("signup_consent")
+
+
+def _parse_consent(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
+    return (
+        Parsed(True)
+        if raw in ("yes", "同意する", "同意します", "はい")
+        else Parsed(error="form_use_buttons")
+    )
+
+
+def _consent_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
+    return [value_choice(turn.messages.label("signup_agree", turn.locale), "yes")]
+
+
+def _parse_name(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
+    name = re.sub(r"\s+", " ", raw).strip()
+    if len(name) > MAX_NAME:
+        return Parsed(error="form_too_long", error_values={"limit": MAX_NAME, "length": len(name)})
+    return Parsed(name)
+
+
+def _parse_contact(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
+    contact = raw.strip()
+    if len(contact) > MAX_CONTACT:
+        return Parsed(
+            error="form_too_long", error_values={"limit": MAX_CONTACT, "length": len(contact)}
+        )
+    digits = re.sub(r"\D", "", fold(contact))
+    if "@" not in contact and len(digits) < 10:
+        return Parsed(error="signup_bad_contact")
+    return Parsed(contact)
+
+
+def _parse_age(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
+    if raw in AGE_GROUPS:
+        return Parsed(raw)
+    text = fold(raw)
+    for code, label in AGE_GROUPS.items():
+        if fold(label) in text:
+            return Parsed(code)
+    if "中学" in text or "小学" in text:
+        return Parsed("u15")
+    if "高校" in text or "こうこう" in text:
+        return Parsed("hs")
+    digits = re.findall(r"\d+", text)
+    if digits:
+        age = int(digits[0])
+        code = (
+            "u15"
+            if age < 16
+            else "hs"
+            if age < 18
+            else "18"
+            if age < 30
+            else "30"
+            if age < 65
+            else "65"
+        )
+        return Parsed(code)
+    return Parsed(error="signup_bad_age")
+
+
+def _age_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
+    return [value_choice(label, code) for code, label in AGE_GROUPS.items()]
+
+
+def _summary(turn: Turn, values: dict[str, Any]) -> str:
+    call = turn.store.get_call(int(values["call_id"]))
+    title = call.title if call else ""
+    when = format_span(call.starts_at, call.ends_at) if call else ""
+    text = turn.say(
+        "signup_confirm_wait" if values.get("wait") else "signup_confirm",
+        title=title,
+        when=when,
+        name=values.get("name", ""),
+        contact=values.get("contact", ""),
+        age=AGE_GROUPS.get(values.get("age_group") or "", ""),
+    )
+    if values.get("age_group") in MINORS:
+        text += "\n" + turn.say("signup_guardian")
+    return text
+
+
+def _parse_yes(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
+    return (
+        Parsed("yes") if raw in ("yes", "申し込む", "はい") else Parsed(error="form_use_buttons")
+    )
+
+
+def _confirm_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
+    label = turn.messages.label
+    return [
+        value_choice(label("signup_submit", turn.locale), "yes"),
+        Choice(label("signup_fix_contact", turn.locale), "f:goto:contact"),
+        Choice(label("signup_fix_name", turn.locale), "f:goto:name"),
+    ]
+
+
+def _known(key: str) -> Any:
+    return lambda turn, values: bool(values.get(key))
+
+
+def _finish(turn: Turn, values: dict[str, Any]) -> Reply:
+    forms.clear(turn)
+    call_id = int(values["call_id"])
+    call = turn.store.get_call(call_id)
+    if call is None:
+        return Reply(turn.say("openings_closed"), "sign_up", choices=_menu(turn))
+    age = values.get("age_group") or ""
+    if call.min_age == 18 and age in MINORS:
+        return Reply(turn.say("signup_too_young_adults"), "sign_up", choices=_menu(turn))
+    if not call.high_school_ok and age in MINORS:
+        return Reply(turn.say("signup_too_young"), "sign_up", choices=_menu(turn))
+    turn.store.save_profile(
+        turn.user.id,
+        name=values.get("name") or "",
+        contact=values.get("contact") or "",
+        age_group=age,
+        consent_at=turn.now,
+    )
+    result = turn.store.sign_up(turn.user.id, call_id, turn.now, wait=bool(values.get("wait")))
+    return _after_sign_up(turn, call, result)
+
+
+def _after_sign_up(turn: Turn, call: CallView, result: SignUpResult) -> Reply:
+    label = turn.messages.label
+    mine = Choice(label("openings_mine", turn.locale), "mine")
+    when = format_span(call.starts_at, call.ends_at)
+    slots = {"call_id": str(call.id), "outcome": result.outcome}
+    if result.outcome == "full":
+        choices = [Choice(label("openings_wait", turn.locale), f"ow:{call.id}"), *_menu(turn)]
+        return Reply(
+            turn.say("signup_full", title=call.title), "sign_up", choices=choices, slots=slots
+        )
+    if result.outcome in ("closed", "started"):
+        return Reply(turn.say("openings_closed"), "sign_up", choices=_menu(turn), slots=slots)
+    if result.outcome == "already":
+        return Reply(
+            turn.say("signup_already", title=call.title),
+            "sign_up",
+            choices=[mine, *_menu(turn)],
+            slots=slots,
+        )
+    profile = turn.store.profile(turn.user.id)
+    notice_key = "notice_new_sign_up" if result.outcome == "confirmed" else "notice_new_waiting"
+    fresh = turn.store.get_call(call.id) or call
+    notify_group(
+        turn,
+        call.group_id,
+        turn.say(
+            notice_key,
+            title=call.title,
+            name=profile.name or "",
+            age=AGE_GROUPS.get(profile.age_group or "", ""),
+            taken=fresh.taken,
+            capacity=fresh.capacity,
+        ),
+        [Choice(label("recruit_volunteers", turn.locale), f"rc:v:{call.id}")],
+    )
+    key = "signup_done" if result.outcome == "confirmed" else "signup_waiting"
+    text = turn.say(
+        key, title=call.title, when=when, meeting_point=call.meeting_point, bring=call.bring or "—"
+    )
+    return Reply(text, "sign_up", choices=[mine, *_menu(turn)], slots=slots, locale=turn.locale)
+
+
+_q = Question
+SIGN_UP_FORM = forms.register(
+    Form(
+        name="signup",
+        intent="sign_up",
+        questions=(
+            _q(
+                "consented", _consent_prompt, _parse_consent, _consent_choices, _known("consented")
+            ),
+            _q("name", lambda t, v: t.say("signup_ask_name"), _parse_name, skip=_known("name")),
+            _q(
+                "contact",
+                lambda t, v: t.say("signup_ask_contact"),
+                _parse_contact,
+                skip=_known("contact"),
+            ),
+            _q(
+                "age_group",
+                lambda t, v: t.say("signup_ask_age"),
+                _parse_age,
+                _age_choices,
+                _known("age_group"),
+            ),
+            _q("confirm", _summary, _parse_yes, _confirm_choices),
+        ),
+        finish=_finish,
+    )
+)
+
+
+# --- my sign-ups, cancelling, deleting -----------------------------------------------
+
+
+def my_sign_ups(turn: Turn, match: Match) -> Reply:
+    """「予約確認」: upcoming sign-ups, each with a cancel button."""
+    mine = turn.store.my_sign_ups(turn.user.id, turn.now)
+    label = turn.messages.label
+    if not mine:
+        choices = [Choice(label("openings_find", turn.locale), "ol"), *_menu(turn)]
+        return Reply(turn.say("mine_none"), "my_sign_ups", choices=choices, locale=turn.locale)
+    cards = []
+    for item in mine:
+        status = (
+            turn.say("mine_confirmed")
+            if item.status == "confirmed"
+            else turn.say("mine_waiting", position=item.position)
+        )
+        body = "\n".join(
+            [
+                item.call.group_name,
+                "🗓 " + format_span(item.call.starts_at, item.call.ends_at),
+                "📍 " + item.call.meeting_point,
+                status,
+            ]
+        )
+        cards.append(
+            Card(
+                item.call.title,
+                body,
+                (Choice(label("mine_cancel", turn.locale), f"mc:{item.id}"),),
+            )
+        )
+    return Reply(
+        turn.say("mine_list", count=len(mine)),
+        "my_sign_ups",
+        cards=cards,
+        choices=_menu(turn),
+        locale=turn.locale,
+    )
+
+
+def ask_cancel(turn: Turn, match: Match) -> Reply:
+    """One confirmation before cancelling."""
+    sign_up_id = match.slots["id"]
+    mine = {str(m.id): m for m in turn.store.my_sign_ups(turn.user.id, turn.now)}
+    item = mine.get(sign_up_id)
+    if item is None:
+        return Reply(turn.say("mine_gone"), "my_sign_ups", choices=_menu(turn), locale=turn.locale)
+    label = turn.messages.label
+    choices = [
+        Choice(label("mine_cancel_yes", turn.locale), f"mx:{sign_up_id}"),
+        Choice(label("mine_keep", turn.locale), "mine"),
+    ]
+    return Reply(
+        turn.say("mine_cancel_ask", title=item.call.title),
+        "my_sign_ups",
+        choices=choices,
+        locale=turn.locale,
+    )
+
+
+def cancel(turn: Turn, match: Match) -> Reply:
+    """Cancel; the first on the waiting list moves up and everyone concerned is told."""
+    result = turn.store.cancel_sign_up(turn.user.id, int(match.slots["id"]), turn.now)
+    if result.outcome != "cancelled" or result.call_id is None:
+        return Reply(
+            turn.say("mine_gone"), "cancel_sign_up", choices=_menu(turn), locale=turn.locale
+        )
+    _tell_about_cancellation(turn, result, reason="")
+    call = turn.store.get_call(result.call_id)
+    title = call.title if call else ""
+    choices = [Choice(turn.messages.label("openings_mine", turn.locale), "mine"), *_menu(turn)]
+    return Reply(
+        turn.say("mine_cancelled", title=title),
+        "cancel_sign_up",
+        choices=choices,
+        locale=turn.locale,
+    )
+
+
+def _tell_about_cancellation(turn: Turn, result: SignUpResult, reason: str) -> None:
+    if result.call_id is None:
+        return
+    call = turn.store.get_call(result.call_id)
+    if call is None:
+        return
+    notify_group(
+        turn,
+        call.group_id,
+        turn.say(
+            "notice_cancelled",
+            title=call.title,
+            taken=call.taken,
+            capacity=call.capacity,
+            reason=reason,
+        ),
+        [],
+    )
+    if result.promoted_user_id is not None:
+        body = turn.say(
+            "notice_promoted",
+            title=call.title,
+            when=format_span(call.starts_at, call.ends_at),
+            meeting_point=call.meeting_point,
+        )
+        enqueue(
+            turn,
+            result.promoted_user_id,
+            body,
+            [Choice(turn.messages.label("openings_mine", turn.locale), "mine")],
+        )
+
+
+def ask_delete(turn: Turn, match: Match) -> Reply:
+    """「データ削除」: say what will go, and ask once."""
+    label = turn.messages.label
+    choices = [Choice(label("delete_yes", turn.locale), "del:yes"), *_menu(turn)]
+    return Reply(turn.say("delete_ask"), "delete_data", choices=choices, locale=turn.locale)
+
+
+def delete_data(turn: Turn, match: Match) -> Reply:
+    """Cancel every sign-up (groups are told, waiters move up), then forget the user."""
+    results = turn.store.forget_user(turn.user.id, turn.now)
+    for result in results:
+        _tell_about_cancellation(turn, result, reason=turn.say("notice_reason_deleted"))
+    turn.state.clear()
+    turn.state["deleted"] = True  # the conversation does not save state for a deleted user
+    return Reply(
+        turn.say("delete_done", count=len(results)),
+        "delete_data",
+        choices=menu_choices(turn),
+        locale=turn.locale,
+    )
+
+
+# --- notices ---------------------------------------------------------------------------
+
+
+def enqueue(
+    turn: Turn, user_id: int, text: str, choices: list[Choice], dedupe_key: str | None = None
+) -> None:
+    """Queue a notice for a user (delivered by the worker, or when they next write)."""
+    body = {"text": text, "choices": [{"label": c.label, "payload": c.payload} for c in choices]}
+    turn.store.enqueue(user_id, json.dumps(body, ensure_ascii=False), dedupe_key=dedupe_key)
+
+
+def notify_group(turn: Turn, group_id: int, text: str, choices: list[Choice]) -> None:
+    """Tell every representative of a group."""
+    for user_id in turn.store.representatives(group_id):
+        enqueue(turn, user_id, text, choices)
+
+
+def _menu(turn: Turn) -> list[Choice]:
+    return [Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD)]

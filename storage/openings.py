@@ -1,0 +1,789 @@
+"""Queries for volunteer openings: invites, representatives, recruitment calls, sign-ups and
+the outbox. Mixed into :class:`storage.store.Store`.
+
+Races closed here, on SQLite and PostgreSQL alike:
+
+- the last free place: ``UPDATE … SET taken = taken + 1 WHERE taken < capacity`` is one atomic
+  statement, so two people tapping at once cannot both get it;
+- an invite code: ``UPDATE … SET used_at WHERE used_at IS NULL`` lets one redemption win;
+- a reminder: its outbox row has a unique ``dedupe_key``, so two workers enqueue it once;
+- delivery: a worker claims a message with a conditional UPDATE before sending it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import case, delete, func, literal, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    Group,
+    GroupField,
+    InviteCode,
+    OutboxMessage,
+    RecruitmentCall,
+    Representative,
+    SignUp,
+    User,
+    utcnow,
+)
+
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on phones
+INVITE_TTL = timedelta(days=7)
+CLAIM_LEASE = timedelta(minutes=2)
+ACTIVE = ("confirmed", "waiting")
+
+
+class _HasSession(Protocol):
+    def session(self) -> AbstractContextManager[Session]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallDraft:
+    """What a representative fills in for a recruitment call."""
+
+    title: str
+    description: str
+    field: str
+    area: str
+    place: str
+    meeting_point: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    high_school_ok: bool = True
+    min_age: int | None = None
+    beginners_welcome: bool = True
+    bring: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """A recruitment call as shown to residents and representatives."""
+
+    id: int
+    group_id: int
+    group_name: str
+    group_is_sample: bool
+    title: str
+    description: str
+    field: str
+    area: str
+    place: str
+    meeting_point: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    taken: int
+    waiting: int
+    high_school_ok: bool
+    min_age: int | None
+    beginners_welcome: bool
+    bring: str
+    status: str
+    hidden_reason: str | None
+
+    @property
+    def places_left(self) -> int:
+        return max(0, self.capacity - self.taken)
+
+
+@dataclass(frozen=True, slots=True)
+class Volunteer:
+    """A sign-up as a representative sees it."""
+
+    sign_up_id: int
+    status: str
+    name: str
+    contact: str
+    age_group: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MySignUp:
+    """One of a resident's sign-ups."""
+
+    id: int
+    status: str
+    position: int  # 0 when confirmed; 1 = first on the waiting list
+    call: CallView
+
+
+@dataclass(frozen=True, slots=True)
+class SignUpResult:
+    """What a sign-up or a cancellation did."""
+
+    outcome: str  # confirmed | waiting | full | already | closed | started | cancelled | gone
+    sign_up_id: int | None = None
+    promoted_user_id: int | None = None
+    call_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a volunteer told us; None fields are not given yet."""
+
+    name: str | None
+    contact: str | None
+    age_group: str | None
+    consent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An outbox message claimed for delivery."""
+
+    id: int
+    user_id: int
+    platform: str
+    platform_user_id: str
+    body: str
+    attempts: int
+
+
+def invite_hash(code: str) -> str:
+    """The stored form of an invite code (case, spaces and hyphens do not matter)."""
+    canonical = "".join(ch for ch in code.upper() if ch.isalnum())
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_invite_code() -> str:
+    """8 random characters, shown as XXXX-XXXX."""
+    raw = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+class OpeningQueries:
+    """Mixed into Store: everything about recruitment calls and sign-ups."""
+
+    # --- invites and representatives ------------------------------------------------------
+
+    def issue_invite(
+        self: _HasSession, group_key: str, now: datetime | None = None
+    ) -> tuple[str, datetime] | None:
+        """A new one-time invite code for the group with this directory key (None: no group)."""
+        now = now or utcnow()
+        with self.session() as s:
+            group = s.exec(select(Group).where(col(Group.key) == group_key)).first()
+            if group is None or group.id is None:
+                return None
+            code = new_invite_code()
+            expires = now + INVITE_TTL
+            s.add(
+                InviteCode(
+                    code_hash=invite_hash(code),
+                    group_id=group.id,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+            return code, expires
+
+    def redeem_invite(
+        self: _HasSession, user_id: int, code: str, now: datetime | None = None
+    ) -> tuple[str, str | None]:
+        """Link the user to the code's group. Returns (outcome, group name):
+        ``linked`` | ``invalid`` | ``expired`` | ``used``."""
+        now = now or utcnow()
+        digest = invite_hash(code)
+        with self.session() as s:
+            invite = s.get(InviteCode, digest)
+            if invite is None:
+                return "invalid", None
+            if invite.used_at is not None:
+                return "used", None
+            if _aware(invite.expires_at) <= now:
+                return "expired", None
+            won = s.execute(
+                update(InviteCode)
+                .where(col(InviteCode.code_hash) == digest, col(InviteCode.used_at).is_(None))
+                .values(used_at=now, used_by=user_id)
+            )
+            if _rowcount(won) != 1:
+                return "used", None
+            if s.get(Representative, (user_id, invite.group_id)) is None:
+                s.add(Representative(user_id=user_id, group_id=invite.group_id))
+            group = s.get(Group, invite.group_id)
+            return "linked", group.name if group else None
+
+    def represented_groups(self: _HasSession, user_id: int) -> list[tuple[int, str, str]]:
+        """(id, name, first field) of the groups this user represents."""
+        with self.session() as s:
+            rows = s.exec(
+                select(Group)
+                .join(Representative, col(Representative.group_id) == col(Group.id))
+                .where(col(Representative.user_id) == user_id)
+                .order_by(col(Group.name))
+            ).all()
+            out = []
+            for g in rows:
+                field = s.exec(
+                    select(col(GroupField.field))
+                    .where(col(GroupField.group_id) == g.id)
+                    .order_by(col(GroupField.field))
+                ).first()
+                out.append((int(g.id or 0), g.name, field or ""))
+            return out
+
+    def representatives(self: _HasSession, group_id: int) -> list[int]:
+        """User ids of the group's representatives (who get its notices)."""
+        with self.session() as s:
+            return [
+                int(u)
+                for u in s.exec(
+                    select(Representative.user_id).where(col(Representative.group_id) == group_id)
+                ).all()
+            ]
+
+    def linked_representatives(self: _HasSession, group_id: int) -> list[tuple[str, str]]:
+        """(platform, platform user id) of each representative (the console shows them)."""
+        with self.session() as s:
+            rows = s.exec(
+                select(User.platform, User.platform_user_id)
+                .join(Representative, col(Representative.user_id) == col(User.id))
+                .where(col(Representative.group_id) == group_id)
+            ).all()
+            return [(str(p), str(u)) for p, u in rows]
+
+    # --- recruitment calls ----------------------------------------------------------------
+
+    def create_call(
+        self: _HasSession, user_id: int, group_id: int, draft: CallDraft
+    ) -> int | None:
+        """Post a call; None when the user does not represent the group."""
+        with self.session() as s:
+            if s.get(Representative, (user_id, group_id)) is None:
+                return None
+            call = RecruitmentCall(group_id=group_id, created_by=user_id, **_draft_values(draft))
+            s.add(call)
+            s.flush()
+            return int(call.id or 0)
+
+    def update_call(self: _HasSession, user_id: int, call_id: int, draft: CallDraft) -> str:
+        """Edit a call: ``updated`` | ``forbidden`` | ``below_taken`` (fewer places than taken)."""
+        with self.session() as s:
+            call = _own_call(s, user_id, call_id)
+            if call is None:
+                return "forbidden"
+            if draft.capacity < call.taken:
+                return "below_taken"
+            for key, value in _draft_values(draft).items():
+                setattr(call, key, value)
+            call.updated_at = utcnow()
+            s.add(call)
+            return "updated"
+
+    def set_call_status(self: _HasSession, user_id: int, call_id: int, status: str) -> bool:
+        """Close or re-open one's own call (a hidden call stays hidden)."""
+        with self.session() as s:
+            call = _own_call(s, user_id, call_id)
+            if call is None or call.status == "hidden" or status not in ("open", "closed"):
+                return False
+            call.status, call.updated_at = status, utcnow()
+            s.add(call)
+            return True
+
+    def hide_call(self: _HasSession, call_id: int, reason: str) -> bool:
+        """Staff moderation: hide a call that breaks the rules."""
+        with self.session() as s:
+            call = s.get(RecruitmentCall, call_id)
+            if call is None:
+                return False
+            call.status, call.hidden_reason, call.updated_at = "hidden", reason[:300], utcnow()
+            s.add(call)
+            return True
+
+    def calls_of(self: _HasSession, user_id: int) -> list[CallView]:
+        """The calls of every group the user represents, newest date first."""
+        with self.session() as s:
+            rows = s.exec(
+                select(RecruitmentCall)
+                .join(
+                    Representative,
+                    col(Representative.group_id) == col(RecruitmentCall.group_id),
+                )
+                .where(col(Representative.user_id) == user_id)
+                .order_by(col(RecruitmentCall.starts_at).desc(), col(RecruitmentCall.id))
+                .limit(30)
+            ).all()
+            return [_call_view(s, c) for c in rows]
+
+    def get_call(self: _HasSession, call_id: int) -> CallView | None:
+        """One call, whatever its status."""
+        with self.session() as s:
+            call = s.get(RecruitmentCall, call_id)
+            return _call_view(s, call) if call else None
+
+    def own_call(self: _HasSession, user_id: int, call_id: int) -> CallView | None:
+        """A call, only if the user represents its group."""
+        with self.session() as s:
+            call = _own_call(s, user_id, call_id)
+            return _call_view(s, call) if call else None
+
+    def volunteers(self: _HasSession, user_id: int, call_id: int) -> list[Volunteer] | None:
+        """Who signed up (active ones), only for the call's own representatives (else None)."""
+        with self.session() as s:
+            if _own_call(s, user_id, call_id) is None:
+                return None
+            return _volunteers(s, call_id)
+
+    def all_volunteers(self: _HasSession, call_id: int) -> list[Volunteer]:
+        """Who signed up for a call (staff export)."""
+        with self.session() as s:
+            return _volunteers(s, call_id)
+
+    def find_openings(
+        self: _HasSession,
+        *,
+        now: datetime,
+        field: str | None = None,
+        area: str | None = None,
+        neighbours: tuple[str, ...] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 5,
+        offset: int = 0,
+    ) -> tuple[list[CallView], int]:
+        """Upcoming open calls of verified groups: same area first, then by date."""
+        starts = col(RecruitmentCall.starts_at)
+        stmt = (
+            select(RecruitmentCall, func.count().over().label("total"))
+            .join(Group, col(Group.id) == col(RecruitmentCall.group_id))
+            .where(
+                col(RecruitmentCall.status) == "open",
+                col(Group.verified),
+                starts > max(now, start) if start else starts > now,
+            )
+        )
+        if end:
+            stmt = stmt.where(starts < end)
+        if field:
+            stmt = stmt.where(col(RecruitmentCall.field) == field)
+        rank: Any = literal(0)
+        if area:
+            rank = case(
+                (col(RecruitmentCall.area) == area, 0),
+                (col(RecruitmentCall.area).in_(neighbours or ("",)), 1),
+                else_=2,
+            )
+        stmt = stmt.order_by(rank, starts, col(RecruitmentCall.id)).limit(limit).offset(offset)
+        with self.session() as s:
+            rows = s.execute(stmt).all()
+            total = int(rows[0][1]) if rows else 0
+            return [_call_view(s, r[0]) for r in rows], total
+
+    # --- volunteers -------------------------------------------------------------------------
+
+    def profile(self: _HasSession, user_id: int) -> Profile:
+        """What the volunteer has told us so far."""
+        with self.session() as s:
+            user = s.get(User, user_id)
+            if user is None:
+                return Profile(None, None, None, None)
+            return Profile(user.name, user.contact, user.age_group, user.consent_at)
+
+    def save_profile(
+        self: _HasSession,
+        user_id: int,
+        *,
+        name: str,
+        contact: str,
+        age_group: str,
+        consent_at: datetime,
+    ) -> None:
+        """Store the volunteer's details and when they agreed to share them."""
+        with self.session() as s:
+            user = s.get(User, user_id)
+            if user is None:
+                return
+            user.name, user.contact, user.age_group = name[:100], contact[:200], age_group[:16]
+            user.consent_at = user.consent_at or consent_at
+            s.add(user)
+
+    def sign_up(
+        self: _HasSession, user_id: int, call_id: int, now: datetime, *, wait: bool = False
+    ) -> SignUpResult:
+        """Take a place (atomically), or a waiting-list spot when ``wait`` and the call is full."""
+        with self.session() as s:
+            call = s.get(RecruitmentCall, call_id)
+            if call is None or call.status != "open":
+                return SignUpResult("closed", call_id=call_id)
+            if _aware(call.starts_at) <= now:
+                return SignUpResult("started", call_id=call_id)
+            existing = s.exec(
+                select(SignUp).where(
+                    col(SignUp.call_id) == call_id, col(SignUp.user_id) == user_id
+                )
+            ).first()
+            if existing is not None and existing.status in ACTIVE:
+                return SignUpResult("already", existing.id, call_id=call_id)
+            took = s.execute(
+                update(RecruitmentCall)
+                .where(
+                    col(RecruitmentCall.id) == call_id,
+                    col(RecruitmentCall.taken) < col(RecruitmentCall.capacity),
+                    col(RecruitmentCall.status) == "open",
+                )
+                .values(taken=col(RecruitmentCall.taken) + 1)
+            )
+            if _rowcount(took) == 1:
+                status = "confirmed"
+            elif wait:
+                status = "waiting"
+            else:
+                return SignUpResult("full", call_id=call_id)
+            row = existing or SignUp(call_id=call_id, user_id=user_id, status=status)
+            row.status, row.created_at, row.updated_at = status, now, now
+            s.add(row)
+            try:
+                s.flush()
+            except IntegrityError:
+                # The same user, twice at once: the other request already holds the place.
+                s.rollback()
+                return SignUpResult("already", call_id=call_id)
+            return SignUpResult(status, int(row.id or 0), call_id=call_id)
+
+    def cancel_sign_up(
+        self: _HasSession, user_id: int, sign_up_id: int, now: datetime
+    ) -> SignUpResult:
+        """Cancel one's own sign-up; a freed place goes to the first on the waiting list."""
+        with self.session() as s:
+            row = s.get(SignUp, sign_up_id)
+            if row is None or row.user_id != user_id or row.status not in ACTIVE:
+                return SignUpResult("gone")
+            return _cancel(s, row, now)
+
+    def my_sign_ups(self: _HasSession, user_id: int, now: datetime) -> list[MySignUp]:
+        """The user's active sign-ups for calls that have not ended, soonest first."""
+        with self.session() as s:
+            rows = s.exec(
+                select(SignUp, RecruitmentCall)
+                .join(RecruitmentCall, col(RecruitmentCall.id) == col(SignUp.call_id))
+                .where(
+                    col(SignUp.user_id) == user_id,
+                    col(SignUp.status).in_(ACTIVE),
+                    col(RecruitmentCall.ends_at) > now,
+                )
+                .order_by(col(RecruitmentCall.starts_at))
+            ).all()
+            out = []
+            for sign_up, call in rows:
+                position = 0
+                if sign_up.status == "waiting":
+                    position = 1 + int(
+                        s.exec(
+                            select(func.count())
+                            .select_from(SignUp)
+                            .where(
+                                col(SignUp.call_id) == call.id,
+                                col(SignUp.status) == "waiting",
+                                col(SignUp.id) < sign_up.id,
+                            )
+                        ).one()
+                    )
+                out.append(
+                    MySignUp(int(sign_up.id or 0), sign_up.status, position, _call_view(s, call))
+                )
+            return out
+
+    def forget_user(self: _HasSession, user_id: int, now: datetime) -> list[SignUpResult]:
+        """退会: cancel every active sign-up (promoting waiters), then delete the user and
+        everything kept about them. Returns the cancellations, for notices to groups."""
+        results = []
+        with self.session() as s:
+            rows = s.exec(
+                select(SignUp).where(
+                    col(SignUp.user_id) == user_id, col(SignUp.status).in_(ACTIVE)
+                )
+            ).all()
+            for row in rows:
+                results.append(_cancel(s, row, now))
+            s.execute(delete(SignUp).where(col(SignUp.user_id) == user_id))
+            s.execute(delete(OutboxMessage).where(col(OutboxMessage.user_id) == user_id))
+            s.execute(delete(Representative).where(col(Representative.user_id) == user_id))
+            s.execute(delete(User).where(col(User.id) == user_id))
+        return results
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    def enqueue(
+        self: _HasSession,
+        user_id: int,
+        body: str,
+        *,
+        dedupe_key: str | None = None,
+        deliver_after: datetime | None = None,
+    ) -> bool:
+        """Queue a message; False when one with the same ``dedupe_key`` already exists."""
+        try:
+            with self.session() as s:
+                s.add(
+                    OutboxMessage(
+                        user_id=user_id,
+                        body=body,
+                        dedupe_key=dedupe_key,
+                        deliver_after=deliver_after or utcnow(),
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    def take_pending(self: _HasSession, user_id: int, now: datetime) -> list[str]:
+        """Due messages for a user who is talking to us now (CLI, web chat): delivered here."""
+        with self.session() as s:
+            rows = s.exec(
+                select(OutboxMessage)
+                .where(
+                    col(OutboxMessage.user_id) == user_id,
+                    col(OutboxMessage.delivered_at).is_(None),
+                    col(OutboxMessage.deliver_after) <= now,
+                )
+                .order_by(col(OutboxMessage.id))
+            ).all()
+            bodies = []
+            for row in rows:
+                done = s.execute(
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.id) == row.id, col(OutboxMessage.delivered_at).is_(None)
+                    )
+                    .values(delivered_at=now)
+                )
+                if _rowcount(done) == 1:
+                    bodies.append(row.body)
+            return bodies
+
+    def claim_due(
+        self: _HasSession, platforms: tuple[str, ...], now: datetime, limit: int = 50
+    ) -> list[Delivery]:
+        """Claim due messages to users on push platforms; another worker skips claimed ones."""
+        with self.session() as s:
+            candidates = s.exec(
+                select(OutboxMessage, User)
+                .join(User, col(User.id) == col(OutboxMessage.user_id))
+                .where(
+                    col(OutboxMessage.delivered_at).is_(None),
+                    col(OutboxMessage.deliver_after) <= now,
+                    or_(
+                        col(OutboxMessage.claimed_until).is_(None),
+                        col(OutboxMessage.claimed_until) < now,
+                    ),
+                    col(User.platform).in_(platforms),
+                    col(User.active),
+                )
+                .order_by(col(OutboxMessage.id))
+                .limit(limit)
+            ).all()
+            claimed = []
+            for message, user in candidates:
+                won = s.execute(
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.id) == message.id,
+                        col(OutboxMessage.delivered_at).is_(None),
+                        or_(
+                            col(OutboxMessage.claimed_until).is_(None),
+                            col(OutboxMessage.claimed_until) < now,
+                        ),
+                    )
+                    .values(
+                        claimed_until=now + CLAIM_LEASE, attempts=col(OutboxMessage.attempts) + 1
+                    )
+                )
+                if _rowcount(won) == 1:
+                    claimed.append(
+                        Delivery(
+                            int(message.id or 0),
+                            int(user.id or 0),
+                            user.platform,
+                            user.platform_user_id,
+                            message.body,
+                            message.attempts + 1,
+                        )
+                    )
+            return claimed
+
+    def mark_delivered(self: _HasSession, message_id: int, now: datetime) -> None:
+        """The platform accepted the message."""
+        with self.session() as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == message_id)
+                .values(delivered_at=now, claimed_until=None)
+            )
+
+    def mark_failed(self: _HasSession, message_id: int, error: str, retry_at: datetime) -> None:
+        """Delivery failed; try again at ``retry_at``."""
+        with self.session() as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == message_id)
+                .values(claimed_until=None, deliver_after=retry_at, last_error=error[:300])
+            )
+
+    def outbox_pending(self: _HasSession) -> int:
+        """Messages not yet delivered (health and tests)."""
+        with self.session() as s:
+            return int(
+                s.exec(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(col(OutboxMessage.delivered_at).is_(None))
+                ).one()
+            )
+
+    def reminders_due(
+        self: _HasSession, now: datetime, until: datetime
+    ) -> list[tuple[int, int, CallView]]:
+        """(sign-up id, user id, call) of confirmed sign-ups for calls starting in
+        (now, until]; the caller enqueues each with a dedupe key, so repeats are harmless."""
+        with self.session() as s:
+            rows = s.exec(
+                select(SignUp, RecruitmentCall)
+                .join(RecruitmentCall, col(RecruitmentCall.id) == col(SignUp.call_id))
+                .where(
+                    col(SignUp.status) == "confirmed",
+                    col(RecruitmentCall.status) != "hidden",
+                    col(RecruitmentCall.starts_at) > now,
+                    col(RecruitmentCall.starts_at) <= until,
+                )
+            ).all()
+            return [(int(su.id or 0), su.user_id, _call_view(s, call)) for su, call in rows]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _draft_values(draft: CallDraft) -> dict[str, Any]:
+    return {
+        "title": draft.title,
+        "description": draft.description,
+        "field": draft.field,
+        "area": draft.area,
+        "place": draft.place,
+        "meeting_point": draft.meeting_point,
+        "starts_at": draft.starts_at,
+        "ends_at": draft.ends_at,
+        "capacity": draft.capacity,
+        "high_school_ok": draft.high_school_ok,
+        "min_age": draft.min_age,
+        "beginners_welcome": draft.beginners_welcome,
+        "bring": draft.bring,
+    }
+
+
+def _own_call(s: Session, user_id: int, call_id: int) -> RecruitmentCall | None:
+    call = s.get(RecruitmentCall, call_id)
+    if call is None or s.get(Representative, (user_id, call.group_id)) is None:
+        return None
+    return call
+
+
+def _call_view(s: Session, call: RecruitmentCall) -> CallView:
+    group = s.get(Group, call.group_id)
+    waiting = int(
+        s.exec(
+            select(func.count())
+            .select_from(SignUp)
+            .where(col(SignUp.call_id) == call.id, col(SignUp.status) == "waiting")
+        ).one()
+    )
+    return CallView(
+        id=int(call.id or 0),
+        group_id=call.group_id,
+        group_name=group.name if group else "",
+        group_is_sample=bool(group and group.is_sample),
+        title=call.title,
+        description=call.description,
+        field=call.field,
+        area=call.area,
+        place=call.place,
+        meeting_point=call.meeting_point,
+        starts_at=_aware(call.starts_at),
+        ends_at=_aware(call.ends_at),
+        capacity=call.capacity,
+        taken=call.taken,
+        waiting=waiting,
+        high_school_ok=call.high_school_ok,
+        min_age=call.min_age,
+        beginners_welcome=call.beginners_welcome,
+        bring=call.bring,
+        status=call.status,
+        hidden_reason=call.hidden_reason,
+    )
+
+
+def _volunteers(s: Session, call_id: int) -> list[Volunteer]:
+    rows = s.exec(
+        select(SignUp, User)
+        .join(User, col(User.id) == col(SignUp.user_id))
+        .where(col(SignUp.call_id) == call_id, col(SignUp.status).in_(ACTIVE))
+        .order_by(col(SignUp.status), col(SignUp.id))
+    ).all()
+    return [
+        Volunteer(
+            int(su.id or 0),
+            su.status,
+            u.name or "",
+            u.contact or "",
+            u.age_group or "",
+            _aware(su.created_at),
+        )
+        for su, u in rows
+    ]
+
+
+def _cancel(s: Session, row: SignUp, now: datetime) -> SignUpResult:
+    was_confirmed = row.status == "confirmed"
+    row.status, row.updated_at = "cancelled", now
+    s.add(row)
+    s.flush()
+    promoted: int | None = None
+    if was_confirmed:
+        s.execute(
+            update(RecruitmentCall)
+            .where(col(RecruitmentCall.id) == row.call_id)
+            .values(taken=col(RecruitmentCall.taken) - 1)
+        )
+        call = s.get(RecruitmentCall, row.call_id)
+        if call is not None and call.status == "open" and _aware(call.starts_at) > now:
+            first = s.exec(
+                select(SignUp)
+                .where(col(SignUp.call_id) == row.call_id, col(SignUp.status) == "waiting")
+                .order_by(col(SignUp.id))
+                .limit(1)
+                .with_for_update()
+            ).first()
+            if first is not None:
+                took = s.execute(
+                    update(RecruitmentCall)
+                    .where(
+                        col(RecruitmentCall.id) == row.call_id,
+                        col(RecruitmentCall.taken) < col(RecruitmentCall.capacity),
+                    )
+                    .values(taken=col(RecruitmentCall.taken) + 1)
+                )
+                if _rowcount(took) == 1:
+                    first.status, first.updated_at = "confirmed", now
+                    s.add(first)
+                    promoted = first.user_id
+    return SignUpResult("cancelled", row.id, promoted, row.call_id)
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE changed (Session.execute's static type hides CursorResult)."""
+    return int(getattr(result, "rowcount", 0))
