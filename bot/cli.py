@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     exp = groups.add_parser("export", help="print the directory as CSV")
     exp.add_argument("--out", help="write to this file (UTF-8 with BOM, for Excel)")
     exp.add_argument("--samples", action="store_true", help="include the sample groups")
+    inv = groups.add_parser("invite", help="issue a one-time invite code for a representative")
+    inv.add_argument("group_key", help="the group's key in the directory")
+    worker = sub.add_parser("worker", help="send reminders and deliver notices")
+    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.add_argument("--interval", type=float, default=30.0, help="seconds between rounds")
     return parser
 
 
@@ -50,6 +55,19 @@ def main(argv: list[str] | None = None) -> int:
         from bot.groups_cli import run
 
         return run(args, settings)
+    if args.command == "worker":
+        import asyncio
+
+        from bot.runtime import open_conversation
+        from bot.worker import Worker
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        worker = Worker(open_conversation(settings))
+        if args.once:
+            print(asyncio.run(worker.run_once()))
+            return 0
+        asyncio.run(worker.run_forever(args.interval))
+        return 0
     if args.command == "migrate":
         from storage import create_db_engine, migrate
 

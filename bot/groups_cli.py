@@ -11,6 +11,7 @@ from bot import directory_csv
 from bot.config import Settings
 from knowledge.fields import FieldIndex
 from knowledge.places import PlaceIndex
+from knowledge.when import TOKYO
 from storage import Store, create_db_engine, migrate
 
 
@@ -22,6 +23,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.groups_command == "import":
             return _import(store, Path(args.file))
+        if args.groups_command == "invite":
+            return _invite(store, args.group_key)
         return _export(store, args.out, args.samples)
     finally:
         engine.dispose()
@@ -67,4 +70,17 @@ def _export(store: Store, out: str | None, samples: bool) -> int:
         print(f"{count}件を書き出しました: {out}", file=sys.stderr)
     else:
         sys.stdout.write(buffer.getvalue())
+    return 0
+
+
+def _invite(store: Store, group_key: str) -> int:
+    issued = store.issue_invite(group_key)
+    if issued is None:
+        print(f"エラー: key「{group_key}」の団体はありません（groups export で確認できます）")
+        return 1
+    code, expires = issued
+    local = expires.astimezone(TOKYO)
+    print(f"招待コード: {code}")
+    print(f"有効期限: {local:%Y-%m-%d %H:%M}（日本時間）まで・1回だけ使えます")
+    print("代表者は、ボットに「招待コード " + code + "」と送ってください。")
     return 0

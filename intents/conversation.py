@@ -30,6 +30,7 @@ MAX_INPUT = 1000  # characters; longer texts are pastes, not questions
 ROUTER_THRESHOLD = 0.20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
+_FORM_CONTROLS = {"f:back", "f:quit", "f:skip"}
 
 
 def build_router() -> Router:
@@ -85,7 +86,10 @@ class Conversation:
             # A text-only channel shows choices as [1] [2] …; typing the number taps it.
             choices = state.get("choices") or []
             index = int(number.group(1)) - 1
-            if 0 <= index < len(choices):
+            # While a form asks for free text (a number of places, a day), a number is the
+            # answer, not a tap: only form controls (戻る・やめる) are on screen then.
+            answers_expected = all(c[1] in _FORM_CONTROLS for c in choices)
+            if 0 <= index < len(choices) and not answers_expected:
                 payload, text = choices[index][1], ""
         turn = Turn(
             inbound=inbound,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from intents import forms
@@ -19,8 +20,9 @@ from intents.menu import MENU_PAYLOAD, menu_choices
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import Card, Choice, Reply
+from knowledge.messages import Messages
 from knowledge.text import fold
-from knowledge.when import format_span, parse_period, today_in_tokyo
+from knowledge.when import TOKYO, format_span, parse_period, today_in_tokyo
 from storage.openings import CallView, SignUpResult
 
 PAGE = 5
@@ -314,6 +316,9 @@ def _begin(turn: Turn, call_id: int, *, wait: bool) -> Reply:
         return Reply(
             turn.say("openings_closed"), "sign_up", choices=_menu(turn), locale=turn.locale
         )
+    if any(m.call.id == call_id for m in turn.store.my_sign_ups(turn.user.id, turn.now)):
+        choices = [Choice(turn.messages.label("openings_mine", turn.locale), "mine"), *_menu(turn)]
+        return Reply(turn.say("signup_already", title=call.title), "sign_up", choices=choices)
     profile = turn.store.profile(turn.user.id)
     values = {
         "call_id": call_id,
@@ -667,7 +672,8 @@ def enqueue(
 ) -> None:
     """Queue a notice for a user (delivered by the worker, or when they next write)."""
     body = {"text": text, "choices": [{"label": c.label, "payload": c.payload} for c in choices]}
-    turn.store.enqueue(user_id, json.dumps(body, ensure_ascii=False), dedupe_key=dedupe_key)
+    data = json.dumps(body, ensure_ascii=False)
+    turn.store.enqueue(user_id, data, dedupe_key=dedupe_key, deliver_after=turn.now)
 
 
 def notify_group(turn: Turn, group_id: int, text: str, choices: list[Choice]) -> None:
@@ -678,3 +684,25 @@ def notify_group(turn: Turn, group_id: int, text: str, choices: list[Choice]) ->
 
 def _menu(turn: Turn) -> list[Choice]:
     return [Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD)]
+
+
+def reminder_body(messages: Messages, locale: str, call: CallView) -> str:
+    """The day-before reminder (the worker enqueues it)."""
+    body = {
+        "text": messages.get(
+            "notice_reminder",
+            locale,
+            title=call.title,
+            when=format_span(call.starts_at, call.ends_at),
+            meeting_point=call.meeting_point,
+            bring=call.bring or "—",
+        ),
+        "choices": [{"label": messages.label("openings_mine", locale), "payload": "mine"}],
+    }
+    return json.dumps(body, ensure_ascii=False)
+
+
+def remind_at(starts_at: datetime) -> datetime:
+    """When a reminder is due: 18:00 (Kamakura time) on the day before the activity."""
+    day_before = starts_at.astimezone(TOKYO).date() - timedelta(days=1)
+    return datetime.combine(day_before, time(18, 0), TOKYO)

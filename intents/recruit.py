@@ -17,6 +17,7 @@ from typing import Any
 from intents import forms
 from intents.forms import Form, Parsed, Question, value_choice
 from intents.menu import MENU_PAYLOAD
+from intents.openings import AGE_GROUPS
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import Card, Choice, Reply
@@ -69,16 +70,17 @@ class RecruitRule:
             return None
         if payload or not turn.text:
             return None
+        words = turn.text + " " + turn.folded  # katakana as typed, and folded forms
         code = _INVITE.search(turn.text)
-        if code and (_LINK_WORDS.search(turn.folded) or turn.awaiting == "invite"):
+        if code and (_LINK_WORDS.search(words) or turn.awaiting == "invite"):
             return Match("link_group", 0.95, link, {"code": code.group(0)})
         if turn.awaiting == "invite":
             return Match("link_group", 0.9, link, {"code": turn.text.strip()})
-        if _LINK_WORDS.search(turn.folded):
+        if _LINK_WORDS.search(words):
             return Match("link_group", 0.8, ask_code)
-        if _MINE_WORDS.search(turn.folded):
+        if _MINE_WORDS.search(words):
             return Match("my_calls", 0.8, my_calls)
-        if _POST_WORDS.search(turn.folded):
+        if _POST_WORDS.search(words):
             return Match("post_call", 0.8, post)
         return None
 
@@ -470,7 +472,8 @@ def volunteers(turn: Turn, match: Match) -> Reply:
     ]
     for n, v in enumerate(people, 1):
         mark = turn.say("recruit_waiting_mark") if v.status == "waiting" else ""
-        lines.append(f"{n}. {v.name}（{v.age_group}）{v.contact}{mark}")
+        age = AGE_GROUPS.get(v.age_group, v.age_group)
+        lines.append(f"{n}. {v.name}（{age}）{v.contact}{mark}")
     return Reply(
         "\n".join(lines), "manage_call", choices=_mine(turn), slots={"call_id": str(call_id)}
     )

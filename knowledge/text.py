@@ -172,9 +172,9 @@ def bigrams(text: str) -> list[str]:
 
 
 def is_mostly_latin(text: str) -> bool:
-    """True when a message is written in Latin letters (an English question)."""
-    letters = [ch for ch in unicodedata.normalize("NFKC", text) if ch.isalpha()]
-    if not letters:
+    """True when a message is written in English words (not just an e-mail or a code)."""
+    normalized = unicodedata.normalize("NFKC", text)
+    if "@" in normalized or re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", normalized):
         return False
-    latin = sum(1 for ch in letters if ch.isascii())
-    return latin / len(letters) >= 0.8
+    words = re.findall(r"[A-Za-z]{2,}", normalized)
+    return len(words) >= 2 or (len(words) == 1 and len(words[0]) >= 4 and normalized.isascii())

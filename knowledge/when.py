@@ -39,7 +39,7 @@ def _norm(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     for a, b in (("〜", "~"), ("～", "~"), ("ー", "-"), ("−", "-"), ("–", "-"), ("—", "-")):
         text = text.replace(a, b)
-    return re.sub(r"\s+", "", text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def today_in_tokyo(now: datetime) -> date:
@@ -63,10 +63,10 @@ def parse_day(text: str, today: date) -> date | None:
         return today + timedelta(days=1)
     if re.search(r"今日|きょう|本日", t):
         return today
-    m = re.search(r"(20\d\d)[年/.-](\d{1,2})[月/.-](\d{1,2})", t)
+    m = re.search(r"(20\d\d)[年/.-](\d{1,2})[月/.-](\d{1,2})(?!\d)", t)
     if m:
         return _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    m = re.search(r"(?<!\d)(\d{1,2})(?:月|/)(\d{1,2})日?", t)
+    m = re.search(r"(?<!\d)(\d{1,2})(?:月|/)(\d{1,2})(?!\d)日?", t)
     if m:
         month, day = int(m.group(1)), int(m.group(2))
         found = _safe_date(today.year, month, day)
@@ -104,7 +104,7 @@ _TIME = r"(午前|午後|朝|夜|夕方)?(\d{1,2})(?:[:時](\d{1,2}|半)?分?)"
 def parse_time_range(text: str) -> tuple[time, time] | None:
     """「10時〜12時」「13:30-15:00」「午後1時半から3時」 → (start, end)."""
     t = _norm(text)
-    m = re.search(_TIME + r"(?:~|-|から|to)" + _TIME, t)
+    m = re.search(_TIME + r" ?(?:~|-|から|to) ?" + _TIME, t)
     if not m:
         return None
     start = _clock(m.group(1), m.group(2), m.group(3))

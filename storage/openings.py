@@ -668,6 +668,12 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _utc(moment: datetime) -> datetime:
+    """Every timestamp goes to the database in UTC: SQLite keeps no offset, so a Tokyo 10:00
+    stored as is would read back as 10:00 UTC."""
+    return _aware(moment).astimezone(UTC)
+
+
 def _draft_values(draft: CallDraft) -> dict[str, Any]:
     return {
         "title": draft.title,
@@ -676,8 +682,8 @@ def _draft_values(draft: CallDraft) -> dict[str, Any]:
         "area": draft.area,
         "place": draft.place,
         "meeting_point": draft.meeting_point,
-        "starts_at": draft.starts_at,
-        "ends_at": draft.ends_at,
+        "starts_at": _utc(draft.starts_at),
+        "ends_at": _utc(draft.ends_at),
         "capacity": draft.capacity,
         "high_school_ok": draft.high_school_ok,
         "min_age": draft.min_age,

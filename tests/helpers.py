@@ -9,7 +9,7 @@ from pathlib import Path
 DATA = Path(__file__).with_name("data")
 GUIDELINE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_31c8c944aa3e69bb.txt"
 SMALLTALK = {"greeting", "thanks", "help"}
-# Labels that name another intent: 「高校生でもできるボランティアある？」 wants openings, not the FAQ.
+# Labels naming another intent: 「高校生でもできるボランティアある？」 wants openings.
 OTHER_INTENTS = {"find_openings", "find_groups"}
 
 

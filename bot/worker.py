@@ -1,0 +1,110 @@
+"""``python -m bot worker``: the day-before reminders and delivery of the outbox.
+
+Safe to run twice: a reminder is enqueued under a unique key (``remind:<sign-up id>``), and a
+message is claimed with a conditional UPDATE before it is sent, so two workers never send the
+same message. After downtime it catches up: every sign-up whose activity has not started and
+whose reminder time has passed gets its reminder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from intents.conversation import Conversation
+from intents.openings import PULL_PLATFORMS, remind_at, reminder_body
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+LOOK_AHEAD = timedelta(hours=36)  # reminders are due from 18:00 the day before
+MAX_BACKOFF = timedelta(hours=1)
+MAX_ATTEMPTS = 12
+
+
+class DeliveryError(Exception):
+    """A platform refused or failed a push. ``retry`` says whether trying later may help."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+class Sender(Protocol):
+    """Pushes one outbox message (a JSON body: text and choices) to one user on a platform."""
+
+    async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
+        """Deliver, or raise :class:`DeliveryError`."""
+        ...
+
+
+@dataclass
+class Worker:
+    """One worker process's loop; several may run against the same database."""
+
+    conversation: Conversation
+    senders: dict[str, Sender] = field(default_factory=dict)
+    clock: Callable[[], datetime] = utcnow
+
+    async def run_once(self) -> dict[str, int]:
+        """Enqueue due reminders, then deliver due messages. Returns counts."""
+        now = self.clock()
+        queued = await asyncio.to_thread(self._enqueue_reminders, now)
+        sent, failed = await self._deliver(now)
+        return {"reminders_queued": queued, "sent": sent, "failed": failed}
+
+    async def run_forever(self, interval: float = 30.0) -> None:
+        """Loop until cancelled."""
+        while True:
+            try:
+                counts = await self.run_once()
+                if any(counts.values()):
+                    log.info("worker: %s", counts)
+            except Exception:  # keep the worker alive; the next round retries
+                log.exception("worker round failed")
+            await asyncio.sleep(interval)
+
+    def _enqueue_reminders(self, now: datetime) -> int:
+        store, messages = self.conversation.store, self.conversation.messages
+        queued = 0
+        for sign_up_id, user_id, call in store.reminders_due(now, now + LOOK_AHEAD):
+            if now < remind_at(call.starts_at):
+                continue
+            body = reminder_body(messages, "ja", call)
+            if store.enqueue(user_id, body, dedupe_key=f"remind:{sign_up_id}"):
+                queued += 1
+        return queued
+
+    async def _deliver(self, now: datetime) -> tuple[int, int]:
+        platforms = tuple(p for p in self.senders if p not in PULL_PLATFORMS)
+        if not platforms:
+            return 0, 0
+        store = self.conversation.store
+        claimed = await asyncio.to_thread(store.claim_due, platforms, now)
+        sent = failed = 0
+        for message in claimed:
+            try:
+                await self.senders[message.platform].push(
+                    message.platform_user_id, json.loads(message.body), f"outbox-{message.id}"
+                )
+            except DeliveryError as exc:
+                failed += 1
+                if exc.retry and message.attempts < MAX_ATTEMPTS:
+                    backoff = min(MAX_BACKOFF, timedelta(seconds=15 * 2**message.attempts))
+                    jitter = timedelta(seconds=random.uniform(0, 5))  # noqa: S311
+                    await asyncio.to_thread(
+                        store.mark_failed, message.id, str(exc), now + backoff + jitter
+                    )
+                else:  # permanent (blocked, bad id) or too many tries: stop trying
+                    log.warning("giving up on outbox %d: %s", message.id, exc)
+                    await asyncio.to_thread(store.mark_delivered, message.id, now)
+                continue
+            sent += 1
+            await asyncio.to_thread(store.mark_delivered, message.id, now)
+        return sent, failed
