@@ -26,7 +26,7 @@ from knowledge.text import fold, is_mostly_latin
 from storage.models import utcnow
 from storage.store import Store
 
-MAX_INPUT = 1000  # characters; longer texts are pastes, not questions
+MAX_INPUT = 2000  # characters; longer texts are pastes, not questions or descriptions
 ROUTER_THRESHOLD = 0.20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
@@ -79,7 +79,7 @@ class Conversation:
         payload = (inbound.payload or "").strip() or None
         locale = Messages.language(inbound.locale)
         if text and is_mostly_latin(text):
-            locale = "en"
+            locale = "en"  # an English question gets an English answer
         user = self.store.touch_user(inbound.platform, inbound.user_id, locale)
         state = self.store.load_state(user.id)
         if payload is None and (number := _CHOICE_NUMBER.match(text)):

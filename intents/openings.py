@@ -83,9 +83,10 @@ class OpeningsRule:
         if payload or not turn.folded:
             return None
         text = turn.folded
-        if _DELETE.search(text):
+        words = turn.text + " " + text  # katakana as typed, and the folded form
+        if _DELETE.search(words):
             return Match("delete_data", 0.9, ask_delete)
-        if _MINE.search(text):
+        if _MINE.search(words):
             return Match("my_sign_ups", 0.9, my_sign_ups)
         if not _VOLUNTEER.search(text) or _NOT_SEARCH.search(text):
             return None

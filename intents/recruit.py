@@ -124,17 +124,13 @@ def post(turn: Turn, match: Match) -> Reply:
     if not groups:
         return _not_representative(turn)
     current = forms.active(turn)
-    if current and current[0].name == "post":
-        return forms.start(turn, POST_FORM, current[1].get("values"), at=_first_empty(current[1]))
+    if current and current[0].name == "post":  # resume where it was left
+        step = POST_FORM.questions[int(current[1].get("step", 0))].key
+        return forms.start(turn, POST_FORM, current[1].get("values"), at=step)
     values: dict[str, Any] = {}
     if len(groups) == 1:
         values["group_id"], values["group_name"], values["field"] = groups[0]
     return forms.start(turn, POST_FORM, values)
-
-
-def _first_empty(data: dict[str, Any]) -> str:
-    values = data.get("values") or {}
-    return next((q.key for q in POST_FORM.questions if q.key not in values), "confirm")
 
 
 def edit(turn: Turn, match: Match) -> Reply:

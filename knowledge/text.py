@@ -177,4 +177,5 @@ def is_mostly_latin(text: str) -> bool:
     if "@" in normalized or re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", normalized):
         return False
     words = re.findall(r"[A-Za-z]{2,}", normalized)
-    return len(words) >= 2 or (len(words) == 1 and len(words[0]) >= 4 and normalized.isascii())
+    known = {"hi", "hello", "hey", "help", "menu", "thanks", "thx", "start"}
+    return len(words) >= 2 or (len(words) == 1 and words[0].lower() in known)

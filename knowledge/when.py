@@ -112,8 +112,9 @@ def parse_time_range(text: str) -> tuple[time, time] | None:
     end = _clock(end_marker, m.group(5), m.group(6))
     if start is None or end is None:
         return None
-    if end <= start and end.hour < 12 and not m.group(4):
-        end = end.replace(hour=end.hour + 12)  # 「10時〜1時」 means until 13:00
+    if end <= start and start.hour < 12 and end.hour < 12 and not m.group(4):
+        later = end.replace(hour=end.hour + 12)  # 「10時〜1時」 means until 13:00
+        end = later if later > start else end
     return start, end
 
 
