@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.worker import Worker
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        worker = Worker(open_conversation(settings))
+        conversation = open_conversation(settings)
+        worker = Worker(conversation, clock=conversation.clock)
         if args.once:
             print(asyncio.run(worker.run_once()))
             return 0

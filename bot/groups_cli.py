@@ -24,6 +24,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.groups_command == "import":
             return _import(store, Path(args.file))
         if args.groups_command == "invite":
+            if settings.sample_groups:  # as `make run` would: the demo directory, if empty
+                directory_csv.load_samples_if_empty(store, FieldIndex.load(), PlaceIndex.load())
             return _invite(store, args.group_key)
         return _export(store, args.out, args.samples)
     finally:

@@ -8,6 +8,7 @@ from bot.config import Settings
 from bot.directory_csv import load_samples_if_empty
 from intents.conversation import Conversation
 from storage import Store, create_db_engine, migrate
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ def open_conversation(settings: Settings) -> Conversation:
     """Connect, apply migrations, load the demo directory if empty, return the core."""
     engine = create_db_engine(settings.database_url)
     migrate(engine)
-    conversation = Conversation(Store(engine))
+    conversation = Conversation(Store(engine), clock=settings.clock() or utcnow)
     if settings.sample_groups:
         loaded = load_samples_if_empty(
             conversation.store, conversation.fields, conversation.places

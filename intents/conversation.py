@@ -112,7 +112,7 @@ class Conversation:
         reply = self._reply(turn)
         if state.pop("deleted", False):
             return reply  # 退会: nothing of this user is kept, not even the state
-        state["choices"] = [[c.label, c.payload] for c in reply.choices]
+        state["choices"] = [[c.label, c.payload] for c in reply.buttons()]
         state["last_intent"] = reply.intent
         self.store.save_state(user.id, state)
         if inbound.platform in openings.PULL_PLATFORMS:

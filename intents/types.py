@@ -69,15 +69,22 @@ class Reply:
         if len(self.choices) > MAX_CHOICES:
             raise ValueError(f"at most {MAX_CHOICES} choices, got {len(self.choices)}")
 
+    def buttons(self) -> list[Choice]:
+        """Every button in display order (card buttons, then choices): what [n] refers to."""
+        return [b for card in self.cards for b in card.buttons] + list(self.choices)
+
     def as_plain_text(self) -> str:
-        """The reply for a text-only channel: cards and numbered choices written out."""
+        """The reply for a text-only channel: cards and numbered buttons written out."""
         parts = [*self.notices, self.text]
+        n = 0
         for card in self.cards:
             lines = [f"■ {card.title}", card.body]
-            lines += [f"  → {b.label}" for b in card.buttons]
+            for b in card.buttons:
+                n += 1
+                lines.append(f"  → [{n}] {b.label}")
             parts.append("\n".join(lines))
         if self.choices:
-            parts.append("\n".join(f"[{i}] {c.label}" for i, c in enumerate(self.choices, 1)))
+            parts.append("\n".join(f"[{n + i}] {c.label}" for i, c in enumerate(self.choices, 1)))
         return "\n\n".join(p for p in parts if p)
 
     def to_dict(self) -> dict[str, Any]:

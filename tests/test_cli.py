@@ -108,3 +108,57 @@ def test_import_refuses_a_huge_file(tmp_path: Path) -> None:
     done = run(tmp_path / "h.db", "groups", "import", str(huge))
     assert done.returncode == 1
     assert "大きすぎます" in done.stdout
+
+
+def test_invite_post_sign_up_and_remind_through_the_cli(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    env_now = {"TSUNAGARU_NOW": "2026-11-25T12:00+09:00"}
+
+    def chat(user: str, *lines: str, now: dict[str, str] = env_now) -> list[dict[str, object]]:
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", **now}
+        out = subprocess.run(
+            [sys.executable, "-m", "bot", "ask", "--json", "--user", user],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+        )
+        return [json.loads(line) for line in out.stdout.splitlines()]
+
+    issued = run(db, "groups", "invite", "sample-003")
+    assert issued.returncode == 0, issued.stdout + issued.stderr
+    code = issued.stdout.split("招待コード: ")[1].split()[0]
+    assert run(db, "groups", "invite", "no-such-group").returncode == 1
+    posted = chat(
+        "rep",
+        f"招待コード {code}",
+        "募集する",
+        "竹林の手入れ",
+        "竹を切って運びます",
+        "環境",
+        "鎌倉山",
+        "バス停前",
+        "12月5日(土) 9時〜11時",
+        "3",
+        "どなたでも",
+        "なし",
+        "1",  # the first button on the preview: 公開
+    )
+    assert posted[0]["intent"] == "link_group"
+    assert posted[-1]["intent"] == "post_call"
+    assert "公開しました" in str(posted[-1]["text"])
+    signed = chat("vol", "鎌倉山のボランティア", "1", "1", "山本", "090-1234-5678", "2", "1")
+    assert signed[0]["slots"] == {"area": "深沢地域"}
+    assert signed[-1]["slots"]["outcome"] == "confirmed"  # type: ignore[index]
+    evening_before = {"TSUNAGARU_NOW": "2026-12-04T19:00+09:00"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", **evening_before}
+    worked = subprocess.run(
+        [sys.executable, "-m", "bot", "worker", "--once"],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=True, timeout=120,
+    )  # fmt: skip
+    assert "'reminders_queued': 1" in worked.stdout
+    (reminded,) = chat("vol", "ありがとう", now=evening_before)
+    assert "明日は「竹林の手入れ」" in str(reminded["text"])
