@@ -616,18 +616,9 @@ def _tell_about_cancellation(turn: Turn, result: SignUpResult, reason: str) -> N
     call = turn.store.get_call(result.call_id)
     if call is None:
         return
-    notify_group(
-        turn,
-        call.group_id,
-        turn.say(
-            "notice_cancelled",
-            title=call.title,
-            taken=call.taken,
-            capacity=call.capacity,
-            reason=reason,
-        ),
-        [],
-    )
+    key = "notice_cancelled_promoted" if result.promoted_user_id else "notice_cancelled"
+    text = turn.say(key, title=call.title, taken=call.taken, capacity=call.capacity, reason=reason)
+    notify_group(turn, call.group_id, text, [])
     if result.promoted_user_id is not None:
         body = turn.say(
             "notice_promoted",
