@@ -28,6 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--samples", action="store_true", help="include the sample groups")
     inv = groups.add_parser("invite", help="issue a one-time invite code for a representative")
     inv.add_argument("group_key", help="the group's key in the directory")
+    line = sub.add_parser("line", help="LINE set-up").add_subparsers(
+        dest="line_command", required=True
+    )
+    menu = line.add_parser("setup-richmenu", help="create the rich menu and make it the default")
+    menu.add_argument("--font", help="a TrueType/OpenType font that can draw Japanese")
+    menu.add_argument("--save", help="also save the image to this PNG file")
+    tg = sub.add_parser("telegram", help="Telegram set-up").add_subparsers(
+        dest="telegram_command", required=True
+    )
+    tg.add_parser("set-webhook", help="register PUBLIC_URL/callback/telegram with the secret")
     worker = sub.add_parser("worker", help="send reminders and deliver notices")
     worker.add_argument("--once", action="store_true", help="one round, then exit")
     worker.add_argument("--interval", type=float, default=30.0, help="seconds between rounds")
@@ -55,20 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         from bot.groups_cli import run
 
         return run(args, settings)
-    if args.command == "worker":
+    if args.command in ("worker", "line", "telegram"):
         import asyncio
 
-        from bot.runtime import open_conversation
-        from bot.worker import Worker
+        from bot.platforms import run_platform_command
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        conversation = open_conversation(settings)
-        worker = Worker(conversation, clock=conversation.clock)
-        if args.once:
-            print(asyncio.run(worker.run_once()))
-            return 0
-        asyncio.run(worker.run_forever(args.interval))
-        return 0
+        return asyncio.run(run_platform_command(args, settings))
     if args.command == "migrate":
         from storage import create_db_engine, migrate
 

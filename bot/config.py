@@ -20,6 +20,21 @@ class Settings:
     sample_groups: bool = True  # fill an empty directory with the marked demo groups
     # A fixed "now" for demonstrations and tests (TSUNAGARU_NOW, ISO 8601 with offset).
     fixed_now: datetime | None = None
+    public_url: str = ""
+    line_channel_secret: str = ""
+    line_channel_access_token: str = ""
+    line_api_base_url: str = "https://api.line.me"
+    telegram_bot_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org"
+
+    @property
+    def line_enabled(self) -> bool:
+        return bool(self.line_channel_secret and self.line_channel_access_token)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token and self.telegram_webhook_secret)
 
     def clock(self) -> Callable[[], datetime] | None:
         """The clock to use, when time is fixed; None means the real one."""
@@ -28,7 +43,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Read ``DATABASE_URL``, ``HOST``, ``PORT``, ``SAMPLE_GROUPS``, ``TSUNAGARU_NOW``."""
+        """Read the environment (every variable is listed in the README)."""
         env = dict(os.environ) if env is None else env
         return cls(
             database_url=database_url(env),
@@ -37,6 +52,13 @@ class Settings:
             sample_groups=env.get("SAMPLE_GROUPS", "1").strip().lower()
             not in {"0", "false", "no"},
             fixed_now=_fixed_now(env.get("TSUNAGARU_NOW", "")),
+            public_url=env.get("PUBLIC_URL", ""),
+            line_channel_secret=env.get("LINE_CHANNEL_SECRET", ""),
+            line_channel_access_token=env.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
+            line_api_base_url=env.get("LINE_API_BASE_URL") or "https://api.line.me",
+            telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", ""),
+            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org",
         )
 
 

@@ -1,6 +1,8 @@
-"""The aiohttp application: the web chat, health check and (later) platform webhooks.
+"""The aiohttp application: web chat, platform webhooks and the health check.
 
-``create_app`` is the factory; the database engine is opened and disposed in ``cleanup_ctx``.
+``create_app`` is the factory; the database and the platform clients are opened and closed in
+``cleanup_ctx`` (the SDK clients make their HTTP sessions there, inside the running loop).
+Graceful shutdown: webhook work still in flight is awaited before the clients close.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot.adapters import web as web_chat
+from bot.adapters.line import LineChannel
+from bot.adapters.telegram import TelegramChannel
 from bot.config import Settings
 from bot.runtime import open_conversation
 
 log = logging.getLogger(__name__)
 
 settings_key = web.AppKey("settings", Settings)
+line_key = web.AppKey("line", LineChannel)
+telegram_key = web.AppKey("telegram", TelegramChannel)
+MAX_REQUEST = 1024 * 1024
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -26,6 +33,54 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     log.info("database ready: %s", conversation.store.describe())
     yield
     conversation.store.close()
+
+
+async def _platforms(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    conversation = app[web_chat.conversation_key]
+    channels: list[LineChannel | TelegramChannel] = []
+    if settings.line_enabled:
+        line = LineChannel(
+            settings.line_channel_secret,
+            settings.line_channel_access_token,
+            conversation,
+            settings.line_api_base_url,
+        )
+        await line.open()
+        app[line_key] = line
+        channels.append(line)
+    if settings.telegram_enabled:
+        telegram = TelegramChannel(
+            settings.telegram_bot_token,
+            settings.telegram_webhook_secret,
+            conversation,
+            settings.telegram_api_base_url,
+        )
+        await telegram.open()
+        app[telegram_key] = telegram
+        channels.append(telegram)
+    on = ["web chat", *(("LINE",) if settings.line_enabled else ()),
+          *(("Telegram",) if settings.telegram_enabled else ())]  # fmt: skip
+    log.info("platforms on: %s", ", ".join(on))
+    yield
+    for channel in channels:
+        await channel.close()
+
+
+async def line_callback(request: web.Request) -> web.Response:
+    """``POST /callback/line`` (404 when LINE is not configured)."""
+    channel = request.app.get(line_key)
+    if channel is None:
+        raise web.HTTPNotFound(text="LINE is not configured")
+    return await channel.webhook(request)
+
+
+async def telegram_callback(request: web.Request) -> web.Response:
+    """``POST /callback/telegram`` (404 when Telegram is not configured)."""
+    channel = request.app.get(telegram_key)
+    if channel is None:
+        raise web.HTTPNotFound(text="Telegram is not configured")
+    return await channel.webhook(request)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -41,16 +96,19 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the application (nothing is read from the environment here)."""
-    app = web.Application(client_max_size=web_chat.MAX_BODY)
+    app = web.Application(client_max_size=MAX_REQUEST)
     app[settings_key] = settings
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_platforms)
     web_chat.add_routes(app)
+    app.router.add_post("/callback/line", line_callback)
+    app.router.add_post("/callback/telegram", telegram_callback)
     app.router.add_get("/healthz", healthz)
     return app
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Run the server until interrupted."""
+    """Run the server until interrupted (SIGTERM/SIGINT finish requests in flight)."""
     host, port = host or settings.host, port or settings.port
-    log.info("web chat on http://%s:%d/  (platforms: none configured)", host, port)
+    log.info("web chat on http://%s:%d/", host, port)
     web.run_app(create_app(settings), host=host, port=port, print=None, shutdown_timeout=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rapidfuzz import fuzz, process
 
 from intents.menu import HELP_PAYLOAD, MENU_PAYLOAD, show_help, show_menu, show_welcome
-from intents.router import Handler, Match
+from intents.router import FALLBACK, Handler, Match
 from intents.turn import Turn
 from intents.types import Reply
 from knowledge.messages import load_smalltalk
@@ -88,4 +88,13 @@ class MenuPayloadRule:
             return Match("help", 1.0, show_help)
         if turn.payload == "welcome":
             return Match("welcome", 1.0, show_welcome)
+        if turn.payload == "nontext":  # a sticker or a photo: kindly ask for words
+            return Match(FALLBACK, 1.0, _nontext, {"reason": "unreadable"})
         return None
+
+
+def _nontext(turn: Turn, match: Match) -> Reply:
+    reply = show_menu(turn, match)
+    reply.text = turn.say("unreadable")
+    reply.slots = dict(match.slots)
+    return reply

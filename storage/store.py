@@ -162,6 +162,18 @@ class Store(OpeningQueries):
                 continue
         raise RuntimeError("could not create user")
 
+    def set_user_active(self, platform: str, platform_user_id: str, active: bool) -> None:
+        """Unfollow/block: mark the user so nothing more is pushed to them."""
+        with self.session() as s:
+            user = s.exec(
+                select(User).where(
+                    User.platform == platform, User.platform_user_id == platform_user_id
+                )
+            ).first()
+            if user is not None:
+                user.active = active
+                s.add(user)
+
     # conversation state -------------------------------------------------------------------
 
     def load_state(self, user_id: int) -> dict[str, Any]:

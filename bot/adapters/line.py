@@ -1,0 +1,364 @@
+"""LINE: the webhook in, replies and pushes out. Translation only; the conversation is in
+``intents/``.
+
+Contract (see shared PLATFORMS.md): verify ``x-line-signature`` over the raw body before
+parsing (400 otherwise), answer 200 at once and process afterwards, handle each
+``webhookEventId`` once, reply with the reply token and fall back to push when it has
+expired, send ``X-Line-Retry-Key`` with every push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from linebot.v3 import WebhookParser
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.messaging import (
+    ApiException,
+    AsyncApiClient,
+    AsyncMessagingApi,
+    AsyncMessagingApiBlob,
+    Configuration,
+    FlexBox,
+    FlexBubble,
+    FlexButton,
+    FlexCarousel,
+    FlexMessage,
+    FlexText,
+    Message,
+    PostbackAction,
+    PushMessageRequest,
+    QuickReply,
+    QuickReplyItem,
+    ReplyMessageRequest,
+    RichMenuArea,
+    RichMenuBounds,
+    RichMenuRequest,
+    RichMenuSize,
+    ShowLoadingAnimationRequest,
+    TextMessage,
+)
+from linebot.v3.webhooks import (
+    FollowEvent,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+    UnfollowEvent,
+    UserSource,
+)
+
+from bot.worker import DeliveryError
+from intents.conversation import Conversation
+from intents.types import Card, Choice, Inbound, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "line"
+MAX_BODY = 1024 * 1024  # LINE webhooks are small; anything bigger is not LINE
+MAX_MESSAGES = 5
+MAX_TEXT_UNITS = 5000  # UTF-16 code units
+MAX_QUICK_REPLIES = 13
+MAX_BUBBLES = 12
+MAX_ALT_TEXT = 1500
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
+LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
+RETRY_NAMESPACE = uuid.UUID("5b2d7f63-7c1c-4f0a-9d0e-2f6a1c3e9b11")
+
+
+def utf16_units(text: str) -> int:
+    """Length as LINE counts it (an emoji outside the BMP is 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
+    """Split at line breaks where possible so that each part fits ``limit`` UTF-16 units."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while utf16_units(line) > limit:  # one enormous line: cut it by characters
+            cut = len(line)
+            while utf16_units(line[:cut]) > limit:
+                cut = cut * 3 // 4
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        if utf16_units(current + line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current or not parts:
+        parts.append(current)
+    return [p.rstrip("\n") or " " for p in parts]
+
+
+def _postback(choice: Choice) -> PostbackAction:
+    return PostbackAction(label=choice.label, data=choice.payload, display_text=choice.label)
+
+
+def _bubble(card: Card) -> FlexBubble:
+    body = FlexBox(
+        layout="vertical",
+        spacing="sm",
+        contents=[
+            FlexText(text=card.title, weight="bold", size="md", wrap=True),
+            FlexText(text=card.body or " ", size="sm", wrap=True, color="#444444"),
+        ],
+    )
+    footer = None
+    if card.buttons:
+        footer = FlexBox(
+            layout="vertical",
+            spacing="sm",
+            contents=[
+                FlexButton(
+                    action=_postback(b), style="primary" if i == 0 else "secondary", height="sm"
+                )
+                for i, b in enumerate(card.buttons)
+            ],
+        )
+    return FlexBubble(size="kilo", body=body, footer=footer)
+
+
+def render(reply: Reply) -> list[Message]:
+    """A platform-neutral reply as at most 5 LINE messages (text parts, then a Flex carousel),
+    the quick replies on the last one."""
+    text = "\n\n".join([*reply.notices, reply.text]) if reply.notices else reply.text
+    cards = reply.cards[:MAX_BUBBLES]
+    room_for_text = MAX_MESSAGES - (1 if cards else 0)
+    parts = split_text(text)
+    if len(parts) > room_for_text:  # keep within 5 messages; say that the rest was cut
+        parts = [
+            *parts[: room_for_text - 1],
+            parts[room_for_text - 1][: MAX_TEXT_UNITS - 20] + "…",
+        ]
+    messages: list[Message] = [TextMessage(text=p) for p in parts if p.strip()]
+    if cards:
+        alt = " / ".join(c.title for c in cards)
+        if len(alt) > MAX_ALT_TEXT:
+            alt = alt[: MAX_ALT_TEXT - 1] + "…"
+        carousel = FlexCarousel(contents=[_bubble(c) for c in cards])
+        messages.append(FlexMessage(alt_text=alt or "一覧", contents=carousel))
+    if reply.choices and messages:
+        quick = QuickReply(
+            items=[QuickReplyItem(action=_postback(c)) for c in reply.choices[:MAX_QUICK_REPLIES]]
+        )
+        messages[-1].quick_reply = quick
+    return messages or [TextMessage(text=" ")]
+
+
+def render_body(body: dict[str, Any]) -> list[Message]:
+    """An outbox body (``{"text", "choices"}``) as LINE messages."""
+    choices = [Choice(c["label"], c["payload"]) for c in body.get("choices", [])]
+    return render(Reply(str(body.get("text", "")), "notice", choices=choices))
+
+
+@dataclass
+class LineChannel:
+    """LINE for one bot: the webhook handler and the outbound API client."""
+
+    secret: str
+    token: str
+    conversation: Conversation
+    api_base: str = "https://api.line.me"
+
+    def __post_init__(self) -> None:
+        self._parser = WebhookParser(self.secret)
+        self._client: AsyncApiClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
+
+    async def open(self) -> None:
+        """Create the SDK client (it opens an aiohttp session, so only in a running loop)."""
+        config = Configuration(access_token=self.token, host=self.api_base.rstrip("/"))
+        self._client = AsyncApiClient(config)
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Finish events in flight, then close the client."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+        if self._client is not None:
+            await self._client.close()
+
+    @property
+    def api(self) -> AsyncMessagingApi:
+        if self._client is None:
+            raise RuntimeError("LineChannel.open() was not called")
+        return AsyncMessagingApi(self._client)
+
+    # --- inbound --------------------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """``POST /callback/line``: verify, acknowledge, then process in the background."""
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.Response(status=413, text="too large")
+        raw = await request.read()
+        if len(raw) > MAX_BODY:
+            return web.Response(status=413, text="too large")
+        signature = request.headers.get("X-Line-Signature", "")
+        try:
+            events = self._parser.parse(raw.decode("utf-8"), signature)
+        except InvalidSignatureError:
+            log.warning("LINE webhook with a bad signature from %s", request.remote)
+            return web.Response(status=400, text="invalid signature")
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            return web.Response(status=400, text="invalid body")
+        if events:
+            task = asyncio.create_task(self._process(events))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return web.Response(text="OK")
+
+    async def _process(self, events: Iterable[Any]) -> None:
+        for event in events:
+            try:
+                await self._handle(event)
+            except Exception:  # one bad event must not stop the others
+                log.exception("LINE event failed")
+
+    async def _handle(self, event: Any) -> None:
+        source = getattr(event, "source", None)
+        if not isinstance(source, UserSource) or not source.user_id:
+            return  # groups and rooms: this bot talks one to one
+        event_id = getattr(event, "webhook_event_id", None)
+        store = self.conversation.store
+        if event_id and not await asyncio.to_thread(store.claim_event, PLATFORM, event_id):
+            return  # redelivered, or another process has it
+        user_id = source.user_id
+        if isinstance(event, UnfollowEvent):
+            await asyncio.to_thread(store.set_user_active, PLATFORM, user_id, False)
+            return
+        inbound = _inbound(event, user_id)
+        if inbound is None:
+            return
+        work = asyncio.ensure_future(asyncio.to_thread(self.conversation.handle, inbound))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(work), LOADING_AFTER)
+        except TimeoutError:
+            await self._show_loading(user_id)
+            reply = await work
+        await self._send(getattr(event, "reply_token", None), user_id, render(reply))
+
+    async def _show_loading(self, user_id: str) -> None:
+        try:
+            await self.api.show_loading_animation(
+                ShowLoadingAnimationRequest(chat_id=user_id, loading_seconds=5),
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except (ApiException, aiohttp.ClientError, TimeoutError):
+            log.info("loading animation not shown", exc_info=True)
+
+    # --- outbound -------------------------------------------------------------------------------
+
+    async def _send(self, reply_token: str | None, user_id: str, messages: list[Message]) -> None:
+        """Reply; if the token is spent or expired, push; if LINE is down, keep it for later."""
+        if reply_token:
+            try:
+                await self.api.reply_message(
+                    ReplyMessageRequest(reply_token=reply_token, messages=messages),
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+                return
+            except ApiException as exc:
+                if exc.status != 400:
+                    log.warning("LINE reply failed (%s); keeping it for the worker", exc.status)
+                    await self._keep_for_later(user_id, messages)
+                    return
+                log.info("reply token refused (%s); pushing instead", exc.status)
+            except (aiohttp.ClientError, TimeoutError):
+                log.warning("LINE reply failed (network); keeping it for the worker")
+                await self._keep_for_later(user_id, messages)
+                return
+        try:
+            await self._push(user_id, messages, str(uuid.uuid4()))
+        except DeliveryError:
+            await self._keep_for_later(user_id, messages)
+
+    async def _keep_for_later(self, user_id: str, messages: list[Message]) -> None:
+        """Queue the reply in the outbox: the worker pushes it when LINE is back."""
+        store = self.conversation.store
+        user = await asyncio.to_thread(store.touch_user, PLATFORM, user_id, "ja")
+        body = {"line_messages": [m.to_dict() for m in messages]}
+        await asyncio.to_thread(store.enqueue, user.id, json.dumps(body, ensure_ascii=False))
+
+    async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
+        """The worker's sender: push one outbox message, at most once per ``retry_key``."""
+        if "line_messages" in body:
+            messages = [Message.from_dict(m) for m in body["line_messages"]]
+        else:
+            messages = render_body(body)
+        # The same outbox message always gets the same retry key, so LINE drops a repeat of a
+        # push it already accepted (answering 409) even if we crashed before noting it.
+        key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
+        await self._push(platform_user_id, messages, key)
+
+    async def _push(self, user_id: str, messages: list[Message], retry_key: str) -> None:
+        try:
+            await self.api.push_message(
+                PushMessageRequest(to=user_id, messages=messages),
+                x_line_retry_key=retry_key,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except ApiException as exc:
+            if exc.status == 409:  # already accepted under this retry key
+                return
+            retry = exc.status is not None and (exc.status >= 500 or exc.status == 429)
+            raise DeliveryError(f"LINE push {exc.status}: {exc.body!r:.200}", retry=retry) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"LINE push failed: {exc!r}", retry=True) from exc
+
+    # --- rich menu ------------------------------------------------------------------------------
+
+    async def setup_rich_menu(self, image_png: bytes, items: list[tuple[str, str]]) -> str:
+        """Create the 3×2 rich menu, upload its image and make it the default; returns its id."""
+        width, height = 2500, 1686
+        cols, rows = 3, 2
+        areas = []
+        for i, (label, payload) in enumerate(items[: cols * rows]):
+            x, y = (i % cols) * width // cols, (i // cols) * height // rows
+            areas.append(
+                RichMenuArea(
+                    bounds=RichMenuBounds(x=x, y=y, width=width // cols, height=height // rows),
+                    action=PostbackAction(label=label, data=payload, display_text=label),
+                )
+            )
+        request = RichMenuRequest(
+            size=RichMenuSize(width=width, height=height),
+            selected=True,
+            name="tsunagaru main menu",
+            chat_bar_text="メニュー",
+            areas=areas,
+        )
+        created = await self.api.create_rich_menu(request, _request_timeout=REQUEST_TIMEOUT)
+        menu_id = str(created.rich_menu_id)
+        blob = AsyncMessagingApiBlob(self._client)
+        await blob.set_rich_menu_image(
+            menu_id,
+            body=bytearray(image_png),
+            _headers={"Content-Type": "image/png"},
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+        await self.api.set_default_rich_menu(menu_id, _request_timeout=REQUEST_TIMEOUT)
+        return menu_id
+
+
+def _inbound(event: Any, user_id: str) -> Inbound | None:
+    if isinstance(event, MessageEvent):
+        if isinstance(event.message, TextMessageContent):
+            return Inbound(PLATFORM, user_id, text=event.message.text)
+        return Inbound(PLATFORM, user_id, payload="nontext")  # stickers, photos …
+    if isinstance(event, PostbackEvent):
+        return Inbound(PLATFORM, user_id, payload=event.postback.data)
+    if isinstance(event, FollowEvent):
+        return Inbound(PLATFORM, user_id, payload="welcome")
+    return None

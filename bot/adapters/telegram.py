@@ -1,0 +1,234 @@
+"""Telegram: the webhook in, messages out, with python-telegram-bot v22 (``updater(None)``:
+our aiohttp app receives the webhook). Translation only.
+
+Contract (see shared PLATFORMS.md): ``X-Telegram-Bot-Api-Secret-Token`` must match (403
+otherwise, compared in constant time), answer 200 quickly, each ``update_id`` once,
+``answerCallbackQuery`` on every button press, text ≤ 4,096 characters, ``callback_data``
+≤ 64 bytes (our payloads are, by construction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ExtBot
+
+from bot.worker import DeliveryError
+from intents.conversation import Conversation
+from intents.types import Choice, Inbound, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+MAX_BODY = 1024 * 1024
+MAX_TEXT = 4096
+BUTTONS_PER_ROW = 2
+CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫"
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Parts of at most ``limit`` characters, cut at line breaks where possible."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        if len(current) + len(line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current or not parts:
+        parts.append(current)
+    return [p.rstrip("\n") or " " for p in parts]
+
+
+def render(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """One message (or more, when long): the text, the cards written out with numbers, and one
+    inline keyboard with the cards' buttons (①申し込む …) and the choices."""
+    blocks = [*reply.notices, reply.text]
+    rows: list[list[InlineKeyboardButton]] = []
+    for i, card in enumerate(reply.cards):
+        mark = CIRCLED[i] if i < len(CIRCLED) else f"{i + 1}."
+        blocks.append(f"{mark} {card.title}\n{card.body}")
+        if card.buttons:
+            rows.append([_button(b, prefix=mark) for b in card.buttons])
+    for n in range(0, len(reply.choices), BUTTONS_PER_ROW):
+        rows.append([_button(c) for c in reply.choices[n : n + BUTTONS_PER_ROW]])
+    parts = split_text("\n\n".join(b for b in blocks if b))
+    keyboard = InlineKeyboardMarkup(rows) if rows else None
+    # The keyboard goes with the last part, so the buttons sit under the whole answer.
+    return [(p, keyboard if i == len(parts) - 1 else None) for i, p in enumerate(parts)]
+
+
+def _button(choice: Choice, prefix: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(prefix + choice.label, callback_data=choice.payload)
+
+
+@dataclass
+class TelegramChannel:
+    """Telegram for one bot."""
+
+    token: str
+    secret: str
+    conversation: Conversation
+    api_base: str = "https://api.telegram.org"
+
+    def __post_init__(self) -> None:
+        base = self.api_base.rstrip("/")
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            Application.builder()
+            .token(self.token)
+            .base_url(f"{base}/bot")
+            .base_file_url(f"{base}/file/bot")
+            .updater(None)
+            .build()
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def bot(self) -> ExtBot[Any]:
+        return self.application.bot
+
+    async def open(self) -> None:
+        """Initialize the bot (``getMe``)."""
+        await self.application.initialize()
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Finish updates in flight, then shut the application down."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+        await self.application.shutdown()
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """``POST /callback/telegram``: check the secret, acknowledge, process later."""
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            log.warning("Telegram webhook with a wrong secret from %s", request.remote)
+            return web.Response(status=403, text="forbidden")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.Response(status=413, text="too large")
+        raw = await request.read()
+        if len(raw) > MAX_BODY:
+            return web.Response(status=413, text="too large")
+        try:
+            data = json.loads(raw)
+            update = Update.de_json(data, self.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400, text="invalid body")
+        if update is None:
+            return web.Response(status=400, text="invalid body")
+        task = asyncio.create_task(self._process(update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.Response(text="OK")
+
+    async def _process(self, update: Update) -> None:
+        try:
+            await self._handle(update)
+        except Exception:
+            log.exception("Telegram update %s failed", update.update_id)
+
+    async def _handle(self, update: Update) -> None:
+        store = self.conversation.store
+        if not await asyncio.to_thread(store.claim_event, PLATFORM, str(update.update_id)):
+            return  # Telegram retried, or another process has it
+        query = update.callback_query
+        if query is not None:
+            # Stop the button's spinner first, whatever happens next.
+            try:
+                await query.answer()
+            except TelegramError:
+                log.info("answerCallbackQuery failed", exc_info=True)
+            if query.message is None or query.from_user is None or not query.data:
+                return
+            chat_id = query.message.chat.id
+            inbound = Inbound(
+                PLATFORM,
+                str(query.from_user.id),
+                payload=query.data,
+                locale=_locale(query.from_user),
+            )
+        else:
+            message = update.message
+            if message is None or message.from_user is None or message.chat.type != "private":
+                return  # this bot talks one to one
+            chat_id = message.chat.id
+            inbound = _inbound(message.text, str(message.from_user.id), _locale(message.from_user))
+        reply = await asyncio.to_thread(self.conversation.handle, inbound)
+        try:
+            await self._send(chat_id, reply)
+        except DeliveryError as exc:
+            if exc.retry:
+                await self._keep_for_later(inbound.user_id, reply)
+            else:
+                log.warning("Telegram refused a reply: %s", exc)
+
+    async def _send(self, chat_id: int | str, reply: Reply) -> None:
+        for text, keyboard in render(reply):
+            try:
+                await self.bot.send_message(chat_id=chat_id, text=text, reply_markup=keyboard)
+            except RetryAfter as exc:
+                raise DeliveryError(
+                    f"Telegram 429, retry after {exc.retry_after}", retry=True
+                ) from exc
+            except Forbidden as exc:  # the user blocked the bot
+                await asyncio.to_thread(
+                    self.conversation.store.set_user_active, PLATFORM, str(chat_id), False
+                )
+                raise DeliveryError(f"Telegram 403: {exc}", retry=False) from exc
+            except BadRequest as exc:
+                raise DeliveryError(f"Telegram 400: {exc}", retry=False) from exc
+            except NetworkError as exc:  # includes timeouts and 5xx
+                raise DeliveryError(f"Telegram unreachable: {exc}", retry=True) from exc
+
+    async def _keep_for_later(self, user_id: str, reply: Reply) -> None:
+        store = self.conversation.store
+        user = await asyncio.to_thread(store.touch_user, PLATFORM, user_id, reply.locale)
+        body = {
+            "text": reply.as_plain_text() if reply.cards else reply.text,
+            "choices": [{"label": c.label, "payload": c.payload} for c in reply.buttons()],
+        }
+        await asyncio.to_thread(store.enqueue, user.id, json.dumps(body, ensure_ascii=False))
+
+    async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
+        """The worker's sender (a private chat's id is the user's id)."""
+        choices = [Choice(c["label"], c["payload"]) for c in body.get("choices", [])]
+        await self._send(
+            platform_user_id, Reply(str(body.get("text", "")), "notice", choices=choices)
+        )
+
+    async def set_webhook(self, public_url: str) -> bool:
+        """Register ``PUBLIC_URL/callback/telegram`` with our secret."""
+        url = public_url.rstrip("/") + "/callback/telegram"
+        return bool(
+            await self.bot.set_webhook(
+                url=url, secret_token=self.secret, allowed_updates=["message", "callback_query"]
+            )
+        )
+
+
+def _locale(user: Any) -> str:
+    return str(getattr(user, "language_code", None) or "ja")
+
+
+def _inbound(text: str | None, user_id: str, locale: str) -> Inbound:
+    if text is None:
+        return Inbound(PLATFORM, user_id, payload="nontext", locale=locale)  # stickers, photos
+    command = text.strip().split("@")[0].lower()
+    if command == "/start":
+        return Inbound(PLATFORM, user_id, payload="welcome", locale=locale)
+    if command in ("/help", "/menu"):
+        return Inbound(PLATFORM, user_id, payload="help", locale=locale)
+    return Inbound(PLATFORM, user_id, text=text, locale=locale)

@@ -1,0 +1,99 @@
+"""Commands that talk to the platforms outside a webhook: the worker (pushes), the LINE rich
+menu, the Telegram webhook registration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from bot.adapters.line import LineChannel
+from bot.adapters.telegram import TelegramChannel
+from bot.config import Settings
+from bot.richmenu import draw, menu_items
+from bot.runtime import open_conversation
+from bot.worker import Sender, Worker
+from intents.conversation import Conversation
+
+log = logging.getLogger(__name__)
+
+
+def _line(settings: Settings, conversation: Conversation) -> LineChannel:
+    return LineChannel(
+        settings.line_channel_secret,
+        settings.line_channel_access_token,
+        conversation,
+        settings.line_api_base_url,
+    )
+
+
+def _telegram(settings: Settings, conversation: Conversation) -> TelegramChannel:
+    return TelegramChannel(
+        settings.telegram_bot_token,
+        settings.telegram_webhook_secret,
+        conversation,
+        settings.telegram_api_base_url,
+    )
+
+
+async def run_platform_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``worker``, ``line setup-richmenu``, ``telegram set-webhook``; returns the exit code."""
+    conversation = await asyncio.to_thread(open_conversation, settings)
+    try:
+        if args.command == "worker":
+            return await _worker(args, settings, conversation)
+        if args.command == "line":
+            if not settings.line_enabled:
+                print("LINE_CHANNEL_SECRET と LINE_CHANNEL_ACCESS_TOKEN を設定してください。")
+                return 2
+            line = _line(settings, conversation)
+            await line.open()
+            try:
+                image = draw(args.font)
+                if args.save:
+                    await asyncio.to_thread(Path(args.save).write_bytes, image)
+                menu_id = await line.setup_rich_menu(image, menu_items())
+            finally:
+                await line.close()
+            print(f"rich menu {menu_id} を作成し、既定に設定しました。")
+            return 0
+        if not (settings.telegram_enabled and settings.public_url):
+            print("TELEGRAM_BOT_TOKEN・TELEGRAM_WEBHOOK_SECRET・PUBLIC_URL を設定してください。")
+            return 2
+        telegram = _telegram(settings, conversation)
+        await telegram.open()
+        try:
+            ok = await telegram.set_webhook(settings.public_url)
+        finally:
+            await telegram.close()
+        print("webhook を登録しました。" if ok else "webhook の登録に失敗しました。")
+        return 0 if ok else 1
+    finally:
+        conversation.store.close()
+
+
+async def _worker(args: argparse.Namespace, settings: Settings, conversation: Conversation) -> int:
+    senders: dict[str, Sender] = {}
+    opened: list[LineChannel | TelegramChannel] = []
+    if settings.line_enabled:
+        line = _line(settings, conversation)
+        await line.open()
+        senders["line"] = line
+        opened.append(line)
+    if settings.telegram_enabled:
+        telegram = _telegram(settings, conversation)
+        await telegram.open()
+        senders["telegram"] = telegram
+        opened.append(telegram)
+    log.info("worker delivers to: %s", ", ".join(senders) or "(no push platform configured)")
+    worker = Worker(conversation, senders, clock=conversation.clock)
+    try:
+        if args.once:
+            print(await worker.run_once())
+        else:
+            await worker.run_forever(args.interval)
+    finally:
+        for channel in opened:
+            await channel.close()
+    return 0

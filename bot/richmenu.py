@@ -1,0 +1,73 @@
+"""The LINE rich menu: six tiles (FAQ・団体をさがす・ボランティア・予約確認・募集する・ヘルプ),
+drawn here as a PNG so nothing has to be designed by hand."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+WIDTH, HEIGHT = 2500, 1686
+ITEMS = [  # (label, English subtitle, payload, colour)
+    ("FAQ", "Questions", "menu", "#0b6e4f"),
+    ("団体をさがす", "Find groups", "gs", "#1d5fa8"),
+    ("ボランティア", "Volunteering", "ol", "#c0532b"),
+    ("予約確認", "My bookings", "mine", "#6b4aa0"),
+    ("募集する", "Post a call", "rc:new", "#8a6d1f"),
+    ("ヘルプ", "Help", "help", "#4a5a63"),
+]
+# Fonts that can draw Japanese, where a machine has them (Debian: fonts-noto-cjk, fonts-ipafont).
+CJK_FONTS = [
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
+    "/usr/share/fonts/opentype/ipafont-gothic/ipagp.ttf",
+]
+
+
+def menu_items() -> list[tuple[str, str]]:
+    """(label, postback payload) for each tile, left to right, top to bottom."""
+    return [(label, payload) for label, _, payload, _ in ITEMS]
+
+
+def _font(
+    size: int, font_path: str | None
+) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
+    for path in [font_path, *CJK_FONTS]:
+        if path and Path(path).exists():
+            return ImageFont.truetype(path, size), True
+    return ImageFont.load_default(size=size), False
+
+
+def draw(font_path: str | None = None) -> bytes:
+    """The menu image as PNG. Without a Japanese font the tiles carry the English words."""
+    image = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    pen = ImageDraw.Draw(image)
+    title_font, japanese = _font(150, font_path)
+    sub_font, _ = _font(80, font_path)
+    if not japanese:  # the English words are longer: a smaller size fits the tiles
+        title_font, _ = _font(110, font_path)
+    tile_w, tile_h = WIDTH // 3, HEIGHT // 2
+    for i, (label, subtitle, _, colour) in enumerate(ITEMS):
+        x, y = (i % 3) * tile_w, (i // 3) * tile_h
+        pen.rectangle((x + 12, y + 12, x + tile_w - 12, y + tile_h - 12), fill=colour)
+        main = label if japanese else subtitle
+        pen.text(
+            (x + tile_w // 2, y + tile_h // 2 - 40),
+            main,
+            fill="white",
+            font=title_font,
+            anchor="mm",
+        )
+        if japanese:
+            pen.text(
+                (x + tile_w // 2, y + tile_h // 2 + 110),
+                subtitle,
+                fill="white",
+                font=sub_font,
+                anchor="mm",
+            )
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
