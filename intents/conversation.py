@@ -130,8 +130,8 @@ class Conversation:
             if not turn.folded:
                 return self._cannot_read(turn, "unreadable")
         match = self.router.route(turn)
-        if turn.payload is not None and match.intent == FALLBACK:
-            match = Match("stale_choice", 1.0, stale_choice)
+        if turn.payload is not None and match.intent == FALLBACK and "reason" not in match.slots:
+            match = Match("stale_choice", 1.0, stale_choice)  # a button we no longer know
         return match.handler(turn, match)
 
     def _cannot_read(self, turn: Turn, reason: str, **values: object) -> Reply:

@@ -1,0 +1,273 @@
+"""LINE end to end: signed webhooks into the real aiohttp app, the real line-bot-sdk client
+talking to a fake LINE API on loopback that checks what LINE checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from linebot.v3 import WebhookParser
+from linebot.v3.messaging import ReplyMessageRequest, TextMessage
+from linebot.v3.models.events import UnknownEvent
+
+from bot.adapters import line as line_adapter
+from bot.adapters.line import LineChannel, render, split_text, utf16_units
+from bot.adapters.web import conversation_key
+from bot.config import Settings
+from bot.server import create_app, line_key
+from bot.worker import Worker
+from intents.types import Card, Choice, Reply
+from storage.openings import CallDraft
+from storage.store import GroupRecord
+from tests import line_events as ev
+from tests.fakes.line_api import FakeLine, check_messages
+
+SECRET = "line-channel-secret-for-tests"
+DATA = Path(__file__).with_name("data")
+
+AiohttpServer = Callable[..., Awaitable[TestServer]]
+AiohttpClient = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture
+async def fake(aiohttp_server: AiohttpServer) -> tuple[FakeLine, str]:
+    fake = FakeLine()
+    server = await aiohttp_server(fake.app)
+    return fake, str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def bot(
+    aiohttp_client: AiohttpClient, fake: tuple[FakeLine, str], tmp_path: Path
+) -> TestClient:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'line.db'}",
+        line_channel_secret=SECRET,
+        line_channel_access_token=fake[0].token,
+        line_api_base_url=fake[1],
+    )
+    return await aiohttp_client(create_app(settings))
+
+
+async def post(client: TestClient, body: bytes, signature: str | None = "sign") -> int:
+    import io
+
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        headers["X-Line-Signature"] = ev.sign(body, SECRET)
+    elif signature is not None:
+        headers["X-Line-Signature"] = signature
+    response = await client.post("/callback/line", data=io.BytesIO(body), headers=headers)
+    return response.status
+
+
+def texts(sent: Any) -> str:
+    return "\n".join(m.get("text", "") for m in sent.messages)
+
+
+async def test_fixture_events_are_all_known_to_the_sdk() -> None:
+    parser = WebhookParser(SECRET)
+    bodies = [
+        (DATA / "line_text_message.json").read_bytes(),
+        ev.body(ev.text("U1", "x"), ev.sticker("U1"), ev.postback("U1", "menu")),
+        ev.body(ev.follow("U1"), ev.unfollow("U1")),
+    ]
+    for raw in bodies:
+        events = parser.parse(raw.decode(), ev.sign(raw, SECRET))
+        assert events
+        assert not any(isinstance(e, UnknownEvent) for e in events)
+
+
+async def test_faq_question_gets_an_answer_with_its_source(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    raw = (DATA / "line_text_message.json").read_bytes()
+    assert await post(bot, raw) == 200
+    (sent,) = await fake[0].wait_for(1)
+    assert sent.kind == "reply"
+    assert sent.reply_token == "38ef843bde154d9b91c21320ffd17a0f"
+    assert "（指針 2(5)" in texts(sent)
+    labels = [i["action"]["label"] for i in sent.messages[-1]["quickReply"]["items"]]
+    assert "役に立った" in labels
+    assert fake[0].rejected == []
+
+
+async def test_group_search_is_a_flex_carousel(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    await post(bot, ev.body(ev.text("U2", "大船駅の近くで子ども関係の団体")))
+    (sent,) = await fake[0].wait_for(1)
+    flex = sent.messages[-1]
+    assert flex["type"] == "flex"
+    bubbles = flex["contents"]["contents"]
+    assert 1 <= len(bubbles) <= 12
+    assert "（サンプル）" in json.dumps(bubbles, ensure_ascii=False)
+    assert fake[0].rejected == []
+
+
+async def test_follow_unfollow_sticker(bot: TestClient, fake: tuple[FakeLine, str]) -> None:
+    await post(bot, ev.body(ev.follow("U3")))
+    await post(bot, ev.body(ev.sticker("U3")))
+    welcome, sticker = await fake[0].wait_for(2)
+    assert "案内ボット" in texts(welcome)
+    assert "文字で送って" in texts(sticker)
+    await post(bot, ev.body(ev.unfollow("U3")))
+    store = bot.server.app[conversation_key].store
+    for _ in range(100):
+        if not _active(store, "U3"):
+            break
+        await asyncio.sleep(0.02)
+    assert not _active(store, "U3")
+    # Nothing is pushed to someone who unfollowed.
+    store.enqueue(store.touch_user("line", "U9", "ja").id, "{}")
+    store.set_user_active("line", "U3", False)
+    assert all(d.platform_user_id != "U3" for d in store.claim_due(("line",), datetime.now(UTC)))
+
+
+def _active(store: Any, user_id: str) -> bool:
+    from sqlmodel import Session, select
+
+    from storage.models import User
+
+    with Session(store.engine) as s:
+        user = s.exec(select(User).where(User.platform_user_id == user_id)).one()
+        return bool(user.active)
+
+
+@pytest.mark.parametrize("signature", [None, "", "forged==", ev.sign(b"other body", SECRET)])
+async def test_bad_signatures_are_refused_and_nothing_happens(
+    bot: TestClient, fake: tuple[FakeLine, str], signature: str | None
+) -> None:
+    assert await post(bot, ev.body(ev.text("U4", "協働って何")), signature) == 400
+    await asyncio.sleep(0.2)
+    assert fake[0].sent == []
+    assert bot.server.app[conversation_key].store.count_users() == 0
+
+
+async def test_redelivered_event_is_processed_once(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    event = ev.text("U5", "補償制度", event_id="01HREDELIVERYTEST000000000")
+    assert await post(bot, ev.body(event)) == 200
+    await fake[0].wait_for(1)
+    again = dict(event, deliveryContext={"isRedelivery": True}, replyToken="another-token")
+    assert await post(bot, ev.body(again)) == 200
+    await asyncio.sleep(0.3)
+    assert len(fake[0].sent) == 1
+
+
+async def test_connectivity_check_and_oversize_body(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    assert await post(bot, ev.body()) == 200
+    huge = ev.body(ev.text("U6", "あ" * 600_000))
+    assert await post(bot, huge) == 413
+    assert await post(bot, b"not json at all") == 400
+
+
+async def test_expired_reply_token_falls_back_to_push(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    fake[0].expired_tokens.add("expired-token")
+    await post(bot, ev.body(ev.text("U7", "基金について", token="expired-token")))
+    (sent,) = await fake[0].wait_for(1)
+    assert sent.kind == "push"
+    assert sent.to == "U7"
+    assert sent.retry_key is not None
+
+
+async def test_outage_during_sign_up_keeps_it_and_confirms_after_recovery(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    app = bot.server.app
+    conversation = app[conversation_key]
+    store = conversation.store
+    store.import_groups(
+        [GroupRecord("umi", "海の会", fields=("environment",), areas=("kamakura",))]
+    )
+    rep = store.touch_user("line", "Urep", "ja").id
+    code, _ = store.issue_invite("umi") or ("", None)
+    store.redeem_invite(rep, code)
+    (group_id, _, _) = store.represented_groups(rep)[0]
+    start = datetime.now(UTC) + timedelta(days=5)
+    call_id = store.create_call(
+        rep, group_id,
+        CallDraft("浜そうじ", "ごみ拾い", "environment", "kamakura", "由比ガ浜", "駅前",
+                  start, start + timedelta(hours=2), 3),
+    )  # fmt: skip
+    for step in ("f:v:yes", "山田", "yamada@example.jp", "f:v:30"):
+        if step == "f:v:yes":
+            await post(bot, ev.body(ev.postback("Uvol", f"os:{call_id}")))
+            await fake[0].wait_for(len(fake[0].sent) + 1)
+            await post(bot, ev.body(ev.postback("Uvol", step)))
+        elif step.startswith("f:"):
+            await post(bot, ev.body(ev.postback("Uvol", step)))
+        else:
+            await post(bot, ev.body(ev.text("Uvol", step)))
+        await fake[0].wait_for(len(fake[0].sent) + 1)
+    before = len(fake[0].sent)
+    fake[0].fail_next = [500, 500, 500]  # LINE is down: the reply fails, and so does a push
+    await post(bot, ev.body(ev.postback("Uvol", "f:v:yes")))
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if store.outbox_pending() >= 2:  # the representative's notice and our confirmation
+            break
+    assert len(fake[0].sent) == before  # nothing got through
+    (mine,) = store.my_sign_ups(store.touch_user("line", "Uvol", "ja").id, datetime.now(UTC))
+    assert mine.status == "confirmed"  # the sign-up is kept
+    fake[0].fail_next = []
+    worker = Worker(conversation, {"line": app[line_key]})
+    counts = await worker.run_once()
+    assert counts["sent"] >= 2
+    pushed = [s for s in fake[0].sent[before:] if s.kind == "push"]
+    assert any("申し込みました" in texts(s) for s in pushed if s.to == "Uvol")
+    assert any("新しい申し込み" in texts(s) for s in pushed if s.to == "Urep")
+    assert all(s.retry_key for s in pushed)
+
+
+async def test_worker_push_is_idempotent_with_the_retry_key(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    channel: LineChannel = bot.server.app[line_key]
+    body = {"text": "お知らせ", "choices": [{"label": "メニュー", "payload": "menu"}]}
+    await channel.push("U8", body, "outbox-42")
+    await channel.push("U8", body, "outbox-42")  # a retry after a lost answer: 409, no error
+    assert len(fake[0].sent) == 1
+
+
+async def test_rich_menu_setup(bot: TestClient, fake: tuple[FakeLine, str]) -> None:
+    from bot.richmenu import draw, menu_items
+
+    channel: LineChannel = bot.server.app[line_key]
+    menu_id = await channel.setup_rich_menu(draw(), menu_items())
+    assert fake[0].default_rich_menu == menu_id
+    areas = fake[0].rich_menus[menu_id]["areas"]
+    assert [a["action"]["data"] for a in areas] == ["menu", "gs", "ol", "mine", "rc:new", "help"]
+    assert fake[0].rich_menu_images[menu_id].startswith(b"\x89PNG")
+
+
+def test_render_keeps_every_limit() -> None:
+    long_text = ("🌊" * 1000 + "\n") * 30  # emoji count double in UTF-16
+    cards = [Card(f"団体{i}", "説明" * 100, (Choice("詳しく見る", f"gd:{i}"),)) for i in range(20)]
+    choices = [Choice(f"選択肢{i}", f"faq:x{i}") for i in range(13)]
+    messages = render(Reply(long_text, "x", choices=choices, cards=cards))
+    dicts = [m.to_dict() for m in messages]
+    assert check_messages(dicts) == []
+    ReplyMessageRequest.from_dict({"replyToken": "t", "messages": dicts})
+    assert len(dicts) <= 5
+    assert dicts[-1]["type"] == "flex"
+    assert len(dicts[-1]["contents"]["contents"]) == 12
+
+
+def test_split_text_counts_utf16() -> None:
+    parts = split_text("😀" * 3000)
+    assert [utf16_units(p) <= 5000 for p in parts] == [True, True]
+    assert "".join(parts) == "😀" * 3000
+    assert split_text("") == [" "]
+    assert isinstance(line_adapter.render(Reply("", "x"))[0], TextMessage)
