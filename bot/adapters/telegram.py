@@ -13,10 +13,15 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+# ptb v22 warns that RetryAfter.retry_after becomes a timedelta; opt in now (read at run time).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ExtBot
