@@ -32,6 +32,7 @@ test: lint
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/route.py
 	$(BIN)/python bench/groups.py
+	$(BIN)/python bench/line_load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -80,8 +80,7 @@ class Conversation:
         locale = Messages.language(inbound.locale)
         if text and is_mostly_latin(text):
             locale = "en"  # an English question gets an English answer
-        user = self.store.touch_user(inbound.platform, inbound.user_id, locale)
-        state = self.store.load_state(user.id)
+        user, state = self.store.open_turn(inbound.platform, inbound.user_id, locale)
         if payload is None and (number := _CHOICE_NUMBER.match(text)):
             # A text-only channel shows choices as [1] [2] …; typing the number taps it.
             choices = state.get("choices") or []
@@ -114,10 +113,9 @@ class Conversation:
             return reply  # 退会: nothing of this user is kept, not even the state
         state["choices"] = [[c.label, c.payload] for c in reply.buttons()]
         state["last_intent"] = reply.intent
-        self.store.save_state(user.id, state)
-        if inbound.platform in openings.PULL_PLATFORMS:
-            for body in self.store.take_pending(user.id, turn.now):
-                reply.notices.append(str(json.loads(body).get("text", "")))
+        pull = inbound.platform in openings.PULL_PLATFORMS
+        for body in self.store.close_turn(user.id, state, pull_notices=pull, now=turn.now):
+            reply.notices.append(str(json.loads(body).get("text", "")))
         return reply
 
     def _reply(self, turn: Turn) -> Reply:

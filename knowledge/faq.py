@@ -252,6 +252,23 @@ class FaqIndex:
             eid: [(f, r, weights[r]) for r, f in kws.items()]
             for eid, kws in entry_keywords.items()
         }
+        # Keywords and anchors by their surface and reading, so a message is matched by looking
+        # up its own substrings (a few hundred) instead of testing every word (about a thousand).
+        by_surface: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+        by_reading: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+        for eid, weighted in self._keywords.items():
+            for k_surface, k_reading, weight in weighted:
+                if len(k_surface) >= 2:
+                    by_surface[k_surface].append((eid, k_reading, weight))
+                if len(k_reading) >= MIN_READING_MATCH:
+                    by_reading[k_reading].append((eid, k_reading, weight))
+        self._kw_surface, self._kw_reading = dict(by_surface), dict(by_reading)
+        self._anchor_surface = {a for a, _ in self._anchors if len(a) >= 2}
+        self._anchor_reading = {r for _, r in self._anchors if len(r) >= MIN_READING_MATCH}
+        words = [*self._kw_surface, *self._anchor_surface]
+        readings = [*self._kw_reading, *self._anchor_reading]
+        self._longest_surface = max(map(len, words), default=2)
+        self._longest_reading = max(map(len, readings), default=3)
         self._surface = _Space.build(surface_grams)
         self._reading = _Space.build(reading_grams)
         self._owners = owners
@@ -264,7 +281,11 @@ class FaqIndex:
             return FaqResult([], False)
         q_spoken = segmented_reading(q_surface)
         q_reading = q_spoken.text
-        anchored = any(_word_in(s, r, q_surface, q_spoken) for s, r in self._anchors)
+        surface_words = _substrings(q_surface, 2, self._longest_surface)
+        reading_words = _word_substrings(q_spoken, MIN_READING_MATCH, self._longest_reading)
+        anchored = bool(
+            surface_words & self._anchor_surface or reading_words & self._anchor_reading
+        )
         s_grams, r_grams = Counter(bigrams(q_surface)), Counter(bigrams(q_reading))
         tfidf: dict[str, float] = defaultdict(float)
         for space, grams in ((self._surface, s_grams), (self._reading, r_grams)):
@@ -280,7 +301,7 @@ class FaqIndex:
             ):
                 eid = self._owners[idx]
                 fuzzy[eid] = max(fuzzy[eid], (score / 100 - FUZZ_FLOOR) / (1 - FUZZ_FLOOR))
-        keyword = self._keyword_scores(q_surface, q_spoken)
+        keyword = self._keyword_scores(surface_words, reading_words)
         hits = []
         for eid in set(tfidf) | set(fuzzy) | set(keyword):
             t, f, k = tfidf.get(eid, 0.0), fuzzy.get(eid, 0.0), keyword.get(eid, 0.0)
@@ -289,18 +310,21 @@ class FaqIndex:
         hits.sort(key=lambda h: h.score, reverse=True)
         return FaqResult(hits[:limit], anchored)
 
-    def _keyword_scores(self, q_surface: str, q_spoken: Reading) -> dict[str, float]:
-        found: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-        hit_words: set[str] = set()
-        for eid, kws in self._keywords.items():
-            for k_surface, k_reading, weight in kws:
-                if _word_in(k_surface, k_reading, q_surface, q_spoken):
-                    found[eid].append((k_surface, k_reading, weight))
-                    hit_words.add(k_reading)
+    def _keyword_scores(
+        self, surface_words: set[str], reading_words: set[str]
+    ) -> dict[str, float]:
+        found: dict[str, dict[str, float]] = defaultdict(dict)
+        for word in surface_words & self._kw_surface.keys():
+            for eid, k_reading, weight in self._kw_surface[word]:
+                found[eid][k_reading] = weight
+        for word in reading_words & self._kw_reading.keys():
+            for eid, k_reading, weight in self._kw_reading[word]:
+                found[eid][k_reading] = weight
+        hit_words = {r for hits in found.values() for r in hits}
         # Only the longest words count: 「市民活動センター」 is not also 「センター」.
         shadowed = {w for w in hit_words if any(w != o and w in o for o in hit_words)}
         raw = {
-            eid: sum(w * min(1.0, len(r) / 4) for _, r, w in hits if r not in shadowed)
+            eid: sum(w * min(1.0, len(r) / 4) for r, w in hits.items() if r not in shadowed)
             for eid, hits in found.items()
         }
         top = max(raw.values(), default=0.0)
@@ -308,3 +332,18 @@ class FaqIndex:
             return {}
         # Relative to the best-matching entry, so the most specific entry stands out.
         return {eid: (v / top) * min(1.0, top) for eid, v in raw.items() if v > 0}
+
+
+def _substrings(text: str, shortest: int, longest: int) -> set[str]:
+    n = len(text)
+    return {text[i:j] for i in range(n) for j in range(i + shortest, min(n, i + longest) + 1)}
+
+
+def _word_substrings(spoken: Reading, shortest: int, longest: int) -> set[str]:
+    """Substrings of a reading that start and end on word boundaries (see Reading.has_word)."""
+    text, out = spoken.text, set()
+    for i in sorted(spoken.starts):
+        for j in range(i + shortest, min(len(text), i + longest) + 1):
+            if j in spoken.ends:
+                out.add(text[i:j])
+    return out

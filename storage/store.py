@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, literal
+from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, literal, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,7 @@ from storage.models import (
     Group,
     GroupArea,
     GroupField,
+    OutboxMessage,
     ProcessedEvent,
     UnansweredQuestion,
     User,
@@ -173,6 +174,75 @@ class Store(OpeningQueries):
             if user is not None:
                 user.active = active
                 s.add(user)
+
+    # a turn: one transaction to begin, one to end ------------------------------------------
+
+    def open_turn(
+        self, platform: str, platform_user_id: str, locale: str
+    ) -> tuple[UserRef, dict[str, Any]]:
+        """Find or create the user, mark them seen, and load their state, in one transaction."""
+        for _ in range(2):  # a concurrent first message may create the row between our steps
+            try:
+                with self.session() as s:
+                    user = s.exec(
+                        select(User).where(
+                            User.platform == platform, User.platform_user_id == platform_user_id
+                        )
+                    ).first()
+                    is_new = user is None
+                    if user is None:
+                        user = User(
+                            platform=platform, platform_user_id=platform_user_id, locale=locale
+                        )
+                    user.last_seen_at = utcnow()
+                    user.active = True
+                    if locale and locale != user.locale:
+                        user.locale = locale
+                    s.add(user)
+                    s.flush()
+                    user_id = int(user.id or 0)
+                    row = None if is_new else s.get(ConversationState, user_id)
+                    state = dict(json.loads(row.data)) if row else {}
+                    ref = UserRef(user_id, platform, platform_user_id, user.locale, is_new)
+                    return ref, state
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not create user")
+
+    def close_turn(
+        self, user_id: int, state: dict[str, Any], *, pull_notices: bool, now: datetime
+    ) -> list[str]:
+        """Save the state and (for chats without push) take the notices due, in one
+        transaction. Returns the notices' bodies."""
+        with self.session() as s:
+            row = s.get(ConversationState, user_id) or ConversationState(user_id=user_id)
+            row.data = json.dumps(state, ensure_ascii=False)
+            row.updated_at = utcnow()
+            s.add(row)
+            if not pull_notices:
+                return []
+            due = s.exec(
+                select(OutboxMessage)
+                .where(
+                    col(OutboxMessage.user_id) == user_id,
+                    col(OutboxMessage.delivered_at).is_(None),
+                    col(OutboxMessage.deliver_after) <= now,
+                )
+                .order_by(col(OutboxMessage.id))
+            ).all()
+            bodies = []
+            for message in due:
+                taken = s.execute(
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.id) == message.id,
+                        col(OutboxMessage.delivered_at).is_(None),
+                    )
+                    .values(delivered_at=now)
+                )
+                if int(getattr(taken, "rowcount", 0)) == 1:
+                    bodies.append(message.body)
+            return bodies
 
     # conversation state -------------------------------------------------------------------
 

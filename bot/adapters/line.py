@@ -70,6 +70,7 @@ MAX_BUBBLES = 12
 MAX_ALT_TEXT = 1500
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
 LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
+CONCURRENT_TURNS = 8
 RETRY_NAMESPACE = uuid.UUID("5b2d7f63-7c1c-4f0a-9d0e-2f6a1c3e9b11")
 
 
@@ -175,6 +176,10 @@ class LineChannel:
         self._parser = WebhookParser(self.secret)
         self._client: AsyncApiClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # A burst of webhooks must not become hundreds of threads fighting for the database:
+        # a few turns run at once, and one user's messages run in the order they came.
+        self._slots = asyncio.Semaphore(CONCURRENT_TURNS)
+        self._user_locks: dict[str, asyncio.Lock] = {}
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 
@@ -221,10 +226,17 @@ class LineChannel:
 
     async def _process(self, events: Iterable[Any]) -> None:
         for event in events:
+            source = getattr(event, "source", None)
+            key = getattr(source, "user_id", None) or ""
+            lock = self._user_locks.setdefault(key, asyncio.Lock())
             try:
-                await self._handle(event)
+                async with lock, self._slots:
+                    await self._handle(event)
             except Exception:  # one bad event must not stop the others
                 log.exception("LINE event failed")
+            finally:
+                if not lock.locked() and self._user_locks.get(key) is lock:
+                    del self._user_locks[key]
 
     async def _handle(self, event: Any) -> None:
         source = getattr(event, "source", None)

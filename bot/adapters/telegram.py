@@ -37,6 +37,7 @@ MAX_BODY = 1024 * 1024
 MAX_TEXT = 4096
 BUTTONS_PER_ROW = 2
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫"
+CONCURRENT_TURNS = 8
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -101,6 +102,7 @@ class TelegramChannel:
             .build()
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(CONCURRENT_TURNS)  # see LineChannel
 
     @property
     def bot(self) -> ExtBot[Any]:
@@ -141,7 +143,8 @@ class TelegramChannel:
 
     async def _process(self, update: Update) -> None:
         try:
-            await self._handle(update)
+            async with self._slots:
+                await self._handle(update)
         except Exception:
             log.exception("Telegram update %s failed", update.update_id)
 

@@ -1,0 +1,57 @@
+"""The fake LINE API (tests/fakes/line_api.py) as a process, for the load benchmark.
+
+``GET /stats`` returns ``{reply_token: wall-clock arrival time}`` for every accepted reply, and
+the number of requests it refused for breaking LINE's limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fakes.line_api import FakeLine, Sent
+
+
+class TimedFakeLine(FakeLine):
+    """Records when each reply arrived, by the wall clock shared with the load generator."""
+
+    arrivals: dict[str, float]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.arrivals = {}
+        self.app.router.add_get("/stats", self._stats)
+
+    async def _record(self, sent: Sent) -> None:
+        if sent.reply_token:
+            self.arrivals[sent.reply_token] = time.time()
+        self.sent_count = getattr(self, "sent_count", 0) + 1  # keep memory flat
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"arrivals": self.arrivals, "rejected": len(self.rejected)})
+
+
+def main() -> None:
+    """Serve until killed."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token", default="bench-token")
+    args = parser.parse_args()
+    fake = TimedFakeLine(token=args.token)
+    fake.used_tokens = _Forgetful()  # tokens are unique in the benchmark; don't grow a set
+    web.run_app(fake.app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+
+
+class _Forgetful(set[str]):
+    def add(self, _item: str) -> None:
+        return None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""LINE load benchmark: our bot vs. a minimal echo bot on the same SDK and aiohttp.
+
+Starts, as separate processes on loopback: the fake LINE API (bench/fake_line.py), then
+``python -m bot serve`` (SQLite, then PostgreSQL when it answers) and the echo bot
+(bench/echo_bot.py), each pointed at the fake. This process is the load generator: it fires
+correctly signed webhooks and the fake notes when each reply arrives (wall clock).
+
+Two measurements per bot:
+- capacity: as many messages as it takes, 40 in flight at a time → messages handled per second;
+- latency at a fixed 100 messages per second for 10 s → p50/p99 from webhook sent to reply
+  received at the fake.
+
+The message mix: 60% FAQ questions, 25% group searches, 15% volunteer sign-up steps (taps).
+Figures only; run with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SECRET = "bench-channel-secret"
+TOKEN = "bench-token"
+FAQ = [
+    "協働ってなに？", "市民活動センターは何をするところ？", "ボランティア中のケガの補償は？",
+    "基金はあるの？", "登録団体は何団体？", "高齢化の割合は？", "協働の原則を教えて",
+    "きょうどうのげんそく", "重点施策って何？", "会議室を借りたい",
+]  # fmt: skip
+GROUPS = [
+    "大船駅の近くで子ども関係の団体", "由比ヶ浜でごみ拾いしてる団体を探してます",
+    "腰越で国際交流のグループある？", "玉縄で防災の団体", "鎌倉山で環境の団体を紹介して",
+]  # fmt: skip
+SIGN_UP_STEPS = ["ol", "od:1", "gs", "gf:environment", "ga:kamakura", "mine"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _sign(body: bytes) -> str:
+    return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _event(user: str, token: str, rng: random.Random) -> dict[str, object]:
+    roll = rng.random()
+    base: dict[str, object] = {
+        "timestamp": int(time.time() * 1000),
+        "mode": "active",
+        "webhookEventId": uuid.uuid4().hex.upper()[:26],
+        "deliveryContext": {"isRedelivery": False},
+        "source": {"type": "user", "userId": user},
+        "replyToken": token,
+    }
+    if roll < 0.85:
+        text = rng.choice(FAQ) if roll < 0.6 else rng.choice(GROUPS)
+        message = {
+            "type": "text",
+            "id": str(rng.randrange(10**17)),
+            "quoteToken": "q",
+            "text": text,
+        }
+        return {**base, "type": "message", "message": message}
+    return {**base, "type": "postback", "postback": {"data": rng.choice(SIGN_UP_STEPS)}}
+
+
+@dataclass
+class Result:
+    sent: int
+    replied: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.replied / self.seconds if self.seconds else 0.0
+
+
+async def _fire(port: int, fake_port: int, count: int, rate: float | None, seed: int) -> Result:
+    """Send ``count`` webhooks (at ``rate`` per second, or 40 in flight when None)."""
+    rng = random.Random(seed)
+    sent_at: dict[str, float] = {}
+    url = f"http://127.0.0.1:{port}/callback/line"
+    async with aiohttp.ClientSession() as session:
+
+        async def one(i: int) -> None:
+            token = f"bench-{seed}-{i}"
+            body = json.dumps(
+                {"destination": "Ubench", "events": [_event(f"Ubench{i % 200}", token, rng)]},
+                ensure_ascii=False,
+            ).encode()
+            sent_at[token] = time.time()
+            async with session.post(
+                url,
+                data=body,
+                headers={"X-Line-Signature": _sign(body), "Content-Type": "application/json"},
+            ) as response:
+                await response.read()
+
+        start = time.time()
+        if rate is None:
+            queue = iter(range(count))
+
+            async def lane() -> None:
+                for i in queue:
+                    await one(i)
+
+            await asyncio.gather(*(lane() for _ in range(40)))
+        else:
+            tasks = []
+            for i in range(count):
+                delay = start + i / rate - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
+        # wait for the replies to arrive
+        deadline = time.time() + 30
+        arrivals: dict[str, float] = {}
+        while time.time() < deadline:
+            async with session.get(f"http://127.0.0.1:{fake_port}/stats") as response:
+                arrivals = (await response.json())["arrivals"]
+            mine = [t for t in sent_at if t in arrivals]
+            if len(mine) >= count:
+                break
+            await asyncio.sleep(0.2)
+    mine = [t for t in sent_at if t in arrivals]
+    latencies = [(arrivals[t] - sent_at[t]) * 1000 for t in mine]
+    last = max((arrivals[t] for t in mine), default=start)
+    return Result(count, len(mine), last - start, latencies)
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"process exited early: {proc.args}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"port {port} did not open")
+
+
+@contextmanager
+def _process(args: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_port(port, proc)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _prepare_database(url: str) -> None:
+    """The demo directory, and one open call so sign-up taps have something to open."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import Settings
+    from bot.runtime import open_conversation
+    from storage.openings import CallDraft
+
+    conversation = open_conversation(Settings(database_url=url))
+    store = conversation.store
+    rep = store.touch_user("line", "Ubench-rep", "ja").id
+    code, _ = store.issue_invite("sample-001") or ("", None)
+    store.redeem_invite(rep, code)
+    group_id = store.represented_groups(rep)[0][0]
+    start = datetime.now(UTC) + timedelta(days=30)
+    draft = CallDraft("浜そうじ", "ごみ拾い", "environment", "kamakura", "由比ガ浜", "駅前",
+                      start, start + timedelta(hours=2), 1000)  # fmt: skip
+    store.create_call(rep, group_id, draft)
+    store.close()
+
+
+def _run_pair(database_url: str, label: str) -> None:
+    fake_port, bot_port, echo_port = _free_port(), _free_port(), _free_port()
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "DATABASE_URL": database_url,
+           "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+           "LINE_API_BASE_URL": f"http://127.0.0.1:{fake_port}"}  # fmt: skip
+    python = sys.executable
+    _prepare_database(database_url)
+    with _process(
+        [python, "bench/fake_line.py", "--port", str(fake_port), "--token", TOKEN], fake_port, env
+    ):
+        results: dict[str, tuple[Result, Result]] = {}
+        for name, args, port in (
+            ("tsunagaru", [python, "-m", "bot", "serve", "--port", str(bot_port)], bot_port),
+            ("echo", [python, "bench/echo_bot.py", "--port", str(echo_port), "--secret", SECRET,
+                      "--token", TOKEN, "--api", f"http://127.0.0.1:{fake_port}"], echo_port),
+        ):  # fmt: skip
+            with _process(args, port, env):
+                asyncio.run(_fire(port, fake_port, 200, None, seed=1))  # warm up
+                capacity = asyncio.run(_fire(port, fake_port, 1500, None, seed=2))
+                steady = asyncio.run(_fire(port, fake_port, 1000, 100.0, seed=3))
+                results[name] = (capacity, steady)
+        for name, (capacity, steady) in results.items():
+            lat = sorted(steady.latencies_ms) or [0.0]
+            p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
+            print(
+                f"{label:10} {name:9}: capacity {capacity.rate:6.0f} msg/s "
+                f"({capacity.replied}/{capacity.sent} replied); at 100 msg/s: "
+                f"{steady.replied}/{steady.sent} replied, p50 {statistics.median(lat):5.1f} ms, "
+                f"p99 {p99:6.1f} ms"
+            )
+        ratio = results["tsunagaru"][0].rate / max(results["echo"][0].rate, 1e-9)
+        print(f"{label:10} ratio    : tsunagaru / echo throughput = {ratio:.0%}")
+
+
+def main() -> None:
+    """SQLite, then PostgreSQL if reachable."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _run_pair(f"sqlite:///{tmp}/bench.db", "SQLite")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from groups import _postgres  # the same throw-away database helper
+
+    with _postgres() as url:
+        if url is None:
+            print("PostgreSQL: not reachable, skipped")
+        else:
+            _run_pair(url, "PostgreSQL")
+
+
+if __name__ == "__main__":
+    main()
