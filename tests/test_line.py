@@ -271,3 +271,23 @@ def test_split_text_counts_utf16() -> None:
     assert "".join(parts) == "😀" * 3000
     assert split_text("") == [" "]
     assert isinstance(line_adapter.render(Reply("", "x"))[0], TextMessage)
+
+
+async def test_setup_richmenu_command(fake: tuple[FakeLine, str], tmp_path: Path) -> None:
+    import argparse
+
+    from bot.platforms import run_platform_command
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'menu.db'}",
+        line_channel_secret=SECRET,
+        line_channel_access_token=fake[0].token,
+        line_api_base_url=fake[1],
+    )
+    saved = tmp_path / "menu.png"
+    args = argparse.Namespace(
+        command="line", line_command="setup-richmenu", font=None, save=str(saved)
+    )
+    assert await run_platform_command(args, settings) == 0
+    assert fake[0].default_rich_menu is not None
+    assert saved.read_bytes() == fake[0].rich_menu_images[fake[0].default_rich_menu]

@@ -190,3 +190,60 @@ def test_render_limits() -> None:
         for button in row:
             assert 1 <= len(str(button.callback_data).encode()) <= 64
     assert split_text("") == [" "]
+
+
+async def test_sign_up_by_buttons(bot: TestClient, fake: tuple[FakeTelegram, str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from storage.openings import CallDraft
+    from storage.store import GroupRecord
+
+    store = bot.server.app[conversation_key].store
+    store.import_groups(
+        [GroupRecord("umi", "海の会", fields=("environment",), areas=("kamakura",))]
+    )
+    rep = store.touch_user("telegram", "900", "ja").id
+    code, _ = store.issue_invite("umi") or ("", None)
+    store.redeem_invite(rep, code)
+    start = datetime.now(UTC) + timedelta(days=3)
+    draft = CallDraft("浜そうじ", "ごみ拾い", "environment", "kamakura", "由比ガ浜", "駅前",
+                      start, start + timedelta(hours=2), 5)  # fmt: skip
+    call_id = store.create_call(rep, store.represented_groups(rep)[0][0], draft)
+    steps: list[dict[str, Any]] = [
+        message(13, "由比ヶ浜のボランティア"),
+        callback(13, f"os:{call_id}"),
+        callback(13, "f:v:yes"),
+        message(13, "田中"),
+        message(13, "tanaka@example.jp"),
+        callback(13, "f:v:18"),
+        callback(13, "f:v:yes"),
+    ]
+    for n, update in enumerate(steps, 1):
+        await send(bot, update)
+        await fake[0].wait_for("sendMessage", n)
+    done = fake[0].sent()[-1]
+    assert "申し込みました" in done["text"]
+    assert len(await fake[0].wait_for("answerCallbackQuery", 4)) == 4
+    worker = Worker(bot.server.app[conversation_key], {"telegram": bot.server.app[telegram_key]})
+    assert (await worker.run_once())["sent"] == 1  # the representative hears of it
+    assert "新しい申し込み" in fake[0].sent()[-1]["text"]
+    assert str(fake[0].sent()[-1]["chat_id"]) == "900"
+
+
+async def test_platform_commands(fake: tuple[FakeTelegram, str], tmp_path: Path) -> None:
+    import argparse
+
+    from bot.platforms import run_platform_command
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'cmd.db'}",
+        telegram_bot_token=fake[0].token,
+        telegram_webhook_secret=SECRET,
+        telegram_api_base_url=fake[1],
+        public_url="https://bot.example.jp",
+    )
+    args = argparse.Namespace(command="telegram", telegram_command="set-webhook")
+    assert await run_platform_command(args, settings) == 0
+    assert fake[0].webhook["url"] == "https://bot.example.jp/callback/telegram"
+    once = argparse.Namespace(command="worker", once=True, interval=1.0)
+    assert await run_platform_command(once, settings) == 0
