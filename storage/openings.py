@@ -540,27 +540,7 @@ class OpeningQueries:
     def take_pending(self: _HasSession, user_id: int, now: datetime) -> list[str]:
         """Due messages for a user who is talking to us now (CLI, web chat): delivered here."""
         with self.session() as s:
-            rows = s.exec(
-                select(OutboxMessage)
-                .where(
-                    col(OutboxMessage.user_id) == user_id,
-                    col(OutboxMessage.delivered_at).is_(None),
-                    col(OutboxMessage.deliver_after) <= now,
-                )
-                .order_by(col(OutboxMessage.id))
-            ).all()
-            bodies = []
-            for row in rows:
-                done = s.execute(
-                    update(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.id) == row.id, col(OutboxMessage.delivered_at).is_(None)
-                    )
-                    .values(delivered_at=now)
-                )
-                if _rowcount(done) == 1:
-                    bodies.append(row.body)
-            return bodies
+            return take_due(s, user_id, now)
 
     def claim_due(
         self: _HasSession, platforms: tuple[str, ...], now: datetime, limit: int = 50
@@ -793,3 +773,26 @@ def _cancel(s: Session, row: SignUp, now: datetime) -> SignUpResult:
 def _rowcount(result: Any) -> int:
     """Rows an UPDATE changed (Session.execute's static type hides CursorResult)."""
     return int(getattr(result, "rowcount", 0))
+
+
+def take_due(s: Session, user_id: int, now: datetime) -> list[str]:
+    """Mark the user's due outbox messages delivered and return their bodies (pull delivery)."""
+    rows = s.exec(
+        select(OutboxMessage)
+        .where(
+            col(OutboxMessage.user_id) == user_id,
+            col(OutboxMessage.delivered_at).is_(None),
+            col(OutboxMessage.deliver_after) <= now,
+        )
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    bodies = []
+    for row in rows:
+        done = s.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.delivered_at).is_(None))
+            .values(delivered_at=now)
+        )
+        if _rowcount(done) == 1:  # another request may have delivered it a moment ago
+            bodies.append(row.body)
+    return bodies

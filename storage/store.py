@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, literal, update
+from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, literal
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -22,14 +22,13 @@ from storage.models import (
     Group,
     GroupArea,
     GroupField,
-    OutboxMessage,
     ProcessedEvent,
     UnansweredQuestion,
     User,
     area_bits,
     utcnow,
 )
-from storage.openings import OpeningQueries
+from storage.openings import OpeningQueries, take_due
 
 MAX_STORED_QUESTION = 500
 
@@ -137,31 +136,7 @@ class Store(OpeningQueries):
 
     def touch_user(self, platform: str, platform_user_id: str, locale: str) -> UserRef:
         """Find or create the user and mark them seen now."""
-        for _ in range(2):  # a concurrent first message may create the row between our steps
-            try:
-                with self.session() as s:
-                    user = s.exec(
-                        select(User).where(
-                            User.platform == platform, User.platform_user_id == platform_user_id
-                        )
-                    ).first()
-                    is_new = user is None
-                    if user is None:
-                        user = User(
-                            platform=platform, platform_user_id=platform_user_id, locale=locale
-                        )
-                    user.last_seen_at = utcnow()
-                    user.active = True
-                    if locale and locale != user.locale:
-                        user.locale = locale
-                    s.add(user)
-                    s.flush()
-                    return UserRef(
-                        int(user.id or 0), platform, platform_user_id, user.locale, is_new
-                    )
-            except IntegrityError:
-                continue
-        raise RuntimeError("could not create user")
+        return self._find_or_create(platform, platform_user_id, locale, with_state=False)[0]
 
     def set_user_active(self, platform: str, platform_user_id: str, active: bool) -> None:
         """Unfollow/block: mark the user so nothing more is pushed to them."""
@@ -181,6 +156,11 @@ class Store(OpeningQueries):
         self, platform: str, platform_user_id: str, locale: str
     ) -> tuple[UserRef, dict[str, Any]]:
         """Find or create the user, mark them seen, and load their state, in one transaction."""
+        return self._find_or_create(platform, platform_user_id, locale, with_state=True)
+
+    def _find_or_create(
+        self, platform: str, platform_user_id: str, locale: str, *, with_state: bool
+    ) -> tuple[UserRef, dict[str, Any]]:
         for _ in range(2):  # a concurrent first message may create the row between our steps
             try:
                 with self.session() as s:
@@ -201,7 +181,7 @@ class Store(OpeningQueries):
                     s.add(user)
                     s.flush()
                     user_id = int(user.id or 0)
-                    row = None if is_new else s.get(ConversationState, user_id)
+                    row = s.get(ConversationState, user_id) if with_state and not is_new else None
                     state = dict(json.loads(row.data)) if row else {}
                     ref = UserRef(user_id, platform, platform_user_id, user.locale, is_new)
                     return ref, state
@@ -221,28 +201,7 @@ class Store(OpeningQueries):
             s.add(row)
             if not pull_notices:
                 return []
-            due = s.exec(
-                select(OutboxMessage)
-                .where(
-                    col(OutboxMessage.user_id) == user_id,
-                    col(OutboxMessage.delivered_at).is_(None),
-                    col(OutboxMessage.deliver_after) <= now,
-                )
-                .order_by(col(OutboxMessage.id))
-            ).all()
-            bodies = []
-            for message in due:
-                taken = s.execute(
-                    update(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.id) == message.id,
-                        col(OutboxMessage.delivered_at).is_(None),
-                    )
-                    .values(delivered_at=now)
-                )
-                if int(getattr(taken, "rowcount", 0)) == 1:
-                    bodies.append(message.body)
-            return bodies
+            return take_due(s, user_id, now)
 
     # conversation state -------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +71,26 @@ def evaluate(conversation: object, utterances: list[Utterance]) -> Evaluation:
         if u.expected == "fallback" and reply.intent == "faq":
             result.false_answers.append((u, got))
     return result
+
+
+def in_threads(n: int, work: Callable[[int], object]) -> list[object]:
+    """Run ``work(i)`` in n threads released at the same instant (real concurrency)."""
+    barrier = threading.Barrier(n)
+    results: list[object] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results

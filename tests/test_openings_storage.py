@@ -3,8 +3,6 @@ concurrency where users have it: two taps on the last place, two workers."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,30 +10,9 @@ import pytest
 from storage import Store
 from storage.openings import CallDraft
 from storage.store import GroupRecord
+from tests.helpers import in_threads
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
-
-
-def _in_threads(n: int, work: Callable[[int], object]) -> list[object]:
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 def _setup(store: Store, capacity: int = 1) -> tuple[int, int]:
@@ -70,7 +47,7 @@ def _users(store: Store, n: int) -> list[int]:
 def test_two_taps_on_the_last_place_one_wins(store: Store) -> None:
     _, call_id = _setup(store, capacity=1)
     users = _users(store, 8)
-    results = _in_threads(8, lambda i: store.sign_up(users[i], call_id, NOW).outcome)
+    results = in_threads(8, lambda i: store.sign_up(users[i], call_id, NOW).outcome)
     assert sorted(results) == ["confirmed"] + ["full"] * 7  # type: ignore[type-var]
     call = store.get_call(call_id)
     assert call is not None
@@ -80,7 +57,7 @@ def test_two_taps_on_the_last_place_one_wins(store: Store) -> None:
 def test_many_taps_never_overbook(store: Store) -> None:
     _, call_id = _setup(store, capacity=3)
     users = _users(store, 10)
-    results = _in_threads(10, lambda i: store.sign_up(users[i], call_id, NOW, wait=True).outcome)
+    results = in_threads(10, lambda i: store.sign_up(users[i], call_id, NOW, wait=True).outcome)
     assert results.count("confirmed") == 3
     assert results.count("waiting") == 7
     volunteers = store.all_volunteers(call_id)
@@ -90,7 +67,7 @@ def test_many_taps_never_overbook(store: Store) -> None:
 def test_same_user_twice_at_once_gets_one_place(store: Store) -> None:
     _, call_id = _setup(store, capacity=5)
     (user,) = _users(store, 1)
-    results = _in_threads(4, lambda _: store.sign_up(user, call_id, NOW).outcome)
+    results = in_threads(4, lambda _: store.sign_up(user, call_id, NOW).outcome)
     assert results.count("confirmed") == 1
     assert set(results) <= {"confirmed", "already"}
     call = store.get_call(call_id)
@@ -138,7 +115,7 @@ def test_invite_codes_work_once_and_expire(store: Store) -> None:
     users = _users(store, 4)
     code, expires = store.issue_invite("g1", NOW) or ("", NOW)
     assert expires == NOW + timedelta(days=7)
-    outcomes = _in_threads(4, lambda i: store.redeem_invite(users[i], code.lower(), NOW)[0])
+    outcomes = in_threads(4, lambda i: store.redeem_invite(users[i], code.lower(), NOW)[0])
     assert sorted(outcomes) == ["linked", "used", "used", "used"]  # type: ignore[type-var]
     old, _ = store.issue_invite("g1", NOW) or ("", NOW)
     assert store.redeem_invite(users[1], old, NOW + timedelta(days=8))[0] == "expired"
@@ -168,7 +145,7 @@ def test_reminders_are_enqueued_once_by_two_workers(store: Store) -> None:
     def enqueue_all(_: int) -> int:
         return sum(store.enqueue(u, "{}", dedupe_key=f"remind:{s}") for s, u, _c in due)
 
-    assert sum(_in_threads(2, enqueue_all)) == 2  # type: ignore[arg-type]
+    assert sum(in_threads(2, enqueue_all)) == 2  # type: ignore[arg-type]
     assert store.outbox_pending() == 2
 
 
@@ -176,7 +153,7 @@ def test_outbox_claims_are_exclusive(store: Store) -> None:
     users = [store.touch_user("line", f"U{i}", "ja").id for i in range(20)]
     for u in users:
         store.enqueue(u, '{"text": "x"}', deliver_after=NOW)
-    claims = _in_threads(3, lambda _: [d.id for d in store.claim_due(("line",), NOW)])
+    claims = in_threads(3, lambda _: [d.id for d in store.claim_due(("line",), NOW)])
     claimed = [i for batch in claims for i in batch]  # type: ignore[attr-defined]
     assert sorted(claimed) == sorted(set(claimed))
     assert len(claimed) == 20

@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (the tables)
 from storage import Store, migrate
-
-
-def _in_threads(n: int, work: Callable[[int], object]) -> list[object]:
-    """Run ``work(i)`` in n threads released at the same instant."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as exc:  # collected and re-raised in the test thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
+from tests.helpers import in_threads
 
 
 def test_migrations_match_the_models(store: Store) -> None:
@@ -58,7 +33,7 @@ def test_touch_user_creates_once_and_updates(store: Store) -> None:
 
 
 def test_first_messages_at_once_make_one_user(store: Store) -> None:
-    ids = _in_threads(8, lambda _: store.touch_user("line", "Usame", "ja").id)
+    ids = in_threads(8, lambda _: store.touch_user("line", "Usame", "ja").id)
     assert len(set(ids)) == 1
     assert store.count_users() == 1
 
@@ -72,14 +47,14 @@ def test_state_round_trip(store: Store) -> None:
 
 
 def test_an_event_is_claimed_once_even_at_the_same_moment(store: Store) -> None:
-    wins = _in_threads(6, lambda _: store.claim_event("line", "01HXYZEVENT"))
+    wins = in_threads(6, lambda _: store.claim_event("line", "01HXYZEVENT"))
     assert wins.count(True) == 1
     assert store.claim_event("line", "01HXYZEVENT") is False
     assert store.claim_event("telegram", "01HXYZEVENT") is True
 
 
 def test_feedback_counters_lose_no_taps(store: Store) -> None:
-    _in_threads(10, lambda i: store.record_feedback("term-kyodo", helpful=i % 2 == 0))
+    in_threads(10, lambda i: store.record_feedback("term-kyodo", helpful=i % 2 == 0))
     store.record_feedback("kyodo-principles", helpful=False)
     assert store.feedback_counts() == {"term-kyodo": (5, 5), "kyodo-principles": (0, 1)}
 

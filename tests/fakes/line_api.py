@@ -156,12 +156,18 @@ class FakeLine:
             self.sent.append(sent)
             self._arrived.notify_all()
 
-    async def _reply(self, request: web.Request) -> web.Response:
+    async def _messages(
+        self,
+        request: web.Request,
+        model: type[ReplyMessageRequest] | type[PushMessageRequest],
+        kind: str,
+    ) -> tuple[Any, dict[str, Any]] | web.Response:
+        """Authorise, then rebuild the body with the SDK's model and check the prose limits."""
         if (refused := await self._gate(request)) is not None:
             return refused
         body = await request.json()
         try:
-            parsed = ReplyMessageRequest.from_dict(body)
+            parsed = model.from_dict(body)
         except ValueError as exc:
             return _error(
                 400,
@@ -170,45 +176,32 @@ class FakeLine:
             )
         problems = check_messages(body.get("messages", []))
         if problems:
-            self.rejected.append(("reply", problems))
+            self.rejected.append((kind, problems))
             return _error(
                 400,
                 "The request body has error(s)",
                 [{"message": p, "property": "messages"} for p in problems],
             )
+        return parsed, body
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        checked = await self._messages(request, ReplyMessageRequest, "reply")
+        if isinstance(checked, web.Response):
+            return checked
+        parsed, body = checked
         token = parsed.reply_token
         if token in self.expired_tokens or token in self.used_tokens:
             return _error(400, "Invalid reply token")
         self.used_tokens.add(token)
         await self._record(Sent("reply", None, token, body["messages"], None, time.monotonic()))
-        return web.json_response(
-            {
-                "sentMessages": [
-                    {"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])
-                ]
-            }
-        )
+        sent = [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])]
+        return web.json_response({"sentMessages": sent})
 
     async def _push(self, request: web.Request) -> web.Response:
-        if (refused := await self._gate(request)) is not None:
-            return refused
-        body = await request.json()
-        try:
-            parsed = PushMessageRequest.from_dict(body)
-        except ValueError as exc:
-            return _error(
-                400,
-                "The request body has 1 error(s)",
-                [{"message": str(exc)[:200], "property": ""}],
-            )
-        problems = check_messages(body.get("messages", []))
-        if problems:
-            self.rejected.append(("push", problems))
-            return _error(
-                400,
-                "The request body has error(s)",
-                [{"message": p, "property": "messages"} for p in problems],
-            )
+        checked = await self._messages(request, PushMessageRequest, "push")
+        if isinstance(checked, web.Response):
+            return checked
+        parsed, body = checked
         key = request.headers.get("X-Line-Retry-Key")
         if key is not None:
             if key in self.retry_keys:
