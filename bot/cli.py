@@ -18,6 +18,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default $PORT or 8080)")
     sub.add_parser("migrate", help="apply database migrations")
+    admin = sub.add_parser("admin", help="the center's console").add_subparsers(
+        dest="admin_command", required=True
+    )
+    create = admin.add_parser("create-user", help="create a staff account (asks for a password)")
+    create.add_argument("username")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
     groups = sub.add_parser("groups", help="the group directory").add_subparsers(
         dest="groups_command", required=True
     )
@@ -72,9 +80,39 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         return asyncio.run(run_platform_command(args, settings))
+    if args.command == "admin":
+        return _create_staff(args, settings)
     if args.command == "migrate":
         from storage import create_db_engine, migrate
 
         migrate(create_db_engine(settings.database_url))
         return 0
     return 2
+
+
+def _create_staff(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    import sys
+
+    from storage import Store, create_db_engine, migrate
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("パスワード: ")
+        if password != getpass.getpass("もう一度: "):
+            print("パスワードが一致しません。")
+            return 1
+    if len(password) < 12:
+        print("パスワードは12文字以上にしてください。")
+        return 1
+    engine = create_db_engine(settings.database_url)
+    migrate(engine)
+    try:
+        if not Store(engine).create_staff(args.username[:64], password):
+            print(f"「{args.username}」はすでにあります。")
+            return 1
+    finally:
+        engine.dispose()
+    print(f"職員アカウント「{args.username}」を作成しました。")
+    return 0

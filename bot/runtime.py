@@ -18,6 +18,8 @@ def open_conversation(settings: Settings) -> Conversation:
     engine = create_db_engine(settings.database_url)
     migrate(engine)
     conversation = Conversation(Store(engine), clock=settings.clock() or utcnow)
+    # Phrasings the center's staff attached to FAQ entries from unanswered questions.
+    conversation.faq.add_phrasings(conversation.store.phrasings())
     if settings.sample_groups:
         loaded = load_samples_if_empty(
             conversation.store, conversation.fields, conversation.places

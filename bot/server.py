@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.adapters import web as web_chat
 from bot.adapters.line import LineChannel
 from bot.adapters.telegram import TelegramChannel
+from bot.admin import views as admin
 from bot.config import Settings
 from bot.runtime import open_conversation
 
@@ -30,6 +31,7 @@ MAX_REQUEST = 1024 * 1024
 async def _database(app: web.Application) -> AsyncIterator[None]:
     conversation = await asyncio.to_thread(open_conversation, app[settings_key])
     app[web_chat.conversation_key] = conversation
+    app[admin.secret_key] = await asyncio.to_thread(conversation.store.shared_secret, "cookie")
     log.info("database ready: %s", conversation.store.describe())
     yield
     conversation.store.close()
@@ -96,11 +98,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the application (nothing is read from the environment here)."""
-    app = web.Application(client_max_size=MAX_REQUEST)
+    app = web.Application(client_max_size=MAX_REQUEST, middlewares=[admin.guard])
     app[settings_key] = settings
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_platforms)
     web_chat.add_routes(app)
+    admin.add_routes(app)
     app.router.add_post("/callback/line", line_callback)
     app.router.add_post("/callback/telegram", telegram_callback)
     app.router.add_get("/healthz", healthz)

@@ -23,6 +23,7 @@ from knowledge.fields import FieldIndex
 from knowledge.messages import Messages
 from knowledge.places import PlaceIndex
 from knowledge.text import fold, is_mostly_latin
+from knowledge.when import today_in_tokyo
 from storage.models import utcnow
 from storage.store import Store
 
@@ -114,7 +115,14 @@ class Conversation:
         state["choices"] = [[c.label, c.payload] for c in reply.buttons()]
         state["last_intent"] = reply.intent
         pull = inbound.platform in openings.PULL_PLATFORMS
-        for body in self.store.close_turn(user.id, state, pull_notices=pull, now=turn.now):
+        keys = ["messages", f"intent:{reply.intent}"]
+        if reply.intent == "faq" and "faq_id" in reply.slots:
+            keys.append(f"faq:{reply.slots['faq_id']}")
+        counters = (today_in_tokyo(turn.now), keys)  # for the dashboard; no user ids
+        notices = self.store.close_turn(
+            user.id, state, pull_notices=pull, now=turn.now, counters=counters
+        )
+        for body in notices:
             reply.notices.append(str(json.loads(body).get("text", "")))
         return reply
 

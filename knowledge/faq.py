@@ -204,11 +204,19 @@ class FaqIndex:
 
     def add_phrasing(self, entry_id: str, text: str) -> None:
         """Teach the index a new way of asking for an entry (takes effect at once)."""
-        if entry_id not in self._entries:
-            raise KeyError(entry_id)
+        self.add_phrasings([(entry_id, text)])
+
+    def add_phrasings(self, phrasings: Iterable[tuple[str, str]]) -> int:
+        """Teach several at once (one rebuild); unknown entry ids are skipped. Returns how many."""
+        added = 0
         with self._lock:
-            self._extra[entry_id].append(text)
-            self._build()
+            for entry_id, text in phrasings:
+                if entry_id in self._entries and text not in self._extra[entry_id]:
+                    self._extra[entry_id].append(text)
+                    added += 1
+            if added:
+                self._build()
+        return added
 
     def _phrasings(self, e: FaqEntry) -> list[str]:
         return [*e.questions, e.label, *e.questions_en, *self._extra.get(e.id, ())]

@@ -240,3 +240,58 @@ class OutboxMessage(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     last_error: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class StaffUser(SQLModel, table=True):
+    """A 市民活動センター staff account for the web console."""
+
+    __tablename__ = "staff_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=300)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what in the console, and when."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    detail: str = Field(default="", max_length=1000)
+
+
+class AppSecret(SQLModel, table=True):
+    """Secrets every server process must share (the console's cookie-signing key)."""
+
+    __tablename__ = "app_secrets"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+
+
+class FaqPhrasing(SQLModel, table=True):
+    """A way of asking that staff attached to an FAQ entry from the unanswered questions."""
+
+    __tablename__ = "faq_phrasings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(max_length=64, index=True)
+    text: str = Field(max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class DailyCount(SQLModel, table=True):
+    """Messages per day and intent (no user identifiers): the dashboard's figures."""
+
+    __tablename__ = "daily_counts"
+
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD, Kamakura time
+    key: str = Field(primary_key=True, max_length=80)  # intent:faq, faq:term-kyodo …
+    count: int = Field(default=0)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, literal
@@ -29,6 +29,7 @@ from storage.models import (
     utcnow,
 )
 from storage.openings import OpeningQueries, take_due
+from storage.staff import StaffQueries, add_counts
 
 MAX_STORED_QUESTION = 500
 
@@ -107,7 +108,7 @@ def _chunks(items: list[Any], size: int = 900) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-class Store(OpeningQueries):
+class Store(OpeningQueries, StaffQueries):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
     def __init__(self, engine: Engine) -> None:
@@ -190,7 +191,13 @@ class Store(OpeningQueries):
         raise RuntimeError("could not create user")
 
     def close_turn(
-        self, user_id: int, state: dict[str, Any], *, pull_notices: bool, now: datetime
+        self,
+        user_id: int,
+        state: dict[str, Any],
+        *,
+        pull_notices: bool,
+        now: datetime,
+        counters: tuple[date, list[str]] | None = None,
     ) -> list[str]:
         """Save the state and (for chats without push) take the notices due, in one
         transaction. Returns the notices' bodies."""
@@ -199,6 +206,8 @@ class Store(OpeningQueries):
             row.data = json.dumps(state, ensure_ascii=False)
             row.updated_at = utcnow()
             s.add(row)
+            if counters is not None:
+                add_counts(s, *counters)
             if not pull_notices:
                 return []
             return take_due(s, user_id, now)

@@ -58,3 +58,4 @@ def add_routes(app: web.Application) -> None:
     """Mount the web chat on ``app``."""
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat", chat_api)
+    app.router.add_static("/static/", STATIC, show_index=False)

@@ -1,0 +1,1 @@
+"""The 市民活動センター's web console (``/admin/``)."""

@@ -1,0 +1,321 @@
+"""Queries for the 市民活動センター's console: staff accounts, the audit log, shared secrets,
+phrasings staff teach the FAQ, daily counts and the figures on the dashboard.
+Mixed into :class:`storage.store.Store`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    AppSecret,
+    AuditEntry,
+    DailyCount,
+    FaqPhrasing,
+    Group,
+    RecruitmentCall,
+    SignUp,
+    StaffUser,
+    UnansweredQuestion,
+    User,
+    utcnow,
+)
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+# scrypt, a slow standard KDF from the standard library: 2**14 × 8 × 1 is OWASP's minimum.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+class _HasSession(Protocol):
+    def session(self) -> AbstractContextManager[Session]: ...
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$n$r$p$salt$hash`` (hex)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Constant-time comparison against a stored hash."""
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if kind != "scrypt":
+        return False
+    candidate = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+    )
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+_DUMMY_HASH = hash_password(secrets.token_hex(8))  # unknown users cost as much as known ones
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """``ok`` | ``bad`` | ``locked``, and the account when ok."""
+
+    outcome: str
+    user_id: int | None = None
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """The figures on the console's front page."""
+
+    users: int
+    groups: int
+    verified_groups: int
+    open_calls: int
+    active_sign_ups: int
+    open_questions: int
+    per_day: list[tuple[str, int]]
+    top_questions: list[tuple[str, int]]
+    sign_ups_by_field: list[tuple[str, int]]
+    sign_ups_by_area: list[tuple[str, int]]
+    filling_up: list[tuple[int, str, int, int]]  # id, title, taken, capacity
+
+
+class StaffQueries:
+    """Mixed into Store: the console's data."""
+
+    # --- accounts ----------------------------------------------------------------------------
+
+    def create_staff(self: _HasSession, username: str, password: str) -> bool:
+        """A new staff account; False when the name is taken."""
+        try:
+            with self.session() as s:
+                s.add(StaffUser(username=username, password_hash=hash_password(password)))
+            return True
+        except IntegrityError:
+            return False
+
+    def login(self: _HasSession, username: str, password: str, now: datetime) -> LoginResult:
+        """Check a password; 5 failures lock the account for 15 minutes."""
+        with self.session() as s:
+            user = s.exec(select(StaffUser).where(col(StaffUser.username) == username)).first()
+            if user is None:
+                check_password(password, _DUMMY_HASH)
+                return LoginResult("bad")
+            if user.locked_until is not None and user.locked_until > now:
+                return LoginResult("locked")
+            if not check_password(password, user.password_hash):
+                user.failed_logins += 1
+                if user.failed_logins >= MAX_FAILED_LOGINS:
+                    user.locked_until, user.failed_logins = now + LOCKOUT, 0
+                s.add(user)
+                return LoginResult(
+                    "locked" if user.locked_until and user.locked_until > now else "bad"
+                )
+            user.failed_logins, user.locked_until = 0, None
+            s.add(user)
+            return LoginResult("ok", user.id, user.username)
+
+    def staff_name(self: _HasSession, user_id: int) -> str | None:
+        """The username of a staff account that still exists."""
+        with self.session() as s:
+            user = s.get(StaffUser, user_id)
+            return user.username if user else None
+
+    def shared_secret(self: _HasSession, name: str) -> str:
+        """A random secret, created once and shared by every process (cookie signing)."""
+        with self.session() as s:
+            row = s.get(AppSecret, name)
+            if row is not None:
+                return row.value
+        try:
+            with self.session() as s:
+                s.add(AppSecret(name=name, value=secrets.token_hex(32)))
+        except IntegrityError:
+            pass  # another process made it first
+        with self.session() as s:
+            found = s.get(AppSecret, name)
+            if found is None:  # pragma: no cover - just written
+                raise RuntimeError("secret vanished")
+            return found.value
+
+    # --- audit log ---------------------------------------------------------------------------
+
+    def audit(self: _HasSession, actor: str, action: str, detail: str = "") -> None:
+        """Record a change made in the console."""
+        with self.session() as s:
+            s.add(AuditEntry(actor=actor[:64], action=action[:64], detail=detail[:1000]))
+
+    def audit_log(self: _HasSession, limit: int = 100) -> list[AuditEntry]:
+        """The newest audit entries."""
+        with self.session() as s:
+            stmt = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+            return list(s.exec(stmt).all())
+
+    # --- FAQ phrasings and unanswered questions --------------------------------------------------
+
+    def add_phrasing(self: _HasSession, entry_id: str, text: str) -> None:
+        """Keep a phrasing staff attached to an entry (loaded by every process at start)."""
+        with self.session() as s:
+            s.add(FaqPhrasing(entry_id=entry_id, text=text[:500]))
+
+    def phrasings(self: _HasSession) -> list[tuple[str, str]]:
+        """(entry id, text) of every phrasing staff added."""
+        with self.session() as s:
+            rows = s.exec(select(FaqPhrasing).order_by(col(FaqPhrasing.id))).all()
+            return [(r.entry_id, r.text) for r in rows]
+
+    def set_unanswered_status(
+        self: _HasSession, ids: list[int], status: str, entry_id: str | None = None
+    ) -> None:
+        """Mark unanswered questions attached (to an entry) or dismissed."""
+        with self.session() as s:
+            s.execute(
+                update(UnansweredQuestion)
+                .where(col(UnansweredQuestion.id).in_(ids))
+                .values(status=status, faq_entry_id=entry_id)
+            )
+
+    def unanswered_by_ids(self: _HasSession, ids: list[int]) -> list[UnansweredQuestion]:
+        """Some unanswered questions."""
+        with self.session() as s:
+            stmt = select(UnansweredQuestion).where(col(UnansweredQuestion.id).in_(ids))
+            return list(s.exec(stmt).all())
+
+    # --- counts ----------------------------------------------------------------------
+
+    def count(self: _HasSession, day: date, keys: list[str]) -> None:
+        """Add one to each ``(day, key)`` counter (an atomic upsert)."""
+        with self.session() as s:
+            add_counts(s, day, keys)
+
+    def dashboard(self: _HasSession, today: date, days: int = 14) -> Dashboard:
+        """The dashboard's figures, today included."""
+        first = (today - timedelta(days=days - 1)).isoformat()
+        with self.session() as s:
+
+            def scalar(stmt: object) -> int:
+                return int(s.exec(stmt).one())  # type: ignore[call-overload]
+
+            per_day_rows = dict(
+                s.exec(
+                    select(col(DailyCount.day), col(DailyCount.count)).where(
+                        col(DailyCount.key) == "messages", col(DailyCount.day) >= first
+                    )
+                ).all()
+            )
+            per_day = [
+                (d, int(per_day_rows.get(d, 0)))
+                for d in ((today - timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1))
+            ]
+            top = s.exec(
+                select(col(DailyCount.key), func.sum(col(DailyCount.count)))
+                .where(col(DailyCount.key).startswith("faq:"), col(DailyCount.day) >= first)
+                .group_by(col(DailyCount.key))
+                .order_by(func.sum(col(DailyCount.count)).desc())
+                .limit(10)
+            ).all()
+            active = col(SignUp.status).in_(("confirmed", "waiting"))
+            by_field = s.exec(
+                select(col(RecruitmentCall.field), func.count())
+                .join(SignUp, col(SignUp.call_id) == col(RecruitmentCall.id))
+                .where(active)
+                .group_by(col(RecruitmentCall.field))
+                .order_by(func.count().desc())
+            ).all()
+            by_area = s.exec(
+                select(col(RecruitmentCall.area), func.count())
+                .join(SignUp, col(SignUp.call_id) == col(RecruitmentCall.id))
+                .where(active)
+                .group_by(col(RecruitmentCall.area))
+                .order_by(func.count().desc())
+            ).all()
+            filling = s.exec(
+                select(RecruitmentCall)
+                .where(
+                    col(RecruitmentCall.status) == "open",
+                    col(RecruitmentCall.starts_at) > utcnow(),
+                    col(RecruitmentCall.taken) * 10 >= col(RecruitmentCall.capacity) * 8,
+                )
+                .order_by(col(RecruitmentCall.starts_at))
+                .limit(10)
+            ).all()
+            return Dashboard(
+                users=scalar(select(func.count()).select_from(User)),
+                groups=scalar(select(func.count()).select_from(Group)),
+                verified_groups=scalar(
+                    select(func.count()).select_from(Group).where(col(Group.verified))
+                ),
+                open_calls=scalar(
+                    select(func.count())
+                    .select_from(RecruitmentCall)
+                    .where(col(RecruitmentCall.status) == "open")
+                ),
+                active_sign_ups=scalar(select(func.count()).select_from(SignUp).where(active)),
+                open_questions=scalar(
+                    select(func.count())
+                    .select_from(UnansweredQuestion)
+                    .where(col(UnansweredQuestion.status) == "open")
+                ),
+                per_day=per_day,
+                top_questions=[(str(k).removeprefix("faq:"), int(n)) for k, n in top],
+                sign_ups_by_field=[(str(f), int(n)) for f, n in by_field],
+                sign_ups_by_area=[(str(a), int(n)) for a, n in by_area],
+                filling_up=[(int(c.id or 0), c.title, c.taken, c.capacity) for c in filling],
+            )
+
+    # --- calls and broadcasts ---------------------------------------------------------
+
+    def all_calls(self: _HasSession, limit: int = 200) -> list[RecruitmentCall]:
+        """Every call, newest date first (staff see hidden ones too)."""
+        with self.session() as s:
+            stmt = (
+                select(RecruitmentCall)
+                .order_by(col(RecruitmentCall.starts_at).desc(), col(RecruitmentCall.id).desc())
+                .limit(limit)
+            )
+            return list(s.exec(stmt).all())
+
+    def audience(
+        self: _HasSession, field: str | None = None, area: str | None = None
+    ) -> list[int]:
+        """Active users for a broadcast: everyone, or those who signed up for calls in the
+        field/area (the interest we actually know about)."""
+        with self.session() as s:
+            stmt = select(col(User.id)).where(col(User.active)).distinct()
+            if field or area:
+                stmt = stmt.join(SignUp, col(SignUp.user_id) == col(User.id)).join(
+                    RecruitmentCall, col(RecruitmentCall.id) == col(SignUp.call_id)
+                )
+                if field:
+                    stmt = stmt.where(col(RecruitmentCall.field) == field)
+                if area:
+                    stmt = stmt.where(col(RecruitmentCall.area) == area)
+            return [int(u or 0) for u in s.exec(stmt).all()]
+
+
+def add_counts(s: Session, day: date, keys: list[str]) -> None:
+    """Add one to each ``(day, key)`` counter within the caller's transaction."""
+    dialect = s.get_bind().dialect.name
+    table = DailyCount.__table__  # type: ignore[attr-defined]
+    for key in keys:
+        values = {"day": day.isoformat(), "key": key[:80], "count": 1}
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(**values)
+        s.execute(
+            ins.on_conflict_do_update(
+                index_elements=["day", "key"], set_={"count": table.c.count + 1}
+            )
+        )
