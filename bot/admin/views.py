@@ -29,7 +29,7 @@ from storage.store import GroupRecord
 log = logging.getLogger(__name__)
 
 secret_key = web.AppKey("admin_secret", str)
-session_key = "staff_session"
+session_key = web.RequestKey("staff_session", auth.StaffSession)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SIMILAR = 80  # rapidfuzz ratio above which two unanswered questions are grouped
 SECURITY_HEADERS = {
@@ -45,8 +45,7 @@ def _conv(request: web.Request) -> Conversation:
 
 
 def _session(request: web.Request) -> auth.StaffSession:
-    found: auth.StaffSession = request[session_key]
-    return found
+    return request[session_key]
 
 
 def _csrf(request: web.Request) -> str:
