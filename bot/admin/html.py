@@ -63,7 +63,7 @@ def bar_chart(points: list[tuple[str, int]], label: str) -> str:
         return "<p>データがありません。</p>"
     width, height, pad = 640, 180, 24
     top = max(n for _, n in points) or 1
-    bar = (width - pad) / len(points)
+    bar = min((width - pad) / len(points), 60.0)
     bars = []
     for i, (name, n) in enumerate(points):
         h = (height - 2 * pad) * n / top
