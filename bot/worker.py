@@ -20,12 +20,15 @@ from typing import Any, Protocol
 from intents.conversation import Conversation
 from intents.openings import PULL_PLATFORMS, remind_at, reminder_body
 from storage.models import utcnow
+from storage.openings import Delivery
 
 log = logging.getLogger(__name__)
 
 LOOK_AHEAD = timedelta(hours=36)  # reminders are due from 18:00 the day before
 MAX_BACKOFF = timedelta(hours=1)
 MAX_ATTEMPTS = 12
+CLAIM_BATCH = 1000
+MULTICAST_MAX = 500  # LINE's limit of recipients per multicast
 
 
 class DeliveryError(Exception):
@@ -86,25 +89,52 @@ class Worker:
         if not platforms:
             return 0, 0
         store = self.conversation.store
-        claimed = await asyncio.to_thread(store.claim_due, platforms, now)
-        sent = failed = 0
+        claimed = await asyncio.to_thread(store.claim_due, platforms, now, CLAIM_BATCH)
+        # The same body to many people (a broadcast) goes out as one multicast per 500 where
+        # the platform has it (LINE); everything else one push at a time.
+        batches: dict[tuple[str, str], list[Delivery]] = {}
         for message in claimed:
-            try:
-                await self.senders[message.platform].push(
-                    message.platform_user_id, json.loads(message.body), f"outbox-{message.id}"
-                )
-            except DeliveryError as exc:
-                failed += 1
-                if exc.retry and message.attempts < MAX_ATTEMPTS:
-                    backoff = min(MAX_BACKOFF, timedelta(seconds=15 * 2**message.attempts))
-                    jitter = timedelta(seconds=random.uniform(0, 5))  # noqa: S311
-                    await asyncio.to_thread(
-                        store.mark_failed, message.id, str(exc), now + backoff + jitter
-                    )
-                else:  # permanent (blocked, bad id) or too many tries: stop trying
-                    log.warning("giving up on outbox %d: %s", message.id, exc)
-                    await asyncio.to_thread(store.mark_delivered, message.id, now)
+            batches.setdefault((message.platform, message.body), []).append(message)
+        sent = failed = 0
+        for (platform, body), items in batches.items():
+            sender = self.senders[platform]
+            multicast = getattr(sender, "multicast", None)
+            if multicast is not None and len(items) > 1:
+                for n in range(0, len(items), MULTICAST_MAX):
+                    chunk = items[n : n + MULTICAST_MAX]
+                    key = "outbox-" + ",".join(str(m.id) for m in chunk)
+                    try:
+                        await multicast([m.platform_user_id for m in chunk], json.loads(body), key)
+                    except DeliveryError as exc:
+                        failed += len(chunk)
+                        for m in chunk:
+                            await self._settle_failure(m, exc, now)
+                        continue
+                    sent += len(chunk)
+                    for m in chunk:
+                        await asyncio.to_thread(store.mark_delivered, m.id, now)
                 continue
-            sent += 1
-            await asyncio.to_thread(store.mark_delivered, message.id, now)
+            for message in items:
+                try:
+                    await sender.push(
+                        message.platform_user_id, json.loads(message.body), f"outbox-{message.id}"
+                    )
+                except DeliveryError as exc:
+                    failed += 1
+                    await self._settle_failure(message, exc, now)
+                    continue
+                sent += 1
+                await asyncio.to_thread(store.mark_delivered, message.id, now)
         return sent, failed
+
+    async def _settle_failure(self, message: Delivery, exc: DeliveryError, now: datetime) -> None:
+        store = self.conversation.store
+        if exc.retry and message.attempts < MAX_ATTEMPTS:
+            backoff = min(MAX_BACKOFF, timedelta(seconds=15 * 2**message.attempts))
+            jitter = timedelta(seconds=random.uniform(0, 5))  # noqa: S311
+            await asyncio.to_thread(
+                store.mark_failed, message.id, str(exc), now + backoff + jitter
+            )
+        else:  # permanent (blocked, bad id) or too many tries: stop trying
+            log.warning("giving up on outbox %d: %s", message.id, exc)
+            await asyncio.to_thread(store.mark_delivered, message.id, now)

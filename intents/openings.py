@@ -45,6 +45,7 @@ _VOLUNTEER = re.compile(
 _SEARCH = re.compile(
     r"探|さが|ある|あります|したい|参加したい|一覧|予定|いつ|教えて|紹介|見たい|find|search|any"
 )
+_GROUPS = re.compile(r"団体|ぐるーぷ|さーくる|group|club")
 _NOT_SEARCH = re.compile(
     r"何団体|いくつ|割合|とは|って何|ってなに|保険|補償|保証|保障|事故|けが|怪我|始め方|始めたい"
     r"|募集する|募集したい|できますか|していい|しても|どれくらい|どのくらい"
@@ -90,6 +91,8 @@ class OpeningsRule:
             return Match("my_sign_ups", 0.9, my_sign_ups)
         if not _VOLUNTEER.search(text) or _NOT_SEARCH.search(text):
             return None
+        if _GROUPS.search(text) and "募集" not in text:
+            return None  # 「介護のボランティア団体」 looks for groups (intents/groups.py)
         slots = _slots_from_text(turn)
         if slots:
             return Match("find_openings", 0.86, search, slots)

@@ -37,6 +37,7 @@ def demo(conversation: Conversation) -> Conversation:
         ),
         ("鎌倉山の近くで見守り活動をしている団体", "深沢地域", None),
         ("台一丁目で防犯パトロールの団体", "玉縄地域", "地域安全活動"),
+        ("ｵｵﾌﾅで介護のボランティア団体", "大船地域", "保健、医療又は福祉の増進を図る活動"),
     ],
 )
 def test_free_text_fills_both_slots(

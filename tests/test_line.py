@@ -291,3 +291,19 @@ async def test_setup_richmenu_command(fake: tuple[FakeLine, str], tmp_path: Path
     assert await run_platform_command(args, settings) == 0
     assert fake[0].default_rich_menu is not None
     assert saved.read_bytes() == fake[0].rich_menu_images[fake[0].default_rich_menu]
+
+
+async def test_broadcast_goes_out_as_multicasts_of_500(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    store = bot.server.app[conversation_key].store
+    body = json.dumps({"text": "📣 清掃の日", "choices": []}, ensure_ascii=False)
+    for i in range(600):
+        store.enqueue(store.touch_user("line", f"Ub{i:04d}", "ja").id, body)
+    worker = Worker(bot.server.app[conversation_key], {"line": bot.server.app[line_key]})
+    counts = await worker.run_once()
+    assert counts["sent"] == 600
+    multicast = [s for s in fake[0].sent if s.kind == "multicast"]
+    assert len(multicast) == 600
+    assert len({s.retry_key for s in multicast}) == 2  # two requests: 500 + 100
+    assert store.outbox_pending() == 0

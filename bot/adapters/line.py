@@ -34,6 +34,7 @@ from linebot.v3.messaging import (
     FlexMessage,
     FlexText,
     Message,
+    MulticastRequest,
     PostbackAction,
     PushMessageRequest,
     QuickReply,
@@ -313,6 +314,26 @@ class LineChannel:
         # push it already accepted (answering 409) even if we crashed before noting it.
         key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
         await self._push(platform_user_id, messages, key)
+
+    async def multicast(
+        self, platform_user_ids: list[str], body: dict[str, Any], retry_key: str
+    ) -> None:
+        """The worker's broadcast path: one request for up to 500 users."""
+        messages = render_body(body)
+        key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
+        try:
+            await self.api.multicast(
+                MulticastRequest(to=platform_user_ids[:500], messages=messages),
+                x_line_retry_key=key,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return
+            retry = exc.status is not None and (exc.status >= 500 or exc.status == 429)
+            raise DeliveryError(f"LINE multicast {exc.status}", retry=retry) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"LINE multicast failed: {exc!r}", retry=True) from exc
 
     async def _push(self, user_id: str, messages: list[Message], retry_key: str) -> None:
         try:

@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from linebot.v3.messaging import PushMessageRequest, ReplyMessageRequest, RichMenuRequest
+from linebot.v3.messaging import (
+    MulticastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    RichMenuRequest,
+)
 
 MAX_MESSAGES = 5
 
@@ -126,6 +131,7 @@ class FakeLine:
         self.app = web.Application(client_max_size=4 * 1024 * 1024)
         self.app.router.add_post("/v2/bot/message/reply", self._reply)
         self.app.router.add_post("/v2/bot/message/push", self._push)
+        self.app.router.add_post("/v2/bot/message/multicast", self._multicast)
         self.app.router.add_post("/v2/bot/chat/loading/start", self._loading)
         self.app.router.add_post("/v2/bot/richmenu", self._create_rich_menu)
         self.app.router.add_post("/v2/bot/richmenu/{id}/content", self._rich_menu_image)
@@ -209,6 +215,24 @@ class FakeLine:
             self.retry_keys.add(key)
         await self._record(Sent("push", parsed.to, None, body["messages"], key, time.monotonic()))
         return web.json_response({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
+
+    async def _multicast(self, request: web.Request) -> web.Response:
+        checked = await self._messages(request, MulticastRequest, "multicast")
+        if isinstance(checked, web.Response):
+            return checked
+        parsed, body = checked
+        if not 1 <= len(parsed.to) <= 500:
+            return _error(400, "to: 1-500 user ids")
+        key = request.headers.get("X-Line-Retry-Key")
+        if key is not None:
+            if key in self.retry_keys:
+                return _error(409, "The retry key is already accepted")
+            self.retry_keys.add(key)
+        for user in parsed.to:
+            await self._record(
+                Sent("multicast", user, None, body["messages"], key, time.monotonic())
+            )
+        return web.json_response({})
 
     async def _loading(self, request: web.Request) -> web.Response:
         if (refused := await self._gate(request)) is not None:
