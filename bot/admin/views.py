@@ -24,7 +24,7 @@ from bot.admin.html import bar_chart, csrf_field, e, options, page, table
 from intents.conversation import Conversation
 from intents.openings import AGE_GROUPS
 from knowledge.when import TOKYO, format_span, today_in_tokyo
-from storage.store import GroupRecord
+from storage.store import GroupRecord, GroupView
 
 log = logging.getLogger(__name__)
 
@@ -250,12 +250,17 @@ async def groups(request: web.Request) -> web.Response:
     return _page(request, "団体", body)
 
 
+async def _group_or_404(request: web.Request) -> GroupView:
+    group = await asyncio.to_thread(_conv(request).store.get_group, int(request.match_info["id"]))
+    if group is None:
+        raise web.HTTPNotFound()
+    return group
+
+
 async def group_detail(request: web.Request) -> web.Response:
     """One group: edit form and its linked representatives."""
     conv = _conv(request)
-    group = await asyncio.to_thread(conv.store.get_group, int(request.match_info["id"]))
-    if group is None:
-        raise web.HTTPNotFound()
+    group = await _group_or_404(request)
     reps = await asyncio.to_thread(conv.store.linked_representatives, group.id)
     rep_list = "".join(f"<li>{e(p)}: {e(u)}</li>" for p, u in reps) or "<li>まだいません</li>"
     body = _group_form(request, group.key, group.name, group.description, group.contact,
@@ -348,9 +353,7 @@ async def group_save(request: web.Request) -> web.StreamResponse:
 async def group_verify(request: web.Request) -> web.StreamResponse:
     """Toggle a group's verified flag."""
     conv = _conv(request)
-    group = await asyncio.to_thread(conv.store.get_group, int(request.match_info["id"]))
-    if group is None:
-        raise web.HTTPNotFound()
+    group = await _group_or_404(request)
     record = GroupRecord(group.key, group.name, group.description, group.fields, group.areas,
                          group.contact, group.welcomes_newcomers, group.welcomes_young,
                          not group.verified)  # fmt: skip
@@ -362,9 +365,7 @@ async def group_verify(request: web.Request) -> web.StreamResponse:
 async def group_invite(request: web.Request) -> web.Response:
     """Issue a one-time invite code and show it once."""
     conv = _conv(request)
-    group = await asyncio.to_thread(conv.store.get_group, int(request.match_info["id"]))
-    if group is None:
-        raise web.HTTPNotFound()
+    group = await _group_or_404(request)
     issued = await asyncio.to_thread(conv.store.issue_invite, group.key)
     if issued is None:
         raise web.HTTPNotFound()
