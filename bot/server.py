@@ -19,6 +19,7 @@ from bot.adapters.telegram import TelegramChannel
 from bot.admin import views as admin
 from bot.config import Settings
 from bot.runtime import open_conversation
+from intents.conversation import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,23 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[web_chat.conversation_key] = conversation
     app[admin.secret_key] = await asyncio.to_thread(conversation.store.shared_secret, "cookie")
     log.info("database ready: %s", conversation.store.describe())
+    refresher = asyncio.create_task(_learn_phrasings(conversation))
     yield
+    refresher.cancel()
     conversation.store.close()
+
+
+async def _learn_phrasings(conversation: Conversation, every: float = 30.0) -> None:
+    """Phrasings staff attach in another process reach this one within ``every`` seconds."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            found = await asyncio.to_thread(conversation.store.phrasings)
+            added = await asyncio.to_thread(conversation.faq.add_phrasings, found)
+            if added:
+                log.info("learned %d new FAQ phrasings", added)
+        except Exception:
+            log.exception("could not refresh FAQ phrasings")
 
 
 async def _platforms(app: web.Application) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@ action, escaping, and that only staff ever see volunteers' details."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import Awaitable, Callable
@@ -251,3 +252,18 @@ async def test_logout(client: TestClient) -> None:
     assert await post_form(client, "/admin/", "/admin/logout") == 303
     response = await client.get("/admin/", allow_redirects=False)
     assert response.status == 303
+
+
+async def test_phrasings_from_another_process_are_learned(client: TestClient) -> None:
+    from bot.server import _learn_phrasings
+
+    c = conv(client)
+    c.store.add_phrasing("center-what", "ゆるキャラの名前は")  # written by another process
+    task = asyncio.create_task(_learn_phrasings(c, every=0.01))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if c.faq.add_phrasings([]) == 0 and "ゆるキャラの名前は" in c.faq._extra["center-what"]:
+            break
+    task.cancel()
+    answer = c.handle(Inbound("test", "r3", text="ゆるキャラの名前は"))
+    assert answer.slots.get("faq_id") == "center-what"
