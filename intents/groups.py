@@ -334,9 +334,9 @@ def _where(turn: Turn, group: GroupView, area: Area | None = None) -> str:
 def _badges(turn: Turn, group: GroupView) -> str:
     badges = []
     if group.welcomes_newcomers:
-        badges.append(turn.messages.label_text("groups_badge_newcomers", turn.locale))
+        badges.append(turn.say("groups_badge_newcomers"))
     if group.welcomes_young:
-        badges.append(turn.messages.label_text("groups_badge_young", turn.locale))
+        badges.append(turn.say("groups_badge_young"))
     return " ".join(f"【{b}】" for b in badges)
 
 

@@ -125,12 +125,6 @@ def load_anchors(path: Path = DOMAIN_FILE) -> list[str]:
     return load_domain(path)["anchors"]
 
 
-def _word_in(surface: str, word_reading: str, q_surface: str, q_reading: Reading) -> bool:
-    if len(surface) >= 2 and surface in q_surface:
-        return True
-    return len(word_reading) >= MIN_READING_MATCH and q_reading.has_word(word_reading)
-
-
 def _validate(entries: list[FaqEntry]) -> None:
     seen: set[str] = set()
     for e in entries:

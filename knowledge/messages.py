@@ -54,10 +54,6 @@ class Messages:
         """A list of sentences (e.g. one per rank)."""
         return [str(x) for x in self._data[self.language(locale)][key]]
 
-    def label_text(self, key: str, locale: str) -> str:
-        """A short sentence used as a badge (no length limit, unlike button labels)."""
-        return self.get(key, locale)
-
     def label(self, key: str, locale: str) -> str:
         """A button label."""
         return str(self._data[self.language(locale)]["labels"][key])

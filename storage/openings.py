@@ -537,11 +537,6 @@ class OpeningQueries:
         except IntegrityError:
             return False
 
-    def take_pending(self: _HasSession, user_id: int, now: datetime) -> list[str]:
-        """Due messages for a user who is talking to us now (CLI, web chat): delivered here."""
-        with self.session() as s:
-            return take_due(s, user_id, now)
-
     def claim_due(
         self: _HasSession, platforms: tuple[str, ...], now: datetime, limit: int = 50
     ) -> list[Delivery]:

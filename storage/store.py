@@ -212,22 +212,6 @@ class Store(OpeningQueries, StaffQueries):
                 return []
             return take_due(s, user_id, now)
 
-    # conversation state -------------------------------------------------------------------
-
-    def load_state(self, user_id: int) -> dict[str, Any]:
-        """The user's conversation state (empty when none)."""
-        with self.session() as s:
-            row = s.get(ConversationState, user_id)
-            return dict(json.loads(row.data)) if row else {}
-
-    def save_state(self, user_id: int, data: dict[str, Any]) -> None:
-        """Replace the user's conversation state."""
-        with self.session() as s:
-            row = s.get(ConversationState, user_id) or ConversationState(user_id=user_id)
-            row.data = json.dumps(data, ensure_ascii=False)
-            row.updated_at = utcnow()
-            s.add(row)
-
     # idempotency --------------------------------------------------------------------------
 
     def claim_event(self, platform: str, event_id: str) -> bool:

@@ -166,9 +166,13 @@ def test_pull_delivery_for_chat_users(store: Store) -> None:
     (u,) = _users(store, 1)
     store.enqueue(u, "a", deliver_after=NOW)
     store.enqueue(u, "later", deliver_after=NOW + timedelta(hours=1))
-    assert store.take_pending(u, NOW) == ["a"]
-    assert store.take_pending(u, NOW) == []
-    assert store.take_pending(u, NOW + timedelta(hours=2)) == ["later"]
+
+    def pull(now: datetime) -> list[str]:
+        return store.close_turn(u, {}, pull_notices=True, now=now)
+
+    assert pull(NOW) == ["a"]
+    assert pull(NOW) == []
+    assert pull(NOW + timedelta(hours=2)) == ["later"]
 
 
 def test_forget_user_cancels_and_deletes(store: Store) -> None:

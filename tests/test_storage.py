@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -40,10 +42,13 @@ def test_first_messages_at_once_make_one_user(store: Store) -> None:
 
 def test_state_round_trip(store: Store) -> None:
     user = store.touch_user("web", "w1", "ja")
-    assert store.load_state(user.id) == {}
-    store.save_state(user.id, {"choices": [["協働とは", "faq:term-kyodo"]], "n": 1})
-    store.save_state(user.id, {"choices": [], "n": 2, "絵文字": "😀"})
-    assert store.load_state(user.id) == {"choices": [], "n": 2, "絵文字": "😀"}
+    assert store.open_turn("web", "w1", "ja")[1] == {}
+    now = datetime.now(UTC)
+    store.close_turn(
+        user.id, {"choices": [["協働とは", "faq:term-kyodo"]], "n": 1}, pull_notices=False, now=now
+    )
+    store.close_turn(user.id, {"choices": [], "n": 2, "絵文字": "😀"}, pull_notices=False, now=now)
+    assert store.open_turn("web", "w1", "ja")[1] == {"choices": [], "n": 2, "絵文字": "😀"}
 
 
 def test_an_event_is_claimed_once_even_at_the_same_moment(store: Store) -> None:
