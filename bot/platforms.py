@@ -19,6 +19,9 @@ from intents.conversation import Conversation
 log = logging.getLogger(__name__)
 
 
+Channel = LineChannel | TelegramChannel
+
+
 def _line(settings: Settings, conversation: Conversation) -> LineChannel:
     return LineChannel(
         settings.line_channel_secret,
@@ -35,6 +38,18 @@ def _telegram(settings: Settings, conversation: Conversation) -> TelegramChannel
         conversation,
         settings.telegram_api_base_url,
     )
+
+
+async def open_channels(settings: Settings, conversation: Conversation) -> dict[str, Channel]:
+    """The configured platforms' channels, opened, by platform name (``line``, ``telegram``)."""
+    channels: dict[str, Channel] = {}
+    if settings.line_enabled:
+        channels["line"] = _line(settings, conversation)
+    if settings.telegram_enabled:
+        channels["telegram"] = _telegram(settings, conversation)
+    for channel in channels.values():
+        await channel.open()
+    return channels
 
 
 async def run_platform_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,18 +89,8 @@ async def run_platform_command(args: argparse.Namespace, settings: Settings) -> 
 
 
 async def _worker(args: argparse.Namespace, settings: Settings, conversation: Conversation) -> int:
-    senders: dict[str, Sender] = {}
-    opened: list[LineChannel | TelegramChannel] = []
-    if settings.line_enabled:
-        line = _line(settings, conversation)
-        await line.open()
-        senders["line"] = line
-        opened.append(line)
-    if settings.telegram_enabled:
-        telegram = _telegram(settings, conversation)
-        await telegram.open()
-        senders["telegram"] = telegram
-        opened.append(telegram)
+    channels = await open_channels(settings, conversation)
+    senders: dict[str, Sender] = dict(channels)
     log.info("worker delivers to: %s", ", ".join(senders) or "(no push platform configured)")
     worker = Worker(conversation, senders, clock=conversation.clock)
     try:
@@ -94,6 +99,6 @@ async def _worker(args: argparse.Namespace, settings: Settings, conversation: Co
         else:
             await worker.run_forever(args.interval)
     finally:
-        for channel in opened:
+        for channel in channels.values():
             await channel.close()
     return 0

@@ -18,6 +18,7 @@ from bot.adapters.line import LineChannel
 from bot.adapters.telegram import TelegramChannel
 from bot.admin import views as admin
 from bot.config import Settings
+from bot.platforms import open_channels
 from bot.runtime import open_conversation
 from intents.conversation import Conversation
 
@@ -54,34 +55,14 @@ async def _learn_phrasings(conversation: Conversation, every: float = 30.0) -> N
 
 
 async def _platforms(app: web.Application) -> AsyncIterator[None]:
-    settings = app[settings_key]
-    conversation = app[web_chat.conversation_key]
-    channels: list[LineChannel | TelegramChannel] = []
-    if settings.line_enabled:
-        line = LineChannel(
-            settings.line_channel_secret,
-            settings.line_channel_access_token,
-            conversation,
-            settings.line_api_base_url,
-        )
-        await line.open()
+    channels = await open_channels(app[settings_key], app[web_chat.conversation_key])
+    if isinstance(line := channels.get("line"), LineChannel):
         app[line_key] = line
-        channels.append(line)
-    if settings.telegram_enabled:
-        telegram = TelegramChannel(
-            settings.telegram_bot_token,
-            settings.telegram_webhook_secret,
-            conversation,
-            settings.telegram_api_base_url,
-        )
-        await telegram.open()
+    if isinstance(telegram := channels.get("telegram"), TelegramChannel):
         app[telegram_key] = telegram
-        channels.append(telegram)
-    on = ["web chat", *(("LINE",) if settings.line_enabled else ()),
-          *(("Telegram",) if settings.telegram_enabled else ())]  # fmt: skip
-    log.info("platforms on: %s", ", ".join(on))
+    log.info("platforms on: %s", ", ".join(["web chat", *channels]))
     yield
-    for channel in channels:
+    for channel in channels.values():
         await channel.close()
 
 
