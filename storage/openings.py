@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -314,7 +315,7 @@ class OpeningQueries:
                 .order_by(col(RecruitmentCall.starts_at).desc(), col(RecruitmentCall.id))
                 .limit(30)
             ).all()
-            return [_call_view(s, c) for c in rows]
+            return call_views(s, rows)
 
     def get_call(self: _HasSession, call_id: int) -> CallView | None:
         """One call, whatever its status."""
@@ -378,7 +379,7 @@ class OpeningQueries:
         with self.session() as s:
             rows = s.execute(stmt).all()
             total = int(rows[0][1]) if rows else 0
-            return [_call_view(s, r[0]) for r in rows], total
+            return call_views(s, [r[0] for r in rows]), total
 
     # --- volunteers -------------------------------------------------------------------------
 
@@ -632,7 +633,10 @@ class OpeningQueries:
                     col(RecruitmentCall.starts_at) <= until,
                 )
             ).all()
-            return [(int(su.id or 0), su.user_id, _call_view(s, call)) for su, call in rows]
+            views = call_views(s, [call for _, call in rows])
+            return [
+                (int(su.id or 0), su.user_id, v) for (su, _), v in zip(rows, views, strict=True)
+            ]
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -675,14 +679,35 @@ def _own_call(s: Session, user_id: int, call_id: int) -> RecruitmentCall | None:
 
 
 def _call_view(s: Session, call: RecruitmentCall) -> CallView:
-    group = s.get(Group, call.group_id)
-    waiting = int(
-        s.exec(
-            select(func.count())
-            .select_from(SignUp)
-            .where(col(SignUp.call_id) == call.id, col(SignUp.status) == "waiting")
-        ).one()
+    return call_views(s, [call])[0]
+
+
+def call_views(s: Session, calls: Sequence[RecruitmentCall]) -> list[CallView]:
+    """Views of many calls: two queries in all (groups, waiting counts), not two per call."""
+    ids = [c.id for c in calls]
+    group_ids = {c.group_id for c in calls}
+    groups = (
+        {g.id: g for g in s.exec(select(Group).where(col(Group.id).in_(group_ids)))}
+        if calls
+        else {}
     )
+    waiting_rows = (
+        s.exec(
+            select(col(SignUp.call_id), func.count())
+            .where(col(SignUp.call_id).in_(ids), col(SignUp.status) == "waiting")
+            .group_by(col(SignUp.call_id))
+        ).all()
+        if calls
+        else []
+    )
+    waiting_by_call = {int(c): int(n) for c, n in waiting_rows}
+    return [
+        _view(call, groups.get(call.group_id), waiting_by_call.get(int(call.id or 0), 0))
+        for call in calls
+    ]
+
+
+def _view(call: RecruitmentCall, group: Group | None, waiting: int) -> CallView:
     return CallView(
         id=int(call.id or 0),
         group_id=call.group_id,

@@ -31,6 +31,7 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.openings import CallView, call_views
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -279,7 +280,7 @@ class StaffQueries:
 
     # --- calls and broadcasts ---------------------------------------------------------
 
-    def all_calls(self: _HasSession, limit: int = 200) -> list[RecruitmentCall]:
+    def all_calls(self: _HasSession, limit: int = 200) -> list[CallView]:
         """Every call, newest date first (staff see hidden ones too)."""
         with self.session() as s:
             stmt = (
@@ -287,7 +288,7 @@ class StaffQueries:
                 .order_by(col(RecruitmentCall.starts_at).desc(), col(RecruitmentCall.id).desc())
                 .limit(limit)
             )
-            return list(s.exec(stmt).all())
+            return call_views(s, s.exec(stmt).all())
 
     def audience(
         self: _HasSession, field: str | None = None, area: str | None = None

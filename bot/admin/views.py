@@ -434,10 +434,7 @@ async def calls(request: web.Request) -> web.Response:
     everything = await asyncio.to_thread(conv.store.all_calls)
     token = _csrf(request)
     rows = []
-    for c in everything:
-        view = await asyncio.to_thread(conv.store.get_call, int(c.id or 0))
-        if view is None:
-            continue
+    for view in everything:
         hide = (
             f'<form method="post" action="/admin/calls/{view.id}/hide" class="inline">{csrf_field(token)}'
             '<input name="reason" placeholder="非表示の理由" required maxlength="300">'
