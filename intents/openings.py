@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from intents import forms
@@ -22,7 +22,7 @@ from intents.turn import Turn
 from intents.types import Card, Choice, Reply
 from knowledge.messages import Messages
 from knowledge.text import fold
-from knowledge.when import TOKYO, format_span, parse_period, today_in_tokyo
+from knowledge.when import TOKYO, Period, format_span, parse_period, today_in_tokyo
 from storage.openings import CallView, SignUpResult
 
 PAGE = 5
@@ -136,10 +136,6 @@ def more(turn: Turn, match: Match) -> Reply:
 
 
 def _results(turn: Turn) -> Reply:
-    from datetime import date
-
-    from knowledge.when import Period
-
     data: dict[str, Any] = turn.state.setdefault(STATE, {"page": 0})
     area = turn.places.get(data.get("area_code") or "")
     start = end = None
