@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).with_name("data")
 GUIDELINE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_31c8c944aa3e69bb.txt"
@@ -94,3 +95,32 @@ def in_threads(n: int, work: Callable[[int], object]) -> list[object]:
     if errors:
         raise errors[0]
     return results
+
+
+def open_call(
+    store: Any,
+    rep_user: tuple[str, str] = ("test", "rep"),
+    *,
+    title: str = "浜そうじ",
+    capacity: int = 5,
+    days_ahead: int = 3,
+) -> tuple[int, int]:
+    """A verified group 「海の会」 (key ``umi``), a representative linked by invite code, and
+    one open call; returns (representative's user id, call id)."""
+    from datetime import UTC, datetime, timedelta
+
+    from storage.openings import CallDraft
+    from storage.store import GroupRecord
+
+    store.import_groups(
+        [GroupRecord("umi", "海の会", fields=("environment",), areas=("kamakura",))]
+    )
+    rep = store.touch_user(*rep_user, "ja").id
+    code, _ = store.issue_invite("umi")
+    assert store.redeem_invite(rep, code)[0] == "linked"
+    start = datetime.now(UTC) + timedelta(days=days_ahead)
+    draft = CallDraft(title, "ごみ拾い", "environment", "kamakura", "由比ガ浜", "駅前",
+                      start, start + timedelta(hours=2), capacity)  # fmt: skip
+    call_id = store.create_call(rep, store.represented_groups(rep)[0][0], draft)
+    assert call_id is not None
+    return rep, call_id

@@ -7,7 +7,7 @@ import asyncio
 import io
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,8 @@ from bot.config import Settings
 from bot.server import create_app
 from intents.conversation import Conversation
 from intents.types import Inbound
-from storage.openings import CallDraft
 from storage.store import GroupRecord
+from tests.helpers import open_call
 
 AiohttpClient = Callable[..., Awaitable[TestClient]]
 PASSWORD = "correct horse battery staple"
@@ -156,17 +156,7 @@ async def test_groups_verify_invite_add_import_export(client: TestClient) -> Non
 
 def _call(client: TestClient) -> tuple[int, int]:
     store = conv(client).store
-    store.import_groups(
-        [GroupRecord("umi", "海の会", fields=("environment",), areas=("kamakura",))]
-    )
-    rep = store.touch_user("test", "rep", "ja").id
-    code, _ = store.issue_invite("umi") or ("", None)
-    store.redeem_invite(rep, code)
-    start = datetime.now(UTC) + timedelta(days=3)
-    draft = CallDraft("浜そうじ", "ごみ拾い", "environment", "kamakura", "由比ガ浜", "駅前",
-                      start, start + timedelta(hours=2), 5)  # fmt: skip
-    call_id = store.create_call(rep, store.represented_groups(rep)[0][0], draft)
-    assert call_id
+    rep, call_id = open_call(store)
     volunteer = store.touch_user("test", "vol", "ja").id
     store.save_profile(volunteer, name="=HYPERLINK(\"x\")", contact="v@example.jp",
                        age_group="hs", consent_at=datetime.now(UTC))  # fmt: skip

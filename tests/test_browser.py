@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import open_call
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -36,27 +38,13 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from bot.config import Settings
     from bot.runtime import open_conversation
-    from storage.openings import CallDraft
 
     db = tmp_path_factory.mktemp("browser") / "browser.db"
     url = f"sqlite:///{db}"
     conversation = open_conversation(Settings(database_url=url))
     store = conversation.store
     store.create_staff("staff1", PASSWORD)
-    from storage.store import GroupRecord
-
-    store.import_groups(
-        [GroupRecord("umi", "海の会", fields=("environment",), areas=("kamakura",))]
-    )
-    rep = store.touch_user("web", "rep", "ja").id
-    code, _ = store.issue_invite("umi") or ("", None)
-    store.redeem_invite(rep, code)
-    start = datetime.now(UTC) + timedelta(days=4)
-    call_id = store.create_call(
-        rep, store.represented_groups(rep)[0][0],
-        CallDraft("浜そうじ（ブラウザ試験）", "ごみ拾い", "environment", "kamakura", "由比ガ浜",
-                  "駅前", start, start + timedelta(hours=2), 5),
-    )  # fmt: skip
+    _, call_id = open_call(store, ("web", "rep"), title="浜そうじ（ブラウザ試験）", days_ahead=4)
     volunteer = store.touch_user("web", "vol", "ja").id
     store.save_profile(volunteer, name="山田", contact="v@example.jp", age_group="18",
                        consent_at=datetime.now(UTC))  # fmt: skip

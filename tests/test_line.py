@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,9 @@ from bot.config import Settings
 from bot.server import create_app, line_key
 from bot.worker import Worker
 from intents.types import Card, Choice, Reply
-from storage.openings import CallDraft
-from storage.store import GroupRecord
 from tests import line_events as ev
 from tests.fakes.line_api import FakeLine, check_messages
+from tests.helpers import open_call
 
 SECRET = "line-channel-secret-for-tests"
 DATA = Path(__file__).with_name("data")
@@ -188,19 +187,7 @@ async def test_outage_during_sign_up_keeps_it_and_confirms_after_recovery(
     app = bot.server.app
     conversation = app[conversation_key]
     store = conversation.store
-    store.import_groups(
-        [GroupRecord("umi", "海の会", fields=("environment",), areas=("kamakura",))]
-    )
-    rep = store.touch_user("line", "Urep", "ja").id
-    code, _ = store.issue_invite("umi") or ("", None)
-    store.redeem_invite(rep, code)
-    (group_id, _, _) = store.represented_groups(rep)[0]
-    start = datetime.now(UTC) + timedelta(days=5)
-    call_id = store.create_call(
-        rep, group_id,
-        CallDraft("浜そうじ", "ごみ拾い", "environment", "kamakura", "由比ガ浜", "駅前",
-                  start, start + timedelta(hours=2), 3),
-    )  # fmt: skip
+    _, call_id = open_call(store, ("line", "Urep"), capacity=3)
     for step in ("f:v:yes", "山田", "yamada@example.jp", "f:v:30"):
         if step == "f:v:yes":
             await post(bot, ev.body(ev.postback("Uvol", f"os:{call_id}")))

@@ -21,6 +21,7 @@ from bot.server import create_app, telegram_key
 from bot.worker import Worker
 from intents.types import Card, Choice, Reply
 from tests.fakes.telegram_api import FakeTelegram
+from tests.helpers import open_call
 
 SECRET = "tg-webhook-secret_123"
 AiohttpServer = Callable[..., Awaitable[TestServer]]
@@ -193,22 +194,9 @@ def test_render_limits() -> None:
 
 
 async def test_sign_up_by_buttons(bot: TestClient, fake: tuple[FakeTelegram, str]) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from storage.openings import CallDraft
-    from storage.store import GroupRecord
 
     store = bot.server.app[conversation_key].store
-    store.import_groups(
-        [GroupRecord("umi", "海の会", fields=("environment",), areas=("kamakura",))]
-    )
-    rep = store.touch_user("telegram", "900", "ja").id
-    code, _ = store.issue_invite("umi") or ("", None)
-    store.redeem_invite(rep, code)
-    start = datetime.now(UTC) + timedelta(days=3)
-    draft = CallDraft("浜そうじ", "ごみ拾い", "environment", "kamakura", "由比ガ浜", "駅前",
-                      start, start + timedelta(hours=2), 5)  # fmt: skip
-    call_id = store.create_call(rep, store.represented_groups(rep)[0][0], draft)
+    _, call_id = open_call(store, ("telegram", "900"))
     steps: list[dict[str, Any]] = [
         message(13, "由比ヶ浜のボランティア"),
         callback(13, f"os:{call_id}"),
