@@ -13,21 +13,20 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from intents.conversation import Conversation
 from intents.types import Inbound
 from knowledge.fields import FieldIndex
-from storage import Store, create_db_engine, database_url, migrate
+from storage import Store, create_db_engine, migrate
 from storage.store import GroupRecord
+from tests.helpers import throwaway_postgres
 
 GROUPS = 20_000
 QUERIES = [
@@ -75,15 +74,8 @@ def _postgres() -> Iterator[str | None]:
     except psycopg.OperationalError:
         yield None
         return
-    name = f"tsunagaru_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(database_url({"DATABASE_URL": admin})).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres(admin, prefix="tsunagaru_bench") as url:
+        yield url
 
 
 def _pct(values: list[float], p: float) -> float:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from intents.conversation import Conversation
 from knowledge.faq import FaqIndex, load_entries
-from storage import Store, create_db_engine, database_url, migrate
+from storage import Store, create_db_engine, migrate
+from tests.helpers import throwaway_postgres
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -65,18 +64,6 @@ def postgres_admin_url() -> str | None:
     return _postgres_admin_url()
 
 
-def _fresh_postgres(admin_url: str) -> Iterator[str]:
-    name = f"tsunagaru_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(database_url({"DATABASE_URL": admin_url})).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_admin_url: str | None
@@ -87,7 +74,8 @@ def db_url(
         return
     if postgres_admin_url is None:
         pytest.skip("PostgreSQL not reachable (set TEST_POSTGRES_URL)")
-    yield from _fresh_postgres(postgres_admin_url)
+    with throwaway_postgres(postgres_admin_url) as url:
+        yield url
 
 
 @pytest.fixture

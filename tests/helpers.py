@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,24 @@ def open_call(
     call_id = store.create_call(rep, store.represented_groups(rep)[0][0], draft)
     assert call_id is not None
     return rep, call_id
+
+
+@contextmanager
+def throwaway_postgres(admin_url: str, prefix: str = "tsunagaru_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server at ``admin_url``, dropped afterwards."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from storage import database_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(database_url({"DATABASE_URL": admin_url})).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
