@@ -11,19 +11,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ask(lines: list[str], db: Path, *args: str) -> list[dict[str, object]]:
+def run(
+    db: Path, *args: str, stdin: str = "", now: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ARGS`` on an SQLite file, optionally at a fixed time."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
-    out = subprocess.run(
-        [sys.executable, "-m", "bot", "ask", "--json", *args],
-        input="\n".join(lines) + "\n",
+    if now:
+        env["TSUNAGARU_NOW"] = now
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env=env,
         cwd=ROOT,
-        check=True,
+        check=False,
         timeout=120,
     )
-    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def ask(lines: list[str], db: Path, *args: str, now: str | None = None) -> list[dict[str, object]]:
+    """One JSON reply per line said."""
+    done = run(db, "ask", "--json", *args, stdin="\n".join(lines) + "\n", now=now)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def test_json_lines_carry_text_intent_slots_source(tmp_path: Path) -> None:
@@ -47,19 +58,6 @@ def test_user_conversation_continues_across_calls(tmp_path: Path) -> None:
     (other,) = ask([str(n)], db, "--user", "bob")  # bob has no menu on screen
     assert other["intent"] == "fallback"
     assert menu["intent"] == "help"
-
-
-def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
-        timeout=120,
-    )
 
 
 def test_find_groups_slots_in_json(tmp_path: Path) -> None:
@@ -112,21 +110,10 @@ def test_import_refuses_a_huge_file(tmp_path: Path) -> None:
 
 def test_invite_post_sign_up_and_remind_through_the_cli(tmp_path: Path) -> None:
     db = tmp_path / "v.db"
-    env_now = {"TSUNAGARU_NOW": "2026-11-25T12:00+09:00"}
+    noon = "2026-11-25T12:00+09:00"
 
-    def chat(user: str, *lines: str, now: dict[str, str] = env_now) -> list[dict[str, object]]:
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", **now}
-        out = subprocess.run(
-            [sys.executable, "-m", "bot", "ask", "--json", "--user", user],
-            input="\n".join(lines) + "\n",
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            check=True,
-            timeout=120,
-        )
-        return [json.loads(line) for line in out.stdout.splitlines()]
+    def chat(user: str, *lines: str, now: str = noon) -> list[dict[str, object]]:
+        return ask(list(lines), db, "--user", user, now=now)
 
     issued = run(db, "groups", "invite", "sample-003")
     assert issued.returncode == 0, issued.stdout + issued.stderr
@@ -153,12 +140,8 @@ def test_invite_post_sign_up_and_remind_through_the_cli(tmp_path: Path) -> None:
     signed = chat("vol", "鎌倉山のボランティア", "1", "1", "山本", "090-1234-5678", "2", "1")
     assert signed[0]["slots"] == {"area": "深沢地域"}
     assert signed[-1]["slots"]["outcome"] == "confirmed"  # type: ignore[index]
-    evening_before = {"TSUNAGARU_NOW": "2026-12-04T19:00+09:00"}
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", **evening_before}
-    worked = subprocess.run(
-        [sys.executable, "-m", "bot", "worker", "--once"],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=True, timeout=120,
-    )  # fmt: skip
+    evening_before = "2026-12-04T19:00+09:00"
+    worked = run(db, "worker", "--once", now=evening_before)
     assert "'reminders_queued': 1" in worked.stdout
     (reminded,) = chat("vol", "ありがとう", now=evening_before)
     assert "明日は「竹林の手入れ」" in str(reminded["text"])
