@@ -27,6 +27,9 @@ class Settings:
     telegram_bot_token: str = ""
     telegram_webhook_secret: str = ""
     telegram_api_base_url: str = "https://api.telegram.org"
+    # One log line per HTTP request. Off by default: a PaaS router logs requests already, and
+    # at webhook rates the lines cost more than the answers.
+    access_log: bool = False
 
     @property
     def line_enabled(self) -> bool:
@@ -49,8 +52,7 @@ class Settings:
             database_url=database_url(env),
             host=env.get("HOST", "127.0.0.1"),
             port=int(env.get("PORT", "8080")),
-            sample_groups=env.get("SAMPLE_GROUPS", "1").strip().lower()
-            not in {"0", "false", "no"},
+            sample_groups=_flag(env.get("SAMPLE_GROUPS", "1")),
             fixed_now=_fixed_now(env.get("TSUNAGARU_NOW", "")),
             public_url=env.get("PUBLIC_URL", ""),
             line_channel_secret=env.get("LINE_CHANNEL_SECRET", ""),
@@ -59,7 +61,12 @@ class Settings:
             telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", ""),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org",
+            access_log=_flag(env.get("ACCESS_LOG", "0")),
         )
+
+
+def _flag(text: str) -> bool:
+    return text.strip().lower() not in {"", "0", "false", "no", "off"}
 
 
 def _fixed_now(text: str) -> datetime | None:

@@ -111,4 +111,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     """Run the server until interrupted (SIGTERM/SIGINT finish requests in flight)."""
     host, port = host or settings.host, port or settings.port
     log.info("web chat on http://%s:%d/", host, port)
-    web.run_app(create_app(settings), host=host, port=port, print=None, shutdown_timeout=10)
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        print=None,
+        shutdown_timeout=10,
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+    )

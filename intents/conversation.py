@@ -75,13 +75,19 @@ class Conversation:
         self.clock = clock
 
     def handle(self, inbound: Inbound) -> Reply:
-        """Answer one message. Never raises for bad input; the reply says what was wrong."""
+        """Answer one message. Never raises for bad input; the reply says what was wrong.
+
+        Raises:
+            AlreadyHandled: ``inbound.event_id`` was handled before.
+        """
         text = _CONTROL.sub("", unicodedata.normalize("NFC", inbound.text or "")).strip()
         payload = (inbound.payload or "").strip() or None
         locale = Messages.language(inbound.locale)
         if text and is_mostly_latin(text):
             locale = "en"  # an English question gets an English answer
-        user, state = self.store.open_turn(inbound.platform, inbound.user_id, locale)
+        user, state = self.store.open_turn(
+            inbound.platform, inbound.user_id, locale, event_id=inbound.event_id
+        )
         if payload is None and (number := _CHOICE_NUMBER.match(text)):
             # A text-only channel shows choices as [1] [2] …; typing the number taps it.
             choices = state.get("choices") or []
@@ -120,7 +126,7 @@ class Conversation:
             keys.append(f"faq:{reply.slots['faq_id']}")
         counters = (today_in_tokyo(turn.now), keys)  # for the dashboard; no user ids
         notices = self.store.close_turn(
-            user.id, state, pull_notices=pull, now=turn.now, counters=counters
+            user.id, state, pull_notices=pull, now=turn.now, counters=counters, locale=locale
         )
         for body in notices:
             reply.notices.append(str(json.loads(body).get("text", "")))

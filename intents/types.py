@@ -26,6 +26,9 @@ class Inbound:
     text: str | None = None
     payload: str | None = None
     locale: str = "ja"
+    # The platform's id for this event (LINE webhookEventId). When set, the turn runs only the
+    # first time: a redelivery raises storage.store.AlreadyHandled instead.
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import case, delete, func, literal, or_, update
+from sqlalchemy import Connection, case, delete, func, literal, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -795,22 +796,23 @@ def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0))
 
 
-def take_due(s: Session, user_id: int, now: datetime) -> list[str]:
+def take_due(s: Session | Connection, user_id: int, now: datetime) -> list[str]:
     """Mark the user's due outbox messages delivered and return their bodies (pull delivery)."""
-    rows = s.exec(
-        select(OutboxMessage)
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    rows = s.execute(
+        core_select(outbox.c.id, outbox.c.body)
         .where(
-            col(OutboxMessage.user_id) == user_id,
-            col(OutboxMessage.delivered_at).is_(None),
-            col(OutboxMessage.deliver_after) <= now,
+            outbox.c.user_id == user_id,
+            outbox.c.delivered_at.is_(None),
+            outbox.c.deliver_after <= now,
         )
-        .order_by(col(OutboxMessage.id))
+        .order_by(outbox.c.id)
     ).all()
     bodies = []
     for row in rows:
         done = s.execute(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.delivered_at).is_(None))
+            update(outbox)
+            .where(outbox.c.id == row.id, outbox.c.delivered_at.is_(None))
             .values(delivered_at=now)
         )
         if _rowcount(done) == 1:  # another request may have delivered it a moment ago

@@ -10,9 +10,10 @@ import secrets
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Protocol
 
-from sqlalchemy import func, update
+from sqlalchemy import Connection, Insert, bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -308,15 +309,19 @@ class StaffQueries:
             return [int(u or 0) for u in s.exec(stmt).all()]
 
 
-def add_counts(s: Session, day: date, keys: list[str]) -> None:
+def add_counts(s: Session | Connection, day: date, keys: list[str]) -> None:
     """Add one to each ``(day, key)`` counter within the caller's transaction."""
-    dialect = s.get_bind().dialect.name
+    bind = s if isinstance(s, Connection) else s.get_bind()
+    stmt = _count_statement(bind.dialect.name)
+    s.execute(stmt, [{"day": day.isoformat(), "key": key[:80]} for key in dict.fromkeys(keys)])
+
+
+@cache
+def _count_statement(dialect: str) -> Insert:
     table = DailyCount.__table__  # type: ignore[attr-defined]
-    for key in keys:
-        values = {"day": day.isoformat(), "key": key[:80], "count": 1}
-        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(**values)
-        s.execute(
-            ins.on_conflict_do_update(
-                index_elements=["day", "key"], set_={"count": table.c.count + 1}
-            )
-        )
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(table)
+        .values(day=bindparam("day"), key=bindparam("key"), count=1)
+        .on_conflict_do_update(index_elements=["day", "key"], set_={"count": table.c.count + 1})
+    )

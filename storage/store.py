@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, literal
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    update,
+)
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -25,6 +40,7 @@ from storage.models import (
     ProcessedEvent,
     UnansweredQuestion,
     User,
+    UTCDateTime,
     area_bits,
     utcnow,
 )
@@ -108,11 +124,70 @@ def _chunks(items: list[Any], size: int = 900) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+class AlreadyHandled(Exception):
+    """The event was processed before: redelivered, or another process has it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _TurnStatements:
+    """The statements every turn runs, built once (SQLAlchemy caches their compiled form)."""
+
+    user_and_state: Select[Any]
+    create_user: Insert
+    seen: Update
+    save_state: Insert
+    claim: Insert
+
+
+def _turn_statements(dialect: str) -> _TurnStatements:
+    users = User.__table__  # type: ignore[attr-defined]
+    states = ConversationState.__table__  # type: ignore[attr-defined]
+    events = ProcessedEvent.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stamp = bindparam("now", type_=UTCDateTime())
+    user_key = and_(
+        users.c.platform == bindparam("platform"),
+        users.c.platform_user_id == bindparam("platform_user_id"),
+    )
+    save_state = insert(states).values(
+        user_id=bindparam("user_id"), data=bindparam("data"), updated_at=stamp
+    )
+    return _TurnStatements(
+        user_and_state=core_select(users.c.id, users.c.locale, states.c.data)
+        .select_from(users.outerjoin(states, states.c.user_id == users.c.id))
+        .where(user_key),
+        create_user=insert(users)
+        .values(
+            platform=bindparam("platform"),
+            platform_user_id=bindparam("platform_user_id"),
+            locale=bindparam("locale"),
+            active=True,
+            created_at=stamp,
+            last_seen_at=stamp,
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "platform_user_id"])
+        .returning(users.c.id),
+        seen=update(users)
+        .where(users.c.id == bindparam("uid"))
+        .values(last_seen_at=stamp, active=True, locale=bindparam("new_locale")),
+        save_state=save_state.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"data": save_state.excluded.data, "updated_at": save_state.excluded.updated_at},
+        ),
+        claim=insert(events)
+        .values(platform=bindparam("platform"), event_id=bindparam("event_id"), created_at=stamp)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(events.c.event_id),
+    )
+
+
 class Store(OpeningQueries, StaffQueries):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._sql = _turn_statements(engine.dialect.name)
+        self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     def describe(self) -> str:
         """The database URL without its password (for logs)."""
@@ -125,7 +200,7 @@ class Store(OpeningQueries, StaffQueries):
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._one_writer(), Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -133,11 +208,32 @@ class Store(OpeningQueries, StaffQueries):
                 session.rollback()
                 raise
 
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in one transaction: the hot path of a turn, without the ORM's
+        unit of work."""
+        with self._one_writer(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        # SQLite has one writer at a time, and a waiting writer polls in sleeps that grow to
+        # 100 ms. Within a process, writers queue on a lock instead; between processes,
+        # busy_timeout still applies. PostgreSQL needs no such queue.
+        if self._lock is None:
+            yield
+            return
+        with self._lock:
+            yield
+
     # users -------------------------------------------------------------------------------
 
     def touch_user(self, platform: str, platform_user_id: str, locale: str) -> UserRef:
         """Find or create the user and mark them seen now."""
-        return self._find_or_create(platform, platform_user_id, locale, with_state=False)[0]
+        with self.connection() as c:
+            ref, _ = self._find_or_create(c, platform, platform_user_id, locale)
+            c.execute(self._sql.seen, {"uid": ref.id, "now": utcnow(), "new_locale": ref.locale})
+            return ref
 
     def set_user_active(self, platform: str, platform_user_id: str, active: bool) -> None:
         """Unfollow/block: mark the user so nothing more is pushed to them."""
@@ -154,41 +250,39 @@ class Store(OpeningQueries, StaffQueries):
     # a turn: one transaction to begin, one to end ------------------------------------------
 
     def open_turn(
-        self, platform: str, platform_user_id: str, locale: str
+        self, platform: str, platform_user_id: str, locale: str, *, event_id: str | None = None
     ) -> tuple[UserRef, dict[str, Any]]:
-        """Find or create the user, mark them seen, and load their state, in one transaction."""
-        return self._find_or_create(platform, platform_user_id, locale, with_state=True)
+        """Claim the event (when it has an id), find or create the user and load their state,
+        in one transaction.
+
+        Raises:
+            AlreadyHandled: the event was processed before (redelivered, or another process
+                has it).
+        """
+        with self.connection() as c:
+            if event_id is not None and not self._claim(c, platform, event_id):
+                raise AlreadyHandled(event_id)
+            ref, data = self._find_or_create(c, platform, platform_user_id, locale)
+            return ref, (dict(json.loads(data)) if data else {})
 
     def _find_or_create(
-        self, platform: str, platform_user_id: str, locale: str, *, with_state: bool
-    ) -> tuple[UserRef, dict[str, Any]]:
-        for _ in range(2):  # a concurrent first message may create the row between our steps
-            try:
-                with self.session() as s:
-                    user = s.exec(
-                        select(User).where(
-                            User.platform == platform, User.platform_user_id == platform_user_id
-                        )
-                    ).first()
-                    is_new = user is None
-                    if user is None:
-                        user = User(
-                            platform=platform, platform_user_id=platform_user_id, locale=locale
-                        )
-                    user.last_seen_at = utcnow()
-                    user.active = True
-                    if locale and locale != user.locale:
-                        user.locale = locale
-                    s.add(user)
-                    s.flush()
-                    user_id = int(user.id or 0)
-                    row = s.get(ConversationState, user_id) if with_state and not is_new else None
-                    state = dict(json.loads(row.data)) if row else {}
-                    ref = UserRef(user_id, platform, platform_user_id, user.locale, is_new)
-                    return ref, state
-            except IntegrityError:
-                continue
-        raise RuntimeError("could not create user")
+        self, c: Connection, platform: str, platform_user_id: str, locale: str
+    ) -> tuple[UserRef, str | None]:
+        """The user and their saved state (JSON), creating the user on first contact."""
+        key = {"platform": platform, "platform_user_id": platform_user_id}
+        row = c.execute(self._sql.user_and_state, key).first()
+        if row is not None:
+            ref = UserRef(row.id, platform, platform_user_id, locale or row.locale, False)
+            return ref, row.data
+        # A concurrent first message (another process) may insert the row first: then ours
+        # does nothing and we read theirs.
+        new_id = c.execute(
+            self._sql.create_user, {**key, "locale": locale or "ja", "now": utcnow()}
+        ).scalar()
+        if new_id is None:
+            row = c.execute(self._sql.user_and_state, key).one()
+            return UserRef(row.id, platform, platform_user_id, locale or row.locale, False), None
+        return UserRef(int(new_id), platform, platform_user_id, locale or "ja", True), None
 
     def close_turn(
         self,
@@ -198,30 +292,33 @@ class Store(OpeningQueries, StaffQueries):
         pull_notices: bool,
         now: datetime,
         counters: tuple[date, list[str]] | None = None,
+        locale: str | None = None,
     ) -> list[str]:
-        """Save the state and (for chats without push) take the notices due, in one
-        transaction. Returns the notices' bodies."""
-        with self.session() as s:
-            row = s.get(ConversationState, user_id) or ConversationState(user_id=user_id)
-            row.data = json.dumps(state, ensure_ascii=False)
-            row.updated_at = utcnow()
-            s.add(row)
+        """Mark the user seen, save the state, count the turn and (for chats without push)
+        take the notices due, in one transaction. Returns the notices' bodies."""
+        with self.connection() as c:
+            stamp = utcnow()
+            if locale:
+                c.execute(self._sql.seen, {"uid": user_id, "now": stamp, "new_locale": locale})
+            data = json.dumps(state, ensure_ascii=False)
+            c.execute(self._sql.save_state, {"user_id": user_id, "data": data, "now": stamp})
             if counters is not None:
-                add_counts(s, *counters)
+                day, keys = counters
+                add_counts(c, day, keys)
             if not pull_notices:
                 return []
-            return take_due(s, user_id, now)
+            return take_due(c, user_id, now)
 
     # idempotency --------------------------------------------------------------------------
 
     def claim_event(self, platform: str, event_id: str) -> bool:
         """Record an event id; False when it was already processed (by us or another process)."""
-        try:
-            with self.session() as s:
-                s.add(ProcessedEvent(platform=platform, event_id=event_id[:128]))
-            return True
-        except IntegrityError:
-            return False
+        with self.connection() as c:
+            return self._claim(c, platform, event_id)
+
+    def _claim(self, c: Connection, platform: str, event_id: str) -> bool:
+        params = {"platform": platform, "event_id": event_id[:128], "now": utcnow()}
+        return c.execute(self._sql.claim, params).first() is not None
 
     # FAQ feedback and unanswered questions ------------------------------------------------
 

@@ -27,25 +27,12 @@ from linebot.v3.messaging import (
     AsyncMessagingApi,
     AsyncMessagingApiBlob,
     Configuration,
-    FlexBox,
-    FlexBubble,
-    FlexButton,
-    FlexCarousel,
-    FlexMessage,
-    FlexText,
-    Message,
-    MulticastRequest,
     PostbackAction,
-    PushMessageRequest,
-    QuickReply,
-    QuickReplyItem,
-    ReplyMessageRequest,
     RichMenuArea,
     RichMenuBounds,
     RichMenuRequest,
     RichMenuSize,
     ShowLoadingAnimationRequest,
-    TextMessage,
 )
 from linebot.v3.webhooks import (
     FollowEvent,
@@ -59,6 +46,7 @@ from linebot.v3.webhooks import (
 from bot.worker import DeliveryError
 from intents.conversation import Conversation
 from intents.types import Card, Choice, Inbound, Reply
+from storage.store import AlreadyHandled
 
 log = logging.getLogger(__name__)
 
@@ -103,35 +91,61 @@ def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
     return [p.rstrip("\n") or " " for p in parts]
 
 
-def _postback(choice: Choice) -> PostbackAction:
-    return PostbackAction(label=choice.label, data=choice.payload, display_text=choice.label)
+# Messages are built as the Messaging API's JSON, not as the SDK's pydantic models: building
+# and serialising a carousel of models cost about 1 ms per reply, more than everything else
+# the echo bot does. tests/test_line.py checks that every shape below round-trips through the
+# SDK's own models unchanged, and the fake LINE API parses each request with them.
+LineMessage = dict[str, Any]
 
 
-def _bubble(card: Card) -> FlexBubble:
-    body = FlexBox(
-        layout="vertical",
-        spacing="sm",
-        contents=[
-            FlexText(text=card.title, weight="bold", size="md", wrap=True),
-            FlexText(text=card.body or " ", size="sm", wrap=True, color="#444444"),
-        ],
-    )
-    footer = None
+def _postback(choice: Choice) -> dict[str, str]:
+    return {
+        "type": "postback",
+        "label": choice.label,
+        "data": choice.payload,
+        "displayText": choice.label,
+    }
+
+
+def _bubble(card: Card) -> dict[str, Any]:
+    bubble: dict[str, Any] = {
+        "type": "bubble",
+        "size": "kilo",
+        "body": {
+            "type": "box",
+            "layout": "vertical",
+            "spacing": "sm",
+            "contents": [
+                {"type": "text", "text": card.title, "weight": "bold", "size": "md", "wrap": True},
+                {
+                    "type": "text",
+                    "text": card.body or " ",
+                    "size": "sm",
+                    "wrap": True,
+                    "color": "#444444",
+                },
+            ],
+        },
+    }
     if card.buttons:
-        footer = FlexBox(
-            layout="vertical",
-            spacing="sm",
-            contents=[
-                FlexButton(
-                    action=_postback(b), style="primary" if i == 0 else "secondary", height="sm"
-                )
+        bubble["footer"] = {
+            "type": "box",
+            "layout": "vertical",
+            "spacing": "sm",
+            "contents": [
+                {
+                    "type": "button",
+                    "action": _postback(b),
+                    "style": "primary" if i == 0 else "secondary",
+                    "height": "sm",
+                }
                 for i, b in enumerate(card.buttons)
             ],
-        )
-    return FlexBubble(size="kilo", body=body, footer=footer)
+        }
+    return bubble
 
 
-def render(reply: Reply) -> list[Message]:
+def render(reply: Reply) -> list[LineMessage]:
     """A platform-neutral reply as at most 5 LINE messages (text parts, then a Flex carousel),
     the quick replies on the last one."""
     text = "\n\n".join([*reply.notices, reply.text]) if reply.notices else reply.text
@@ -143,22 +157,26 @@ def render(reply: Reply) -> list[Message]:
             *parts[: room_for_text - 1],
             parts[room_for_text - 1][: MAX_TEXT_UNITS - 20] + "…",
         ]
-    messages: list[Message] = [TextMessage(text=p) for p in parts if p.strip()]
+    messages: list[LineMessage] = [{"type": "text", "text": p} for p in parts if p.strip()]
     if cards:
         alt = " / ".join(c.title for c in cards)
         if len(alt) > MAX_ALT_TEXT:
             alt = alt[: MAX_ALT_TEXT - 1] + "…"
-        carousel = FlexCarousel(contents=[_bubble(c) for c in cards])
-        messages.append(FlexMessage(alt_text=alt or "一覧", contents=carousel))
-    if reply.choices and messages:
-        quick = QuickReply(
-            items=[QuickReplyItem(action=_postback(c)) for c in reply.choices[:MAX_QUICK_REPLIES]]
-        )
-        messages[-1].quick_reply = quick
-    return messages or [TextMessage(text=" ")]
+        carousel = {"type": "carousel", "contents": [_bubble(c) for c in cards]}
+        messages.append({"type": "flex", "altText": alt or "一覧", "contents": carousel})
+    if not messages:
+        messages.append({"type": "text", "text": " "})
+    if reply.choices:
+        messages[-1]["quickReply"] = {
+            "items": [
+                {"type": "action", "action": _postback(c)}
+                for c in reply.choices[:MAX_QUICK_REPLIES]
+            ]
+        }
+    return messages
 
 
-def render_body(body: dict[str, Any]) -> list[Message]:
+def render_body(body: dict[str, Any]) -> list[LineMessage]:
     """An outbox body (``{"text", "choices"}``) as LINE messages."""
     choices = [Choice(c["label"], c["payload"]) for c in body.get("choices", [])]
     return render(Reply(str(body.get("text", "")), "notice", choices=choices))
@@ -243,23 +261,27 @@ class LineChannel:
         source = getattr(event, "source", None)
         if not isinstance(source, UserSource) or not source.user_id:
             return  # groups and rooms: this bot talks one to one
+        user_id = source.user_id
         event_id = getattr(event, "webhook_event_id", None)
         store = self.conversation.store
-        if event_id and not await asyncio.to_thread(store.claim_event, PLATFORM, event_id):
-            return  # redelivered, or another process has it
-        user_id = source.user_id
         if isinstance(event, UnfollowEvent):
-            await asyncio.to_thread(store.set_user_active, PLATFORM, user_id, False)
+            if not event_id or await asyncio.to_thread(store.claim_event, PLATFORM, event_id):
+                await asyncio.to_thread(store.set_user_active, PLATFORM, user_id, False)
             return
-        inbound = _inbound(event, user_id)
+        inbound = _inbound(event, user_id, event_id)
         if inbound is None:
             return
+        # The turn claims the event id in its first transaction: a redelivery, or the same
+        # event at another process, stops there.
         work = asyncio.ensure_future(asyncio.to_thread(self.conversation.handle, inbound))
         try:
-            reply = await asyncio.wait_for(asyncio.shield(work), LOADING_AFTER)
-        except TimeoutError:
-            await self._show_loading(user_id)
-            reply = await work
+            try:
+                reply = await asyncio.wait_for(asyncio.shield(work), LOADING_AFTER)
+            except TimeoutError:
+                await self._show_loading(user_id)
+                reply = await work
+        except AlreadyHandled:
+            return
         await self._send(getattr(event, "reply_token", None), user_id, render(reply))
 
     async def _show_loading(self, user_id: str) -> None:
@@ -273,13 +295,33 @@ class LineChannel:
 
     # --- outbound -------------------------------------------------------------------------------
 
-    async def _send(self, reply_token: str | None, user_id: str, messages: list[Message]) -> None:
+    async def _post(self, path: str, body: dict[str, Any], retry_key: str | None = None) -> None:
+        """POST one Messaging API request through the SDK's client (its session, bearer auth
+        and ApiException); the body is the JSON the renderer built."""
+        if self._client is None:
+            raise RuntimeError("LineChannel.open() was not called")
+        headers = {"Content-Type": "application/json"}
+        if retry_key is not None:
+            headers["X-Line-Retry-Key"] = retry_key
+        await self._client.call_api(
+            path,
+            "POST",
+            header_params=headers,
+            body=body,
+            response_types_map={},  # the answers (sent message ids) are not needed
+            auth_settings=["Bearer"],
+            _return_http_data_only=True,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+
+    async def _send(
+        self, reply_token: str | None, user_id: str, messages: list[LineMessage]
+    ) -> None:
         """Reply; if the token is spent or expired, push; if LINE is down, keep it for later."""
         if reply_token:
             try:
-                await self.api.reply_message(
-                    ReplyMessageRequest(reply_token=reply_token, messages=messages),
-                    _request_timeout=REQUEST_TIMEOUT,
+                await self._post(
+                    "/v2/bot/message/reply", {"replyToken": reply_token, "messages": messages}
                 )
                 return
             except ApiException as exc:
@@ -297,19 +339,16 @@ class LineChannel:
         except DeliveryError:
             await self._keep_for_later(user_id, messages)
 
-    async def _keep_for_later(self, user_id: str, messages: list[Message]) -> None:
+    async def _keep_for_later(self, user_id: str, messages: list[LineMessage]) -> None:
         """Queue the reply in the outbox: the worker pushes it when LINE is back."""
         store = self.conversation.store
         user = await asyncio.to_thread(store.touch_user, PLATFORM, user_id, "ja")
-        body = {"line_messages": [m.to_dict() for m in messages]}
+        body = {"line_messages": messages}
         await asyncio.to_thread(store.enqueue, user.id, json.dumps(body, ensure_ascii=False))
 
     async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
         """The worker's sender: push one outbox message, at most once per ``retry_key``."""
-        if "line_messages" in body:
-            messages = [Message.from_dict(m) for m in body["line_messages"]]
-        else:
-            messages = render_body(body)
+        messages = body["line_messages"] if "line_messages" in body else render_body(body)
         # The same outbox message always gets the same retry key, so LINE drops a repeat of a
         # push it already accepted (answering 409) even if we crashed before noting it.
         key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
@@ -319,36 +358,28 @@ class LineChannel:
         self, platform_user_ids: list[str], body: dict[str, Any], retry_key: str
     ) -> None:
         """The worker's broadcast path: one request for up to 500 users."""
-        messages = render_body(body)
+        request = {"to": platform_user_ids[:500], "messages": render_body(body)}
         key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
-        try:
-            await self.api.multicast(
-                MulticastRequest(to=platform_user_ids[:500], messages=messages),
-                x_line_retry_key=key,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        except ApiException as exc:
-            if exc.status == 409:
-                return
-            retry = exc.status is not None and (exc.status >= 500 or exc.status == 429)
-            raise DeliveryError(f"LINE multicast {exc.status}", retry=retry) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"LINE multicast failed: {exc!r}", retry=True) from exc
+        await self._deliver("/v2/bot/message/multicast", request, key, "multicast")
 
-    async def _push(self, user_id: str, messages: list[Message], retry_key: str) -> None:
+    async def _push(self, user_id: str, messages: list[LineMessage], retry_key: str) -> None:
+        request = {"to": user_id, "messages": messages}
+        await self._deliver("/v2/bot/message/push", request, retry_key, "push")
+
+    async def _deliver(
+        self, path: str, request: dict[str, Any], retry_key: str, what: str
+    ) -> None:
         try:
-            await self.api.push_message(
-                PushMessageRequest(to=user_id, messages=messages),
-                x_line_retry_key=retry_key,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
+            await self._post(path, request, retry_key)
         except ApiException as exc:
             if exc.status == 409:  # already accepted under this retry key
                 return
             retry = exc.status is not None and (exc.status >= 500 or exc.status == 429)
-            raise DeliveryError(f"LINE push {exc.status}: {exc.body!r:.200}", retry=retry) from exc
+            raise DeliveryError(
+                f"LINE {what} {exc.status}: {exc.body!r:.200}", retry=retry
+            ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"LINE push failed: {exc!r}", retry=True) from exc
+            raise DeliveryError(f"LINE {what} failed: {exc!r}", retry=True) from exc
 
     # --- rich menu ------------------------------------------------------------------------------
 
@@ -385,13 +416,13 @@ class LineChannel:
         return menu_id
 
 
-def _inbound(event: Any, user_id: str) -> Inbound | None:
+def _inbound(event: Any, user_id: str, event_id: str | None) -> Inbound | None:
     if isinstance(event, MessageEvent):
         if isinstance(event.message, TextMessageContent):
-            return Inbound(PLATFORM, user_id, text=event.message.text)
-        return Inbound(PLATFORM, user_id, payload="nontext")  # stickers, photos …
+            return Inbound(PLATFORM, user_id, text=event.message.text, event_id=event_id)
+        return Inbound(PLATFORM, user_id, payload="nontext", event_id=event_id)  # stickers …
     if isinstance(event, PostbackEvent):
-        return Inbound(PLATFORM, user_id, payload=event.postback.data)
+        return Inbound(PLATFORM, user_id, payload=event.postback.data, event_id=event_id)
     if isinstance(event, FollowEvent):
-        return Inbound(PLATFORM, user_id, payload="welcome")
+        return Inbound(PLATFORM, user_id, payload="welcome", event_id=event_id)
     return None
