@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Insert,
+    Integer,
     Select,
     Update,
     and_,
@@ -181,6 +183,70 @@ def _turn_statements(dialect: str) -> _TurnStatements:
     )
 
 
+def _group_details() -> Select[Any]:
+    groups = Group.__table__  # type: ignore[attr-defined]
+    fields = GroupField.__table__  # type: ignore[attr-defined]
+    areas = GroupArea.__table__  # type: ignore[attr-defined]
+
+    def codes(table: Any, column: Any) -> Any:  # "a,b" (order varies; sorted in Python)
+        return (
+            core_select(func.aggregate_strings(column, ","))
+            .where(table.c.group_id == groups.c.id)
+            .scalar_subquery()
+        )
+
+    return core_select(
+        groups.c.id,
+        groups.c.key,
+        groups.c.name,
+        groups.c.description,
+        groups.c.contact,
+        groups.c.citywide,
+        groups.c.welcomes_newcomers,
+        groups.c.welcomes_young,
+        groups.c.verified,
+        groups.c.is_sample,
+        codes(fields, fields.c.field).label("fields"),
+        codes(areas, areas.c.area).label("areas"),
+    ).where(groups.c.id.in_(bindparam("ids", expanding=True)))
+
+
+_GROUP_DETAILS = _group_details()
+
+
+@cache
+def _ranked_groups(by_field: bool, by_area: bool) -> Select[Any]:
+    """One page of verified group ids with their area rank and the total, as a statement
+    built once per shape (parameters: field, same, near, limit, offset)."""
+    groups = Group.__table__  # type: ignore[attr-defined]
+    fields = GroupField.__table__  # type: ignore[attr-defined]
+    area_rank: ColumnElement[Any] = literal(3)
+    if by_area:
+        mask = groups.c.area_mask
+        area_rank = case(
+            (groups.c.citywide, 2),
+            (mask.op("&")(bindparam("same", type_=Integer())) != 0, 0),
+            (mask.op("&")(bindparam("near", type_=Integer())) != 0, 1),
+            else_=3,
+        )
+    ranked = core_select(
+        groups.c.id, area_rank.label("area_rank"), func.count().over().label("total")
+    )
+    if by_field:
+        ranked = ranked.select_from(fields).join(
+            groups,
+            and_(groups.c.id == fields.c.group_id, fields.c.field == bindparam("field")),
+        )
+    else:
+        ranked = ranked.select_from(groups)
+    return (
+        ranked.where(groups.c.verified)
+        .order_by(area_rank, groups.c.welcomes_newcomers.desc(), groups.c.name, groups.c.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
 class Store(OpeningQueries, StaffQueries):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
@@ -188,19 +254,25 @@ class Store(OpeningQueries, StaffQueries):
         self.engine = engine
         self._sql = _turn_statements(engine.dialect.name)
         self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+        self._sqlite: Connection | None = None  # see _bind
 
     def describe(self) -> str:
         """The database URL without its password (for logs)."""
         return self.engine.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Release the connections."""
+        if self._lock is not None:
+            with self._lock:
+                if self._sqlite is not None:
+                    self._sqlite.close()
+                    self._sqlite = None
         self.engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self._one_writer(), Session(self.engine, expire_on_commit=False) as session:
+        """A session in one transaction that commits on success and rolls back on error."""
+        with self._bind() as bind, Session(bind, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -212,19 +284,27 @@ class Store(OpeningQueries, StaffQueries):
     def connection(self) -> Iterator[Connection]:
         """A Core connection in one transaction: the hot path of a turn, without the ORM's
         unit of work."""
-        with self._one_writer(), self.engine.begin() as connection:
-            yield connection
+        with self._bind() as bind:
+            if isinstance(bind, Connection):
+                with bind.begin():
+                    yield bind
+            else:
+                with bind.begin() as connection:
+                    yield connection
 
     @contextmanager
-    def _one_writer(self) -> Iterator[None]:
+    def _bind(self) -> Iterator[Engine | Connection]:
         # SQLite has one writer at a time, and a waiting writer polls in sleeps that grow to
-        # 100 ms. Within a process, writers queue on a lock instead; between processes,
-        # busy_timeout still applies. PostgreSQL needs no such queue.
+        # 100 ms. So within a process every transaction queues on a lock and runs on one
+        # connection (checking a connection out of the pool cost more than a short turn's
+        # queries); between processes busy_timeout still applies. PostgreSQL uses the pool.
         if self._lock is None:
-            yield
+            yield self.engine
             return
         with self._lock:
-            yield
+            if self._sqlite is None or self._sqlite.closed or self._sqlite.invalidated:
+                self._sqlite = self.engine.connect()
+            yield self._sqlite
 
     # users -------------------------------------------------------------------------------
 
@@ -444,44 +524,26 @@ class Store(OpeningQueries, StaffQueries):
     ) -> tuple[list[GroupView], int]:
         """Verified groups ranked for a resident: field, then same / neighbouring area /
         citywide / elsewhere, newcomers welcome first. Returns one page and the total."""
-        gid = col(Group.id)
-        area_rank: ColumnElement[Any] = literal(3)
-        if area:
-            mask = col(Group.area_mask)
-            area_rank = case(
-                (col(Group.citywide), 2),
-                (mask.op("&")(area_bits([area])) != 0, 0),
-                (mask.op("&")(area_bits(list(neighbours))) != 0, 1),
-                else_=3,
-            )
-        ranked = select(gid, area_rank.label("area_rank"), func.count().over().label("total"))
-        if field:
-            ranked = ranked.select_from(GroupField).join(
-                Group, and_(gid == col(GroupField.group_id), col(GroupField.field) == field)
-            )
-        else:
-            ranked = ranked.select_from(Group)
-        ranked = (
-            ranked.where(col(Group.verified))
-            .order_by(area_rank, col(Group.welcomes_newcomers).desc(), col(Group.name), gid)
-            .limit(limit)
-            .offset(offset)
-        )
-        with self.session() as s:
-            rows = s.execute(ranked).all()
+        ranked = _ranked_groups(field is not None, area is not None)
+        params = {
+            "field": field,
+            "same": area_bits([area]) if area else 0,
+            "near": area_bits(list(neighbours)),
+            "limit": limit,
+            "offset": offset,
+        }
+        with self.connection() as c:
+            rows = c.execute(ranked, params).all()
             if rows:
-                total = int(rows[0][2])
+                total = int(rows[0].total)
             elif offset:  # paged past the end: the window count came back empty
-                total = int(
-                    s.exec(
-                        select(func.count()).select_from(
-                            ranked.limit(None).offset(None).subquery()
-                        )
-                    ).one()
+                count = core_select(func.count()).select_from(
+                    ranked.limit(None).offset(None).subquery()
                 )
+                total = int(c.execute(count, params).scalar_one())
             else:
                 total = 0
-            views = self._group_views(s, [(int(r[0]), int(r[1])) for r in rows])
+            views = self._group_views(c, [(int(r.id), int(r.area_rank)) for r in rows])
         return views, total
 
     def get_group(self, group_id: int) -> GroupView | None:
@@ -505,17 +567,11 @@ class Store(OpeningQueries, StaffQueries):
             ]
 
     @staticmethod
-    def _group_views(s: Session, ranked: list[tuple[int, int]]) -> list[GroupView]:
+    def _group_views(c: Session | Connection, ranked: list[tuple[int, int]]) -> list[GroupView]:
         if not ranked:
             return []
-        ids = [i for i, _ in ranked]
-        groups = {int(g.id or 0): g for g in s.exec(select(Group).where(col(Group.id).in_(ids)))}
-        fields: dict[int, list[str]] = {i: [] for i in ids}
-        areas: dict[int, list[str]] = {i: [] for i in ids}
-        for gf in s.exec(select(GroupField).where(col(GroupField.group_id).in_(ids))):
-            fields[gf.group_id].append(gf.field)
-        for ga in s.exec(select(GroupArea).where(col(GroupArea.group_id).in_(ids))):
-            areas[ga.group_id].append(ga.area)
+        rows = c.execute(_GROUP_DETAILS, {"ids": [i for i, _ in ranked]}).all()
+        groups = {int(r.id): r for r in rows}
         views = []
         for gid, rank in ranked:
             g = groups.get(gid)
@@ -528,13 +584,13 @@ class Store(OpeningQueries, StaffQueries):
                     name=g.name,
                     description=g.description,
                     contact=g.contact,
-                    fields=tuple(sorted(fields[gid])),
-                    areas=tuple(sorted(areas[gid])),
-                    citywide=g.citywide,
-                    welcomes_newcomers=g.welcomes_newcomers,
-                    welcomes_young=g.welcomes_young,
-                    verified=g.verified,
-                    is_sample=g.is_sample,
+                    fields=tuple(sorted(filter(None, (g.fields or "").split(",")))),
+                    areas=tuple(sorted(filter(None, (g.areas or "").split(",")))),
+                    citywide=bool(g.citywide),
+                    welcomes_newcomers=bool(g.welcomes_newcomers),
+                    welcomes_young=bool(g.welcomes_young),
+                    verified=bool(g.verified),
+                    is_sample=bool(g.is_sample),
                     area_rank=rank,
                 )
             )

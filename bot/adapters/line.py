@@ -43,6 +43,7 @@ from linebot.v3.webhooks import (
     UserSource,
 )
 
+from bot.adapters.lanes import UserLanes
 from bot.worker import DeliveryError
 from intents.conversation import Conversation
 from intents.types import Card, Choice, Inbound, Reply
@@ -195,10 +196,7 @@ class LineChannel:
         self._parser = WebhookParser(self.secret)
         self._client: AsyncApiClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        # A burst of webhooks must not become hundreds of threads fighting for the database:
-        # a few turns run at once, and one user's messages run in the order they came.
-        self._slots = asyncio.Semaphore(CONCURRENT_TURNS)
-        self._user_locks: dict[str, asyncio.Lock] = {}
+        self._lanes = UserLanes(CONCURRENT_TURNS)
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 
@@ -246,16 +244,11 @@ class LineChannel:
     async def _process(self, events: Iterable[Any]) -> None:
         for event in events:
             source = getattr(event, "source", None)
-            key = getattr(source, "user_id", None) or ""
-            lock = self._user_locks.setdefault(key, asyncio.Lock())
             try:
-                async with lock, self._slots:
+                async with self._lanes.turn(getattr(source, "user_id", None) or ""):
                     await self._handle(event)
             except Exception:  # one bad event must not stop the others
                 log.exception("LINE event failed")
-            finally:
-                if not lock.locked() and self._user_locks.get(key) is lock:
-                    del self._user_locks[key]
 
     async def _handle(self, event: Any) -> None:
         source = getattr(event, "source", None)

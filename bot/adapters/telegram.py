@@ -26,6 +26,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ExtBot
 
+from bot.adapters.lanes import UserLanes
 from bot.worker import DeliveryError
 from intents.conversation import Conversation
 from intents.types import Choice, Inbound, Reply
@@ -102,7 +103,7 @@ class TelegramChannel:
             .build()
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(CONCURRENT_TURNS)  # see LineChannel
+        self._lanes = UserLanes(CONCURRENT_TURNS)
 
     @property
     def bot(self) -> ExtBot[Any]:
@@ -143,7 +144,8 @@ class TelegramChannel:
 
     async def _process(self, update: Update) -> None:
         try:
-            async with self._slots:
+            user = update.effective_user
+            async with self._lanes.turn(str(user.id) if user else ""):
                 await self._handle(update)
         except Exception:
             log.exception("Telegram update %s failed", update.update_id)
