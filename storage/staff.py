@@ -312,16 +312,24 @@ class StaffQueries:
 def add_counts(s: Session | Connection, day: date, keys: list[str]) -> None:
     """Add one to each ``(day, key)`` counter within the caller's transaction."""
     bind = s if isinstance(s, Connection) else s.get_bind()
-    stmt = _count_statement(bind.dialect.name)
-    s.execute(stmt, [{"day": day.isoformat(), "key": key[:80]} for key in dict.fromkeys(keys)])
+    unique = [key[:80] for key in dict.fromkeys(keys)]
+    if not unique:
+        return
+    stmt = _count_statement(bind.dialect.name, len(unique))
+    params = {"day": day.isoformat()} | {f"key{i}": key for i, key in enumerate(unique)}
+    s.execute(stmt, params)
 
 
 @cache
-def _count_statement(dialect: str) -> Insert:
+def _count_statement(dialect: str, keys: int) -> Insert:
+    """One multi-row upsert for ``keys`` counters of a day (one round trip, not one per key)."""
     table = DailyCount.__table__  # type: ignore[attr-defined]
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    rows = [
+        {"day": bindparam("day"), "key": bindparam(f"key{i}"), "count": 1} for i in range(keys)
+    ]
     return (
         insert(table)
-        .values(day=bindparam("day"), key=bindparam("key"), count=1)
+        .values(rows)
         .on_conflict_do_update(index_elements=["day", "key"], set_={"count": table.c.count + 1})
     )
