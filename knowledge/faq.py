@@ -17,8 +17,9 @@ import math
 import threading
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
@@ -35,6 +36,9 @@ W_TFIDF, W_FUZZ, W_KEYWORD = 0.6, 0.3, 0.2
 # Any two Japanese sentences share some characters: a ratio below this says nothing.
 FUZZ_FLOOR = 0.5
 MIN_READING_MATCH = 3  # kana; shorter readings match too much by accident
+# Residents ask the same few questions again and again: a search is a pure function of the
+# text and the phrasings, so the last few thousand results are kept (and dropped on rebuild).
+SEARCH_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,7 @@ class FaqHit:
 class FaqResult:
     """The ranked candidates and how much of the query the FAQ vocabulary covers."""
 
-    hits: list[FaqHit]
+    hits: tuple[FaqHit, ...]
     anchored: bool
 
     @property
@@ -275,12 +279,17 @@ class FaqIndex:
         self._reading = _Space.build(reading_grams)
         self._owners = owners
         self._phrase_surface, self._phrase_reading = phrase_surface, phrase_reading
+        # A new cache with every rebuild, so no result from older phrasings survives it.
+        self._cached: Callable[[str, int], FaqResult] = lru_cache(SEARCH_CACHE)(self._search)
 
     def search(self, text: str, limit: int = 5) -> FaqResult:
         """Rank entries for ``text``; empty hits when nothing in the FAQ resembles it."""
+        return self._cached(text, limit)
+
+    def _search(self, text: str, limit: int) -> FaqResult:
         q_surface = fold(text)
         if not q_surface:
-            return FaqResult([], False)
+            return FaqResult((), False)
         q_spoken = segmented_reading(q_surface)
         q_reading = q_spoken.text
         surface_words = _substrings(q_surface, 2, self._longest_surface)
@@ -310,7 +319,7 @@ class FaqIndex:
             score = W_TFIDF * t + W_FUZZ * f + W_KEYWORD * k
             hits.append(FaqHit(self._entries[eid], score, t, f, k))
         hits.sort(key=lambda h: h.score, reverse=True)
-        return FaqResult(hits[:limit], anchored)
+        return FaqResult(tuple(hits[:limit]), anchored)
 
     def _keyword_scores(
         self, surface_words: set[str], reading_words: set[str]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from rapidfuzz import fuzz
@@ -17,6 +19,7 @@ FIELDS_FILE = Path(__file__).with_name("fields.toml")
 MIN_READING = 3  # kana; shorter readings match inside other words too easily
 FUZZY_MIN_READING = 5
 FUZZY_CUTOFF = 90
+FIND_CACHE = 4096  # results kept: the same few words come again and again
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ class FieldIndex:
 
     def __init__(self, fields: list[ActivityField]) -> None:
         self.fields = fields
+        self._cached_find: Callable[[str], FieldMatch | None] = lru_cache(FIND_CACHE)(self._find)
         self._by_code = {f.code: f for f in fields}
         self._by_name: dict[str, str] = {}
         self._words: list[tuple[str, str, str, str]] = []  # (folded, reading, word, code)
@@ -95,6 +99,9 @@ class FieldIndex:
 
     def find(self, text: str) -> FieldMatch | None:
         """The field a message talks about, by the longest everyday word in it."""
+        return self._cached_find(text)  # the index never changes: results are kept
+
+    def _find(self, text: str) -> FieldMatch | None:
         folded = fold(text)
         if not folded:
             return None

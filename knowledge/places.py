@@ -4,7 +4,9 @@ matcher that finds the area a resident means: 「大船駅の近く」「ゆい�
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from rapidfuzz import fuzz
@@ -16,6 +18,7 @@ CITYWIDE = "citywide"
 MIN_READING = 3
 FUZZY_MIN_READING = 5
 FUZZY_CUTOFF = 90
+FIND_CACHE = 4096  # results kept: the same few place names come again and again
 # 「鎌倉」 alone usually means the whole city, not the 鎌倉 area: only 「鎌倉地域」「鎌倉駅」…
 # name the area. The city's own name is removed before matching.
 CITY_NAMES = ("鎌倉市", "かまくらし")
@@ -58,6 +61,7 @@ class PlaceIndex:
 
     def __init__(self, areas: list[Area], places: list[Place]) -> None:
         self.areas = areas
+        self._cached_find: Callable[[str], PlaceMatch | None] = lru_cache(FIND_CACHE)(self._find)
         self._areas = {a.code: a for a in areas}
         self._area_names: dict[str, str] = {}
         for a in areas:
@@ -111,6 +115,9 @@ class PlaceIndex:
 
     def find(self, text: str) -> PlaceMatch | None:
         """The area a message talks about, by the longest place name in it."""
+        return self._cached_find(text)  # the index never changes: results are kept
+
+    def _find(self, text: str) -> PlaceMatch | None:
         folded = fold(text)
         for city in CITY_NAMES:
             folded = folded.replace(city, "")

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import urllib.parse
+import urllib.request
 import uuid
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -194,21 +197,33 @@ class LineChannel:
 
     def __post_init__(self) -> None:
         self._parser = WebhookParser(self.secret)
-        self._client: AsyncApiClient | None = None
+        self._client: AsyncApiClient | None = None  # the SDK's: rich menu, loading animation
+        self._session: aiohttp.ClientSession | None = None  # ours: replies, pushes, multicasts
+        self._proxy: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes = UserLanes(CONCURRENT_TURNS)
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 
     async def open(self) -> None:
-        """Create the SDK client (it opens an aiohttp session, so only in a running loop)."""
+        """Create the HTTP clients (they open aiohttp sessions, so only in a running loop)."""
         config = Configuration(access_token=self.token, host=self.api_base.rstrip("/"))
         self._client = AsyncApiClient(config)
+        # Messages go out on a session of our own: the SDK's asks the environment for a proxy
+        # and reads ~/.netrc on a worker thread for every request (aiohttp's trust_env), which
+        # cost more than building the reply. The proxy is read once here instead.
+        self._session = aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {self.token}"}, timeout=REQUEST_TIMEOUT
+        )
+        self._proxy = _proxy_for(self.api_base)
 
     async def close(self, grace: float = 10.0) -> None:
         """Finish events in flight, then close the client."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
+        self._lanes.close()
+        if self._session is not None:
+            await self._session.close()
         if self._client is not None:
             await self._client.close()
 
@@ -236,10 +251,14 @@ class LineChannel:
         except (UnicodeDecodeError, ValueError, KeyError, TypeError):
             return web.Response(status=400, text="invalid body")
         if events:
-            task = asyncio.create_task(self._process(events))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._process(events))
         return web.Response(text="OK")
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background; close() waits for it."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _process(self, events: Iterable[Any]) -> None:
         for event in events:
@@ -266,15 +285,15 @@ class LineChannel:
             return
         # The turn claims the event id in its first transaction: a redelivery, or the same
         # event at another process, stops there.
-        work = asyncio.ensure_future(asyncio.to_thread(self.conversation.handle, inbound))
+        loading = asyncio.get_running_loop().call_later(
+            LOADING_AFTER, lambda: self._spawn(self._show_loading(user_id))
+        )
         try:
-            try:
-                reply = await asyncio.wait_for(asyncio.shield(work), LOADING_AFTER)
-            except TimeoutError:
-                await self._show_loading(user_id)
-                reply = await work
+            reply = await self._lanes.run(partial(self.conversation.handle, inbound))
         except AlreadyHandled:
             return
+        finally:
+            loading.cancel()
         await self._send(getattr(event, "reply_token", None), user_id, render(reply))
 
     async def _show_loading(self, user_id: str) -> None:
@@ -289,23 +308,22 @@ class LineChannel:
     # --- outbound -------------------------------------------------------------------------------
 
     async def _post(self, path: str, body: dict[str, Any], retry_key: str | None = None) -> None:
-        """POST one Messaging API request through the SDK's client (its session, bearer auth
-        and ApiException); the body is the JSON the renderer built."""
-        if self._client is None:
+        """POST one Messaging API request; a non-2xx answer raises the SDK's ApiException."""
+        if self._session is None:
             raise RuntimeError("LineChannel.open() was not called")
         headers = {"Content-Type": "application/json"}
         if retry_key is not None:
             headers["X-Line-Retry-Key"] = retry_key
-        await self._client.call_api(
-            path,
-            "POST",
-            header_params=headers,
-            body=body,
-            response_types_map={},  # the answers (sent message ids) are not needed
-            auth_settings=["Bearer"],
-            _return_http_data_only=True,
-            _request_timeout=REQUEST_TIMEOUT,
-        )
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        url = self.api_base.rstrip("/") + path
+        async with self._session.post(
+            url, data=data, headers=headers, proxy=self._proxy
+        ) as response:
+            if response.status >= 300:
+                error = ApiException(status=response.status, reason=response.reason)
+                error.body = await response.text()
+                raise error
+            await response.read()
 
     async def _send(
         self, reply_token: str | None, user_id: str, messages: list[LineMessage]
@@ -407,6 +425,15 @@ class LineChannel:
         )
         await self.api.set_default_rich_menu(menu_id, _request_timeout=REQUEST_TIMEOUT)
         return menu_id
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY …), if any."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    scheme = urllib.parse.urlsplit(url).scheme
+    return urllib.request.getproxies().get(scheme)
 
 
 def _inbound(event: Any, user_id: str, event_id: str | None) -> Inbound | None:
