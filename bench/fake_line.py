@@ -1,12 +1,15 @@
 """The fake LINE API (tests/fakes/line_api.py) as a process, for the load benchmark.
 
 ``GET /stats`` returns ``{reply_token: wall-clock arrival time}`` for every accepted reply, and
-the number of requests it refused for breaking LINE's limits.
+the number of requests it refused for breaking LINE's limits. ``GET /arrivals`` streams the
+reply token of each accepted reply, one per line, as it arrives: the load generator's
+simulated users wait on it before they write again.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -22,16 +25,35 @@ class TimedFakeLine(FakeLine):
     """Records when each reply arrived, by the wall clock shared with the load generator."""
 
     arrivals: dict[str, float]
+    listeners: list[web.StreamResponse]
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.arrivals = {}
+        self.listeners = []
         self.app.router.add_get("/stats", self._stats)
+        self.app.router.add_get("/arrivals", self._arrivals)
 
     async def _record(self, sent: Sent) -> None:
         if sent.reply_token:
             self.arrivals[sent.reply_token] = time.time()
+            line = (sent.reply_token + "\n").encode()
+            for listener in list(self.listeners):
+                try:
+                    await listener.write(line)
+                except (ConnectionError, RuntimeError):  # that load generator has gone
+                    self.listeners.remove(listener)
         self.sent_count = getattr(self, "sent_count", 0) + 1  # keep memory flat
+
+    async def _arrivals(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        self.listeners.append(response)
+        try:
+            await asyncio.Event().wait()  # until shutdown (see shutdown_timeout below)
+        finally:
+            if response in self.listeners:
+                self.listeners.remove(response)
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response({"arrivals": self.arrivals, "rejected": len(self.rejected)})
@@ -45,7 +67,15 @@ def main() -> None:
     args = parser.parse_args()
     fake = TimedFakeLine(token=args.token)
     fake.used_tokens = _Forgetful()  # tokens are unique in the benchmark; don't grow a set
-    web.run_app(fake.app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+    # shutdown_timeout: the /arrivals streams never end by themselves.
+    web.run_app(
+        fake.app,
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=1,
+    )
 
 
 class _Forgetful(set[str]):

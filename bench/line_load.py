@@ -6,9 +6,14 @@ Starts, as separate processes on loopback: the fake LINE API (bench/fake_line.py
 correctly signed webhooks and the fake notes when each reply arrives (wall clock).
 
 Two measurements per bot:
-- capacity: as many messages as it takes, 40 in flight at a time → messages handled per second;
+- capacity: 40 simulated users, each writing again as soon as the reply to their last message
+  reached the fake (closed loop, the same for both bots: the echo bot replies before it
+  answers the webhook, ours answers first and replies a moment later) → messages per second;
 - latency at a fixed 100 messages per second for 10 s → p50/p99 from webhook sent to reply
   received at the fake.
+
+CPU time per message of the bot and of the fake is printed too (from /proc): the two cores are
+shared by the bot, the fake and this process, so CPU per message says where the time goes.
 
 The message mix: 60% FAQ questions, 25% group searches, 15% volunteer sign-up steps (taps).
 Figures only; run with ``make bench``.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -51,6 +57,8 @@ GROUPS = [
     "大船駅の近くで子ども関係の団体", "由比ヶ浜でごみ拾いしてる団体を探してます",
     "腰越で国際交流のグループある？", "玉縄で防災の団体", "鎌倉山で環境の団体を紹介して",
 ]  # fmt: skip
+ROUNDS = 3  # capacity rounds per bot; the median is reported
+CAPACITY_MESSAGES = 1500
 SIGN_UP_STEPS = ["ol", "od:1", "gs", "gf:environment", "ga:kamakura", "mine"]
 
 
@@ -99,18 +107,39 @@ class Result:
 
 
 async def _fire(port: int, fake_port: int, count: int, rate: float | None, seed: int) -> Result:
-    """Send ``count`` webhooks (at ``rate`` per second, or 40 in flight when None)."""
+    """Send ``count`` webhooks: at ``rate`` per second, or (None) from 40 users who each wait
+    for their reply before they write again."""
     rng = random.Random(seed)
     sent_at: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    waiting: dict[str, asyncio.Future[None]] = {}
+    all_arrived = asyncio.Event()
     url = f"http://127.0.0.1:{port}/callback/line"
     async with aiohttp.ClientSession() as session:
+        stream = await session.get(f"http://127.0.0.1:{fake_port}/arrivals")
 
-        async def one(i: int) -> None:
+        async def listen() -> None:
+            async for line in stream.content:
+                token = line.decode().strip()
+                if not token.startswith(f"bench-{seed}-"):
+                    continue  # a late reply to an earlier run
+                arrived[token] = time.time()
+                future = waiting.pop(token, None)
+                if future is not None and not future.done():
+                    future.set_result(None)
+                if len(arrived) >= count:
+                    all_arrived.set()
+
+        listener = asyncio.create_task(listen())
+
+        async def one(i: int, wait: bool) -> None:
             token = f"bench-{seed}-{i}"
             body = json.dumps(
                 {"destination": "Ubench", "events": [_event(f"Ubench{i % 200}", token, rng)]},
                 ensure_ascii=False,
             ).encode()
+            if wait:
+                waiting[token] = asyncio.get_running_loop().create_future()
             sent_at[token] = time.time()
             async with session.post(
                 url,
@@ -118,37 +147,34 @@ async def _fire(port: int, fake_port: int, count: int, rate: float | None, seed:
                 headers={"X-Line-Signature": _sign(body), "Content-Type": "application/json"},
             ) as response:
                 await response.read()
+            if wait and token not in arrived:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiting[token], 30)
 
         start = time.time()
         if rate is None:
             queue = iter(range(count))
 
-            async def lane() -> None:
+            async def user() -> None:
                 for i in queue:
-                    await one(i)
+                    await one(i, wait=True)
 
-            await asyncio.gather(*(lane() for _ in range(40)))
+            await asyncio.gather(*(user() for _ in range(40)))
         else:
             tasks = []
             for i in range(count):
                 delay = start + i / rate - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(i)))
+                tasks.append(asyncio.create_task(one(i, wait=False)))
             await asyncio.gather(*tasks)
-        # wait for the replies to arrive
-        deadline = time.time() + 30
-        arrivals: dict[str, float] = {}
-        while time.time() < deadline:
-            async with session.get(f"http://127.0.0.1:{fake_port}/stats") as response:
-                arrivals = (await response.json())["arrivals"]
-            mine = [t for t in sent_at if t in arrivals]
-            if len(mine) >= count:
-                break
-            await asyncio.sleep(0.2)
-    mine = [t for t in sent_at if t in arrivals]
-    latencies = [(arrivals[t] - sent_at[t]) * 1000 for t in mine]
-    last = max((arrivals[t] for t in mine), default=start)
+        with contextlib.suppress(TimeoutError):  # the last replies
+            await asyncio.wait_for(all_arrived.wait(), 30)
+        listener.cancel()
+        stream.close()
+    mine = [t for t in sent_at if t in arrived]
+    latencies = [(arrived[t] - sent_at[t]) * 1000 for t in mine]
+    last = max((arrived[t] for t in mine), default=start)
     return Result(count, len(mine), last - start, latencies)
 
 
@@ -165,13 +191,13 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 60) ->
 
 
 @contextmanager
-def _process(args: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
+def _process(args: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         _wait_port(port, proc)
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -198,6 +224,39 @@ def _prepare_database(url: str) -> None:
     store.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Capacity:
+    rates: list[float]  # messages per second, one per round
+    bot_cpu_ms: float  # CPU per message: the bot process
+    fake_cpu_ms: float  # the fake LINE API (it checks every request with the SDK's models)
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates)
+
+
+def _capacity(
+    port: int, fake_port: int, bot: subprocess.Popen[bytes], fake: subprocess.Popen[bytes]
+) -> Capacity:
+    rates, messages = [], 0
+    bot_cpu, fake_cpu = _cpu_seconds(bot.pid), _cpu_seconds(fake.pid)
+    for round_ in range(ROUNDS):
+        result = asyncio.run(_fire(port, fake_port, CAPACITY_MESSAGES, None, seed=10 + round_))
+        rates.append(result.rate)
+        messages += result.replied
+    return Capacity(
+        rates,
+        1000 * (_cpu_seconds(bot.pid) - bot_cpu) / max(messages, 1),
+        1000 * (_cpu_seconds(fake.pid) - fake_cpu) / max(messages, 1),
+    )
+
+
 def _run_pair(database_url: str, label: str) -> None:
     fake_port, bot_port, echo_port = _free_port(), _free_port(), _free_port()
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "DATABASE_URL": database_url,
@@ -207,24 +266,26 @@ def _run_pair(database_url: str, label: str) -> None:
     _prepare_database(database_url)
     with _process(
         [python, "bench/fake_line.py", "--port", str(fake_port), "--token", TOKEN], fake_port, env
-    ):
-        results: dict[str, tuple[Result, Result]] = {}
+    ) as fake:
+        results: dict[str, tuple[Capacity, Result]] = {}
         for name, args, port in (
             ("tsunagaru", [python, "-m", "bot", "serve", "--port", str(bot_port)], bot_port),
             ("echo", [python, "bench/echo_bot.py", "--port", str(echo_port), "--secret", SECRET,
                       "--token", TOKEN, "--api", f"http://127.0.0.1:{fake_port}"], echo_port),
         ):  # fmt: skip
-            with _process(args, port, env):
-                asyncio.run(_fire(port, fake_port, 200, None, seed=1))  # warm up
-                capacity = asyncio.run(_fire(port, fake_port, 1500, None, seed=2))
+            with _process(args, port, env) as bot:
+                asyncio.run(_fire(port, fake_port, 300, None, seed=1))  # warm up
+                capacity = _capacity(port, fake_port, bot, fake)
                 steady = asyncio.run(_fire(port, fake_port, 1000, 100.0, seed=3))
                 results[name] = (capacity, steady)
         for name, (capacity, steady) in results.items():
             lat = sorted(steady.latencies_ms) or [0.0]
             p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
+            rounds = "/".join(f"{r:.0f}" for r in capacity.rates)
             print(
-                f"{label:10} {name:9}: capacity {capacity.rate:6.0f} msg/s "
-                f"({capacity.replied}/{capacity.sent} replied); at 100 msg/s: "
+                f"{label:10} {name:9}: capacity {capacity.rate:5.0f} msg/s (rounds {rounds}); "
+                f"CPU per message: bot {capacity.bot_cpu_ms:.2f} ms, "
+                f"fake {capacity.fake_cpu_ms:.2f} ms; at 100 msg/s: "
                 f"{steady.replied}/{steady.sent} replied, p50 {statistics.median(lat):5.1f} ms, "
                 f"p99 {p99:6.1f} ms"
             )

@@ -10,10 +10,9 @@ import secrets
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Protocol
 
-from sqlalchemy import Connection, TextClause, func, text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -31,6 +30,7 @@ from storage.models import (
     utcnow,
 )
 from storage.openings import CallView, call_views
+from storage.turns import MAX_COUNTER_KEY, count_sql
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -307,27 +307,9 @@ class StaffQueries:
             return [int(u or 0) for u in s.exec(stmt).all()]
 
 
-def add_counts(s: Session | Connection, day: date, keys: list[str]) -> None:
+def add_counts(s: Session, day: date, keys: list[str]) -> None:
     """Add one to each ``(day, key)`` counter within the caller's transaction."""
-    bind = s if isinstance(s, Connection) else s.get_bind()
-    unique = [key[:80] for key in dict.fromkeys(keys)]
-    if not unique:
-        return
-    stmt = _count_statement(bind.dialect.name, len(unique))
-    params = {"day": day.isoformat()} | {f"key{i}": key for i, key in enumerate(unique)}
-    s.execute(stmt, params)
-
-
-@cache
-def _count_statement(dialect: str, keys: int) -> TextClause:
-    """One multi-row upsert for ``keys`` counters of a day (one round trip, not one per key).
-
-    Plain SQL that SQLite and PostgreSQL read alike: a multi-row ``insert().values([...])``
-    is compiled anew on every execution (SQLAlchemy does not cache it), which cost more than
-    the rest of the turn's statements together.
-    """
-    rows = ", ".join(f"(:day, :key{i}, 1)" for i in range(keys))
-    return text(
-        f"INSERT INTO daily_counts (day, key, count) VALUES {rows} "  # noqa: S608 (no input)
-        "ON CONFLICT (day, key) DO UPDATE SET count = daily_counts.count + 1"
-    )
+    unique = list(dict.fromkeys(key[:MAX_COUNTER_KEY] for key in keys))
+    if unique:
+        params = {"day": day.isoformat()} | {f"key{i}": key for i, key in enumerate(unique)}
+        s.execute(text(count_sql(len(unique))), params)

@@ -16,17 +16,14 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Insert,
     Integer,
     Select,
-    Update,
     and_,
     bindparam,
     case,
     delete,
     func,
     literal,
-    update,
 )
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,7 +31,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage.models import (
-    ConversationState,
     FaqFeedback,
     Group,
     GroupArea,
@@ -42,12 +38,12 @@ from storage.models import (
     ProcessedEvent,
     UnansweredQuestion,
     User,
-    UTCDateTime,
     area_bits,
     utcnow,
 )
 from storage.openings import OpeningQueries, take_due
-from storage.staff import StaffQueries, add_counts
+from storage.staff import StaffQueries
+from storage.turns import TurnSql
 
 MAX_STORED_QUESTION = 500
 
@@ -130,59 +126,6 @@ class AlreadyHandled(Exception):
     """The event was processed before: redelivered, or another process has it."""
 
 
-@dataclass(frozen=True, slots=True)
-class _TurnStatements:
-    """The statements every turn runs, built once (SQLAlchemy caches their compiled form)."""
-
-    user_and_state: Select[Any]
-    create_user: Insert
-    seen: Update
-    save_state: Insert
-    claim: Insert
-
-
-def _turn_statements(dialect: str) -> _TurnStatements:
-    users = User.__table__  # type: ignore[attr-defined]
-    states = ConversationState.__table__  # type: ignore[attr-defined]
-    events = ProcessedEvent.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stamp = bindparam("now", type_=UTCDateTime())
-    user_key = and_(
-        users.c.platform == bindparam("platform"),
-        users.c.platform_user_id == bindparam("platform_user_id"),
-    )
-    save_state = insert(states).values(
-        user_id=bindparam("user_id"), data=bindparam("data"), updated_at=stamp
-    )
-    return _TurnStatements(
-        user_and_state=core_select(users.c.id, users.c.locale, states.c.data)
-        .select_from(users.outerjoin(states, states.c.user_id == users.c.id))
-        .where(user_key),
-        create_user=insert(users)
-        .values(
-            platform=bindparam("platform"),
-            platform_user_id=bindparam("platform_user_id"),
-            locale=bindparam("locale"),
-            active=True,
-            created_at=stamp,
-            last_seen_at=stamp,
-        )
-        .on_conflict_do_nothing(index_elements=["platform", "platform_user_id"])
-        .returning(users.c.id),
-        seen=update(users)
-        .where(users.c.id == bindparam("uid"))
-        .values(last_seen_at=stamp, active=True, locale=bindparam("new_locale")),
-        save_state=save_state.on_conflict_do_update(
-            index_elements=["user_id"],
-            set_={"data": save_state.excluded.data, "updated_at": save_state.excluded.updated_at},
-        ),
-        claim=insert(events)
-        .values(platform=bindparam("platform"), event_id=bindparam("event_id"), created_at=stamp)
-        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-        .returning(events.c.event_id),
-    )
-
-
 def _group_details() -> Select[Any]:
     groups = Group.__table__  # type: ignore[attr-defined]
     fields = GroupField.__table__  # type: ignore[attr-defined]
@@ -252,7 +195,7 @@ class Store(OpeningQueries, StaffQueries):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sql = _turn_statements(engine.dialect.name)
+        self._turn = TurnSql(engine.dialect.name)
         self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._sqlite: Connection | None = None  # see _bind
 
@@ -312,7 +255,7 @@ class Store(OpeningQueries, StaffQueries):
         """Find or create the user and mark them seen now."""
         with self.connection() as c:
             ref, _ = self._find_or_create(c, platform, platform_user_id, locale)
-            c.execute(self._sql.seen, {"uid": ref.id, "now": utcnow(), "new_locale": ref.locale})
+            self._turn.seen(c, ref.id, ref.locale, utcnow())
             return ref
 
     def set_user_active(self, platform: str, platform_user_id: str, active: bool) -> None:
@@ -349,20 +292,20 @@ class Store(OpeningQueries, StaffQueries):
         self, c: Connection, platform: str, platform_user_id: str, locale: str
     ) -> tuple[UserRef, str | None]:
         """The user and their saved state (JSON), creating the user on first contact."""
-        key = {"platform": platform, "platform_user_id": platform_user_id}
-        row = c.execute(self._sql.user_and_state, key).first()
+        row = self._turn.user(c, platform, platform_user_id)
         if row is not None:
-            ref = UserRef(row.id, platform, platform_user_id, locale or row.locale, False)
-            return ref, row.data
+            return UserRef(
+                row.id, platform, platform_user_id, locale or row.locale, False
+            ), row.data
         # A concurrent first message (another process) may insert the row first: then ours
         # does nothing and we read theirs.
-        new_id = c.execute(
-            self._sql.create_user, {**key, "locale": locale or "ja", "now": utcnow()}
-        ).scalar()
+        new_id = self._turn.create_user(c, platform, platform_user_id, locale or "ja", utcnow())
         if new_id is None:
-            row = c.execute(self._sql.user_and_state, key).one()
+            row = self._turn.user(c, platform, platform_user_id)
+            if row is None:
+                raise RuntimeError("the user vanished while being created")
             return UserRef(row.id, platform, platform_user_id, locale or row.locale, False), None
-        return UserRef(int(new_id), platform, platform_user_id, locale or "ja", True), None
+        return UserRef(new_id, platform, platform_user_id, locale or "ja", True), None
 
     def close_turn(
         self,
@@ -379,12 +322,10 @@ class Store(OpeningQueries, StaffQueries):
         with self.connection() as c:
             stamp = utcnow()
             if locale:
-                c.execute(self._sql.seen, {"uid": user_id, "now": stamp, "new_locale": locale})
-            data = json.dumps(state, ensure_ascii=False)
-            c.execute(self._sql.save_state, {"user_id": user_id, "data": data, "now": stamp})
+                self._turn.seen(c, user_id, locale, stamp)
+            self._turn.save_state(c, user_id, json.dumps(state, ensure_ascii=False), stamp)
             if counters is not None:
-                day, keys = counters
-                add_counts(c, day, keys)
+                self._turn.count(c, *counters)
             if not pull_notices:
                 return []
             return take_due(c, user_id, now)
@@ -397,8 +338,7 @@ class Store(OpeningQueries, StaffQueries):
             return self._claim(c, platform, event_id)
 
     def _claim(self, c: Connection, platform: str, event_id: str) -> bool:
-        params = {"platform": platform, "event_id": event_id[:128], "now": utcnow()}
-        return c.execute(self._sql.claim, params).first() is not None
+        return self._turn.claim(c, platform, event_id[:128], utcnow())
 
     # FAQ feedback and unanswered questions ------------------------------------------------
 

@@ -21,7 +21,7 @@ _STOP = None
 
 
 class UserLanes:
-    """Orders work per user, bounds how many turns run at once, and runs them on threads.
+    """Orders work per user, bounds how many turns wait for a thread, and runs them.
 
     A burst of webhooks must not become hundreds of threads fighting for the database, and a
     user who sends 「/start」 and a question must get the answers in that order.
@@ -36,11 +36,11 @@ class UserLanes:
 
     @asynccontextmanager
     async def turn(self, user_key: str) -> AsyncIterator[None]:
-        """Wait for this user's earlier events (asyncio locks are first come, first served)
-        and for a free slot."""
+        """Wait for this user's earlier events (asyncio locks are first come, first served):
+        their replies go out in order."""
         lock = self._locks.setdefault(user_key, asyncio.Lock())
         try:
-            async with lock, self._slots:
+            async with lock:
                 yield
         finally:
             if not lock.locked() and self._locks.get(user_key) is lock:
@@ -50,9 +50,10 @@ class UserLanes:
         """Run blocking ``work`` on one of the lanes' threads and wait for its result."""
         if not self._workers:
             self._start(asyncio.get_running_loop())
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._jobs.put((work, future))
-        return await future
+        async with self._slots:  # a slot is held while the work waits or runs, not afterwards
+            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            self._jobs.put((work, future))
+            return await future
 
     def close(self) -> None:
         """Let the threads finish the jobs already queued, then stop."""

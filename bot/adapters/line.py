@@ -63,7 +63,7 @@ MAX_BUBBLES = 12
 MAX_ALT_TEXT = 1500
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
 LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
-CONCURRENT_TURNS = 8
+CONCURRENT_TURNS = 32
 RETRY_NAMESPACE = uuid.UUID("5b2d7f63-7c1c-4f0a-9d0e-2f6a1c3e9b11")
 
 
