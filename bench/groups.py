@@ -114,7 +114,7 @@ def run(url: str, label: str, records: list[GroupRecord]) -> None:
         f"ranked query alone: median {statistics.median(query_ms):.1f} ms, "
         f"p99 {_pct(query_ms, 99):.1f} ms"
     )
-    engine.dispose()
+    store.close()
 
 
 def main() -> None:

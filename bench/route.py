@@ -62,7 +62,7 @@ def main() -> None:
             turn_ms.append((time.perf_counter() - t) * 1000)
         dev = evaluate(conversation, load_utterances("faq_devset.tsv"))
         held = evaluate(conversation, load_utterances("faq_heldout.tsv"))
-        engine.dispose()
+        conversation.store.close()
 
     print(
         f"FAQ entries: {len(entries)}; phrasings indexed: {sum(len(e.questions) for e in entries)}"

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from storage.db import create_turn_engine
 from storage.models import (
     FaqFeedback,
     Group,
@@ -43,7 +44,7 @@ from storage.models import (
 )
 from storage.openings import OpeningQueries, take_due
 from storage.staff import StaffQueries
-from storage.turns import TurnSql
+from storage.turns import TurnSql, UserRow
 
 MAX_STORED_QUESTION = 500
 
@@ -198,6 +199,13 @@ class Store(OpeningQueries, StaffQueries):
         self._turn = TurnSql(engine.dialect.name)
         self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._sqlite: Connection | None = None  # see _bind
+        self._turn_engine = None if self._lock is not None else create_turn_engine(engine)
+
+    @property
+    def parallel_turns(self) -> int:
+        """How many turns are worth running at once: SQLite runs one transaction at a time
+        (see _bind); PostgreSQL overlaps their round trips."""
+        return 1 if self._lock is not None else 4
 
     def describe(self) -> str:
         """The database URL without its password (for logs)."""
@@ -210,6 +218,8 @@ class Store(OpeningQueries, StaffQueries):
                 if self._sqlite is not None:
                     self._sqlite.close()
                     self._sqlite = None
+        if self._turn_engine is not None:
+            self._turn_engine.dispose()
         self.engine.dispose()
 
     @contextmanager
@@ -234,6 +244,17 @@ class Store(OpeningQueries, StaffQueries):
             else:
                 with bind.begin() as connection:
                     yield connection
+
+    @contextmanager
+    def _turn_connection(self) -> Iterator[Connection]:
+        """The connection for a turn's own bookkeeping (its event id, the user, their state,
+        the counters): on PostgreSQL from the pool whose commits do not wait for the disk."""
+        if self._turn_engine is None:
+            with self.connection() as c:
+                yield c
+            return
+        with self._turn_engine.begin() as c:
+            yield c
 
     @contextmanager
     def _bind(self) -> Iterator[Engine | Connection]:
@@ -275,28 +296,36 @@ class Store(OpeningQueries, StaffQueries):
     def open_turn(
         self, platform: str, platform_user_id: str, locale: str, *, event_id: str | None = None
     ) -> tuple[UserRef, dict[str, Any]]:
-        """Claim the event (when it has an id), find or create the user and load their state,
-        in one transaction.
+        """Claim the event (when it has an id), find or create the user and load their state:
+        one transaction on SQLite, one statement on PostgreSQL (two for a new user).
 
         Raises:
             AlreadyHandled: the event was processed before (redelivered, or another process
                 has it).
         """
-        with self.connection() as c:
-            if event_id is not None and not self._claim(c, platform, event_id):
-                raise AlreadyHandled(event_id)
-            ref, data = self._find_or_create(c, platform, platform_user_id, locale)
+        with self._turn_connection() as c:
+            claimed, row = self._turn.open(
+                c, platform, platform_user_id, event_id and event_id[:128], utcnow()
+            )
+            if not claimed:
+                raise AlreadyHandled(event_id or "")
+            ref, data = self._find_or_create(c, platform, platform_user_id, locale, row)
             return ref, (dict(json.loads(data)) if data else {})
 
     def _find_or_create(
-        self, c: Connection, platform: str, platform_user_id: str, locale: str
+        self,
+        c: Connection,
+        platform: str,
+        platform_user_id: str,
+        locale: str,
+        row: UserRow | None = None,
     ) -> tuple[UserRef, str | None]:
-        """The user and their saved state (JSON), creating the user on first contact."""
-        row = self._turn.user(c, platform, platform_user_id)
+        """The user and their saved state (JSON), creating the user on first contact
+        (``row``: the user as the caller already read them)."""
+        row = row or self._turn.user(c, platform, platform_user_id)
         if row is not None:
-            return UserRef(
-                row.id, platform, platform_user_id, locale or row.locale, False
-            ), row.data
+            ref = UserRef(row.id, platform, platform_user_id, locale or row.locale, False)
+            return ref, row.data
         # A concurrent first message (another process) may insert the row first: then ours
         # does nothing and we read theirs.
         new_id = self._turn.create_user(c, platform, platform_user_id, locale or "ja", utcnow())
@@ -319,13 +348,9 @@ class Store(OpeningQueries, StaffQueries):
     ) -> list[str]:
         """Mark the user seen, save the state, count the turn and (for chats without push)
         take the notices due, in one transaction. Returns the notices' bodies."""
-        with self.connection() as c:
-            stamp = utcnow()
-            if locale:
-                self._turn.seen(c, user_id, locale, stamp)
-            self._turn.save_state(c, user_id, json.dumps(state, ensure_ascii=False), stamp)
-            if counters is not None:
-                self._turn.count(c, *counters)
+        with self._turn_connection() as c:
+            data = json.dumps(state, ensure_ascii=False)
+            self._turn.close(c, user_id, locale, data, counters, utcnow())
             if not pull_notices:
                 return []
             return take_due(c, user_id, now)
@@ -334,7 +359,7 @@ class Store(OpeningQueries, StaffQueries):
 
     def claim_event(self, platform: str, event_id: str) -> bool:
         """Record an event id; False when it was already processed (by us or another process)."""
-        with self.connection() as c:
+        with self._turn_connection() as c:
             return self._claim(c, platform, event_id)
 
     def _claim(self, c: Connection, platform: str, event_id: str) -> bool:

@@ -83,8 +83,9 @@ def store(db_url: str) -> Iterator[Store]:
     """A migrated store on each database."""
     engine = create_db_engine(db_url)
     migrate(engine)
-    yield Store(engine)
-    engine.dispose()
+    store = Store(engine)
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +99,9 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     """A migrated SQLite store (for tests about the conversation, not the database)."""
     engine = create_db_engine(f"sqlite:///{tmp_path / 'bot.db'}")
     migrate(engine)
-    yield Store(engine)
-    engine.dispose()
+    store = Store(engine)
+    yield store
+    store.close()
 
 
 @pytest.fixture
