@@ -94,4 +94,5 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     # A transaction that reads and then writes (check the places left, then take one) must hold
     # the write lock from its start: a deferred one can fail to upgrade with "database is
     # locked" while another writer commits. IMMEDIATE makes the second writer wait instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # (On the driver connection: exec_driver_sql would cost half the statement's time again.)
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE")

@@ -207,7 +207,7 @@ class TurnSql:
         if self._named:
             return utc  # psycopg sends an aware datetime as timestamptz
         # SQLAlchemy's SQLite DATETIME format, without offset (UTCDateTime reads it as UTC).
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def _one(self, c: Connection, sql: str, **params: Any) -> tuple[Any, ...] | None:
         cursor = self._execute(c, sql, params)
