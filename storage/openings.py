@@ -46,6 +46,8 @@ ACTIVE = ("confirmed", "waiting")
 class _HasSession(Protocol):
     def session(self) -> AbstractContextManager[Session]: ...
 
+    def reading(self) -> AbstractContextManager[Session]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class CallDraft:
@@ -218,7 +220,7 @@ class OpeningQueries:
 
     def represented_groups(self: _HasSession, user_id: int) -> list[tuple[int, str, str]]:
         """(id, name, first field) of the groups this user represents."""
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.exec(
                 select(Group)
                 .join(Representative, col(Representative.group_id) == col(Group.id))
@@ -305,7 +307,7 @@ class OpeningQueries:
 
     def calls_of(self: _HasSession, user_id: int) -> list[CallView]:
         """The calls of every group the user represents, newest date first."""
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.exec(
                 select(RecruitmentCall)
                 .join(
@@ -320,7 +322,7 @@ class OpeningQueries:
 
     def get_call(self: _HasSession, call_id: int) -> CallView | None:
         """One call, whatever its status."""
-        with self.session() as s:
+        with self.reading() as s:
             call = s.get(RecruitmentCall, call_id)
             return _call_view(s, call) if call else None
 
@@ -377,7 +379,7 @@ class OpeningQueries:
                 else_=2,
             )
         stmt = stmt.order_by(rank, starts, col(RecruitmentCall.id)).limit(limit).offset(offset)
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.execute(stmt).all()
             total = int(rows[0][1]) if rows else 0
             return call_views(s, [r[0] for r in rows]), total
@@ -386,7 +388,7 @@ class OpeningQueries:
 
     def profile(self: _HasSession, user_id: int) -> Profile:
         """What the volunteer has told us so far."""
-        with self.session() as s:
+        with self.reading() as s:
             user = s.get(User, user_id)
             if user is None:
                 return Profile(None, None, None, None)
@@ -465,7 +467,7 @@ class OpeningQueries:
 
     def my_sign_ups(self: _HasSession, user_id: int, now: datetime) -> list[MySignUp]:
         """The user's active sign-ups for calls that have not ended, soonest first."""
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.exec(
                 select(SignUp, RecruitmentCall)
                 .join(RecruitmentCall, col(RecruitmentCall.id) == col(SignUp.call_id))

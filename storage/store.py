@@ -246,6 +246,28 @@ class Store(OpeningQueries, StaffQueries):
                     yield connection
 
     @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads that need no transaction of their own (a resident's search, a
+        call's details): on PostgreSQL in autocommit, without the BEGIN and COMMIT round trips
+        (each statement then sees its own snapshot); on SQLite the same as ``session()``."""
+        if self._turn_engine is None:
+            with self.session() as s:
+                yield s
+            return
+        with Session(self._turn_engine, expire_on_commit=False) as s:
+            yield s
+
+    @contextmanager
+    def reading_core(self) -> Iterator[Connection]:
+        """``reading()`` for Core statements (no ORM session to set up)."""
+        if self._turn_engine is None:
+            with self.connection() as c:
+                yield c
+            return
+        with self._turn_engine.connect() as c:
+            yield c
+
+    @contextmanager
     def _turn_connection(self) -> Iterator[Connection]:
         """The connection for a turn's own bookkeeping (its event id, the user, their state,
         the counters): on PostgreSQL from the pool whose commits do not wait for the disk."""
@@ -497,7 +519,7 @@ class Store(OpeningQueries, StaffQueries):
             "limit": limit,
             "offset": offset,
         }
-        with self.connection() as c:
+        with self.reading_core() as c:
             rows = c.execute(ranked, params).all()
             if rows:
                 total = int(rows[0].total)
@@ -513,7 +535,7 @@ class Store(OpeningQueries, StaffQueries):
 
     def get_group(self, group_id: int) -> GroupView | None:
         """One group, whatever its status (staff and detail views)."""
-        with self.session() as s:
+        with self.reading() as s:
             views = self._group_views(s, [(group_id, 3)])
         return views[0] if views else None
 
