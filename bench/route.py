@@ -41,14 +41,18 @@ def main() -> None:
     utterances = load_utterances("faq_devset.tsv") + load_utterances("faq_heldout.tsv")
     texts = [u.text for u in utterances]
     for text in texts:  # warm the reading cache the way a running server would be
-        index.search(text)
+        index.rank(text)
 
-    match_ms = []
+    match_ms, repeat_ms = [], []
     for _ in range(3):
         for text in texts:
             t = time.perf_counter()
-            index.search(text)
+            index.rank(text)  # the matcher itself: a question never seen before
             match_ms.append((time.perf_counter() - t) * 1000)
+    for text in texts * 2:  # the same questions again: answered from the result cache
+        t = time.perf_counter()
+        index.search(text)
+        repeat_ms.append((time.perf_counter() - t) * 1000)
 
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url() if os.environ.get("DATABASE_URL") else f"sqlite:///{tmp}/bench.db"
@@ -56,7 +60,7 @@ def main() -> None:
         migrate(engine)
         conversation = Conversation(Store(engine), faq_index=index)
         turn_ms = []
-        for i, text in enumerate(texts * 2):
+        for i, text in enumerate(texts * 2):  # the second time round, the FAQ result is cached
             t = time.perf_counter()
             conversation.handle(Inbound("bench", f"user-{i % 50}", text=text))
             turn_ms.append((time.perf_counter() - t) * 1000)
@@ -71,8 +75,9 @@ def main() -> None:
         f"index build: {build_ms:.0f} ms, peak Python memory while building {peak / 2**20:.1f} MiB"
     )
     print(
-        f"match only ({len(match_ms)} messages): median {statistics.median(match_ms):.2f} ms, "
-        f"p99 {_percentile(match_ms, 99):.2f} ms"
+        f"match only, new question ({len(match_ms)} messages): "
+        f"median {statistics.median(match_ms):.2f} ms, p99 {_percentile(match_ms, 99):.2f} ms; "
+        f"a repeated question: median {statistics.median(repeat_ms) * 1000:.1f} µs"
     )
     print(
         f"full turn incl. database ({len(turn_ms)} messages, {url.split(':')[0]}): "

@@ -280,13 +280,15 @@ class FaqIndex:
         self._owners = owners
         self._phrase_surface, self._phrase_reading = phrase_surface, phrase_reading
         # A new cache with every rebuild, so no result from older phrasings survives it.
-        self._cached: Callable[[str, int], FaqResult] = lru_cache(SEARCH_CACHE)(self._search)
+        self._cached: Callable[[str, int], FaqResult] = lru_cache(SEARCH_CACHE)(self.rank)
 
     def search(self, text: str, limit: int = 5) -> FaqResult:
-        """Rank entries for ``text``; empty hits when nothing in the FAQ resembles it."""
+        """Rank entries for ``text``; empty hits when nothing in the FAQ resembles it. The
+        last few thousand answers are kept: a repeated question costs a lookup."""
         return self._cached(text, limit)
 
-    def _search(self, text: str, limit: int) -> FaqResult:
+    def rank(self, text: str, limit: int = 5) -> FaqResult:
+        """``search`` without the cache: the matcher itself."""
         q_surface = fold(text)
         if not q_surface:
             return FaqResult((), False)

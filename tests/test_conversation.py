@@ -6,6 +6,7 @@ import pytest
 
 from intents.conversation import MAX_INPUT, Conversation
 from intents.types import MAX_CHOICES, Inbound, Reply
+from knowledge.faq import FaqIndex, load_entries
 from storage import Store
 
 LINE_TEXT_LIMIT = 5000
@@ -175,3 +176,19 @@ def test_english_question_gets_an_english_answer(conversation: Conversation) -> 
 def test_locale_from_the_platform_picks_the_language(conversation: Conversation) -> None:
     reply = conversation.handle(Inbound("test", "u9", payload="help", locale="en-US"))
     assert reply.text.startswith("What I can do")
+
+
+def test_a_taught_phrasing_is_not_hidden_by_a_remembered_answer() -> None:
+    """Search results are cached; teaching the index a phrasing must drop that cache."""
+    entries = load_entries()
+    index = FaqIndex([e for e in entries if e.id in ("term-kyodo", "center-what")])
+    question = "ゆるキャラの名前を教えて"
+    before = index.search(question)
+    assert index.search(question) is before  # the second time from the cache
+    assert before.best is None or before.best.fuzz < 1.0  # not yet one of its phrasings
+    index.add_phrasing("center-what", question)
+    after = index.search(question)
+    assert after is not before
+    assert after.best is not None
+    assert after.best.entry.id == "center-what"
+    assert after.best.fuzz == 1.0

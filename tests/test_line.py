@@ -317,3 +317,33 @@ async def test_broadcast_goes_out_as_multicasts_of_500(
     assert len(multicast) == 600
     assert len({s.retry_key for s in multicast}) == 2  # two requests: 500 + 100
     assert store.outbox_pending() == 0
+
+
+async def test_replies_go_through_the_proxy_the_environment_names(
+    aiohttp_client: AiohttpClient,
+    fake: tuple[FakeLine, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A city network may only reach LINE through its proxy: HTTPS_PROXY / HTTP_PROXY and
+    NO_PROXY are honoured (read once at start-up, not on every message)."""
+    monkeypatch.setenv("HTTP_PROXY", fake[1])  # the fake answers as the proxy, too
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'line.db'}",
+        line_channel_secret=SECRET,
+        line_channel_access_token=fake[0].token,
+        line_api_base_url="http://api.line.invalid",  # unreachable except through the proxy
+    )
+    client = await aiohttp_client(create_app(settings))
+    await post(client, ev.body(ev.text("U9", "協働ってなに？")))
+    (sent,) = await fake[0].wait_for(1)
+    assert sent.kind == "reply"
+    assert "協働" in texts(sent)
+
+
+def test_no_proxy_wins_over_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.city.example:3128")
+    monkeypatch.setenv("NO_PROXY", "api.line.me")
+    assert line_adapter._proxy_for("https://api.line.me") is None
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert line_adapter._proxy_for("https://api.line.me") == "http://proxy.city.example:3128"

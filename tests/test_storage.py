@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
-import storage.models  # noqa: F401  (the tables)
 from storage import Store, migrate
+from storage.models import ConversationState, DailyCount, User
+from storage.store import AlreadyHandled
 from tests.helpers import in_threads
 
 
@@ -71,3 +73,78 @@ def test_unanswered_questions_are_masked_and_capped(store: Store) -> None:
     assert newest.text == "mail me: [メール]"
     assert "0467-23-3000" not in older.text
     assert len(older.text) == 500
+
+
+def test_a_turn_claims_its_event_once(store: Store) -> None:
+    store.open_turn("line", "U7", "ja", event_id="01HTURN")
+    with pytest.raises(AlreadyHandled):
+        store.open_turn("line", "U7", "ja", event_id="01HTURN")
+    outcomes = in_threads(6, lambda i: _opens(store, f"U{i}", "01HRACE"))
+    assert outcomes.count(True) == 1
+
+
+def _opens(store: Store, user: str, event_id: str) -> bool:
+    try:
+        store.open_turn("line", user, "ja", event_id=event_id)
+    except AlreadyHandled:
+        return False
+    return True
+
+
+def test_a_first_turn_creates_the_user_with_the_locale(store: Store) -> None:
+    user, state = store.open_turn("telegram", "T1", "en", event_id="e1")
+    assert (user.is_new, user.locale, state) == (True, "en", {})
+    again, _ = store.open_turn("telegram", "T1", "", event_id="e2")
+    assert (again.is_new, again.id, again.locale) == (False, user.id, "en")
+
+
+def test_the_end_of_a_turn_saves_state_seen_time_and_counts(store: Store) -> None:
+    """The turn's statements run on the driver's cursor: what they write must read back
+    through the models exactly as SQLAlchemy would have written it."""
+    user, _ = store.open_turn("line", "U8", "ja", event_id="e8")
+    day = date(2026, 12, 5)
+    before = datetime.now(UTC)
+    for _ in range(3):
+        store.close_turn(
+            user.id,
+            {"step": "名前"},
+            pull_notices=False,
+            now=before,
+            counters=(day, ["messages", "intent:faq", "faq:term-kyodo", "messages"]),
+            locale="en",
+        )
+    store.close_turn(user.id, {"step": 2}, pull_notices=False, now=before, locale=None)
+    after = datetime.now(UTC)
+    with store.session() as s:
+        row = s.get(User, user.id)
+        saved = s.get(ConversationState, user.id)
+        counts = {
+            c.key: c.count
+            for c in s.exec(select(DailyCount).where(DailyCount.day == "2026-12-05"))
+        }
+    assert row is not None
+    assert saved is not None
+    assert row.locale == "en"
+    assert row.active
+    assert before <= row.last_seen_at <= after
+    assert row.last_seen_at.tzinfo is not None
+    assert before <= saved.updated_at <= after
+    assert saved.data == '{"step": 2}'
+    assert counts == {"messages": 3, "intent:faq": 3, "faq:term-kyodo": 3}
+    assert store.dashboard(day).per_day[-1] == ("2026-12-05", 3)
+
+
+def test_only_the_turn_bookkeeping_skips_the_disk_flush(store: Store) -> None:
+    """PostgreSQL: sign-ups and calls commit on the main pool and wait for the WAL flush; a
+    turn's own bookkeeping does not (storage.db.create_turn_engine). SQLite: every
+    transaction is synchronous=NORMAL in WAL mode (storage.db)."""
+    if store.engine.dialect.name == "sqlite":
+        with store.connection() as c:
+            assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        return
+    with store.connection() as c:
+        assert c.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    with store._turn_connection() as c:
+        assert c.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        assert c.connection.driver_connection.autocommit is True
