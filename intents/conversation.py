@@ -10,7 +10,9 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from intents import faq, forms, groups, openings, recruit, smalltalk
 from intents.fallback import FacilityDetailsRule, fallback, stale_choice
@@ -25,7 +27,7 @@ from knowledge.places import PlaceIndex
 from knowledge.text import fold, is_mostly_latin
 from knowledge.when import today_in_tokyo
 from storage.models import utcnow
-from storage.store import Store
+from storage.store import AlreadyHandled, Store, TurnEnd, TurnStart, UserRef
 
 MAX_INPUT = 2000  # characters; longer texts are pastes, not questions or descriptions
 ROUTER_THRESHOLD = 0.20
@@ -80,14 +82,52 @@ class Conversation:
         Raises:
             AlreadyHandled: ``inbound.event_id`` was handled before.
         """
-        text = _CONTROL.sub("", unicodedata.normalize("NFC", inbound.text or "")).strip()
-        payload = (inbound.payload or "").strip() or None
-        locale = Messages.language(inbound.locale)
-        if text and is_mostly_latin(text):
-            locale = "en"  # an English question gets an English answer
-        user, state = self.store.open_turn(
-            inbound.platform, inbound.user_id, locale, event_id=inbound.event_id
-        )
+        (result,) = self.handle_many([inbound])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def handle_many(self, inbounds: list[Inbound]) -> list[Reply | Exception]:
+        """Answer several messages, in order, with one transaction to begin them all and one
+        to end them (group commit: on SQLite a commit cost more than answering a question).
+
+        One answer per message: its reply, or the exception it raised (AlreadyHandled for an
+        event handled before). A user's second message in the list is answered after the
+        first one's state is saved. A database failure at the beginning or the end raises.
+        """
+        results: list[Reply | Exception] = [AlreadyHandled("")] * len(inbounds)
+        for group in _one_message_per_user(inbounds):
+            prepared = [_Prepared.of(inbounds[i]) for i in group]
+            starts = [
+                TurnStart(m.platform, m.user_id, p.locale, m.event_id)
+                for m, p in zip((inbounds[i] for i in group), prepared, strict=True)
+            ]
+            opened = self.store.open_turns(starts)
+            ending: list[tuple[int, TurnEnd]] = []
+            for i, p, begun in zip(group, prepared, opened, strict=True):
+                if isinstance(begun, AlreadyHandled):
+                    results[i] = begun
+                    continue
+                try:
+                    reply, end = self._answer(inbounds[i], p, *begun)
+                except Exception as exc:  # a bug in one handler must not take the others
+                    results[i] = exc
+                    continue
+                results[i] = reply
+                if end is not None:
+                    ending.append((i, end))
+            notices = self.store.close_turns([end for _, end in ending])
+            for (i, _), bodies in zip(ending, notices, strict=True):
+                answered = results[i]
+                if isinstance(answered, Reply):
+                    answered.notices.extend(str(json.loads(b).get("text", "")) for b in bodies)
+        return results
+
+    def _answer(
+        self, inbound: Inbound, prepared: _Prepared, user: UserRef, state: dict[str, Any]
+    ) -> tuple[Reply, TurnEnd | None]:
+        """Route and handle one message; what to save afterwards (None: nothing, 退会)."""
+        text, payload, locale = prepared.text, prepared.payload, prepared.locale
         if payload is None and (number := _CHOICE_NUMBER.match(text)):
             # A text-only channel shows choices as [1] [2] …; typing the number taps it.
             choices = state.get("choices") or []
@@ -117,7 +157,7 @@ class Conversation:
         )
         reply = self._reply(turn)
         if state.pop("deleted", False):
-            return reply  # 退会: nothing of this user is kept, not even the state
+            return reply, None  # 退会: nothing of this user is kept, not even the state
         state["choices"] = [[c.label, c.payload] for c in reply.buttons()]
         state["last_intent"] = reply.intent
         pull = inbound.platform in openings.PULL_PLATFORMS
@@ -125,12 +165,7 @@ class Conversation:
         if reply.intent == "faq" and "faq_id" in reply.slots:
             keys.append(f"faq:{reply.slots['faq_id']}")
         counters = (today_in_tokyo(turn.now), keys)  # for the dashboard; no user ids
-        notices = self.store.close_turn(
-            user.id, state, pull_notices=pull, now=turn.now, counters=counters, locale=locale
-        )
-        for body in notices:
-            reply.notices.append(str(json.loads(body).get("text", "")))
-        return reply
+        return reply, TurnEnd(user.id, state, pull, turn.now, counters, locale)
 
     def _reply(self, turn: Turn) -> Reply:
         if turn.payload is None:
@@ -154,3 +189,38 @@ class Conversation:
             slots={"reason": reason},
             locale=turn.locale,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A message's text and payload cleaned, and the language to answer in."""
+
+    text: str
+    payload: str | None
+    locale: str
+
+    @classmethod
+    def of(cls, inbound: Inbound) -> _Prepared:
+        text = _CONTROL.sub("", unicodedata.normalize("NFC", inbound.text or "")).strip()
+        payload = (inbound.payload or "").strip() or None
+        locale = Messages.language(inbound.locale)
+        if text and is_mostly_latin(text):
+            locale = "en"  # an English question gets an English answer
+        return cls(text, payload, locale)
+
+
+def _one_message_per_user(inbounds: list[Inbound]) -> list[list[int]]:
+    """Indexes in order, in groups where no user appears twice (a user's next message must
+    see the state their last one saved)."""
+    groups: list[list[int]] = []
+    seen: list[set[tuple[str, str]]] = []
+    for i, inbound in enumerate(inbounds):
+        key = (inbound.platform, inbound.user_id)
+        # After the last group that has this user (order per user is kept).
+        after = max((n for n, users in enumerate(seen) if key in users), default=-1)
+        if after + 1 == len(groups):
+            groups.append([])
+            seen.append(set())
+        groups[after + 1].append(i)
+        seen[after + 1].add(key)
+    return groups

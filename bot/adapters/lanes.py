@@ -1,9 +1,12 @@
-"""One lane per user, and the threads that run the turns.
+"""One lane per user, and the threads that answer the messages in batches.
 
-A user's events run in the order they arrived, a few users at a time. A turn is blocking code
-(the database), so it runs off the event loop, on a few threads that hand their results back
-in batches: under load one wake-up of the loop settles many turns, where ``asyncio.to_thread``
-costs an executor hand-off and a wake-up for each.
+A user's events run in the order they arrived, many users at a time. Answering is blocking
+code (the database), so it runs off the event loop, on a few threads. Each thread takes every
+message waiting when it comes free and answers them together (``Conversation.handle_many``:
+one transaction to begin them and one to end them), then hands all the replies back with one
+wake-up of the loop. Under load that is what keeps up: ``asyncio.to_thread`` costs an
+executor hand-off and a wake-up per message, and a commit per message cost more on SQLite
+than answering the question.
 """
 
 from __future__ import annotations
@@ -13,25 +16,32 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
-_Job = tuple[Callable[[], Any], asyncio.Future[Any]]
-_STOP = None
+R = TypeVar("R")
+MAX_BATCH = 64  # messages answered together; a bigger batch only delays its first reply
 
 
-class UserLanes:
-    """Orders work per user, bounds how many turns wait for a thread, and runs them.
+class UserLanes(Generic[T, R]):
+    """Orders work per user, bounds how much waits for a thread, and answers it in batches.
 
-    A burst of webhooks must not become hundreds of threads fighting for the database, and a
-    user who sends 「/start」 and a question must get the answers in that order.
+    ``answer_many`` gets the waiting items in order and returns one result per item: the
+    answer, or the exception that item raised. If it raises, every item of the batch fails
+    with that exception.
     """
 
-    def __init__(self, concurrent: int, threads: int = 1) -> None:
+    def __init__(
+        self,
+        answer_many: Callable[[list[T]], list[R | Exception]],
+        concurrent: int,
+        threads: int = 1,
+    ) -> None:
+        self._answer_many = answer_many
         self._slots = asyncio.Semaphore(concurrent)
         self._locks: dict[str, asyncio.Lock] = {}
         self._threads = threads
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[T, asyncio.Future[R]] | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
 
     @asynccontextmanager
@@ -46,19 +56,19 @@ class UserLanes:
             if not lock.locked() and self._locks.get(user_key) is lock:
                 del self._locks[user_key]
 
-    async def run(self, work: Callable[[], T]) -> T:
-        """Run blocking ``work`` on one of the lanes' threads and wait for its result."""
+    async def run(self, item: T) -> R:
+        """Answer ``item`` on one of the lanes' threads; raises what answering it raised."""
         if not self._workers:
             self._start(asyncio.get_running_loop())
-        async with self._slots:  # a slot is held while the work waits or runs, not afterwards
-            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-            self._jobs.put((work, future))
+        async with self._slots:  # a slot is held while the item waits or is answered
+            future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+            self._jobs.put((item, future))
             return await future
 
     def close(self) -> None:
-        """Let the threads finish the jobs already queued, then stop."""
+        """Let the threads answer what is already queued, then stop."""
         for _ in self._workers:
-            self._jobs.put(_STOP)
+            self._jobs.put(None)
         self._workers = []
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -70,31 +80,35 @@ class UserLanes:
             self._workers.append(worker)
 
     def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
+        stop = False
+        while not stop:
             job = self._jobs.get()
-            batch: list[tuple[asyncio.Future[Any], bool, Any]] = []
-            while job is not _STOP:
-                work, future = job
-                try:
-                    batch.append((future, True, work()))
-                except BaseException as exc:  # handed to the awaiting coroutine
-                    batch.append((future, False, exc))
+            batch: list[tuple[T, asyncio.Future[R]]] = []
+            while job is not None:
+                batch.append(job)
+                if len(batch) == MAX_BATCH:
+                    break
                 try:
                     job = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-            if batch:
-                with suppress(RuntimeError):  # the loop has closed: nobody is waiting
-                    loop.call_soon_threadsafe(_settle, batch)
-            if job is _STOP:
-                return
+            stop = job is None
+            if not batch:
+                continue
+            futures = [future for _, future in batch]
+            try:
+                results = self._answer_many([item for item, _ in batch])
+            except Exception as exc:  # handed to every waiting coroutine
+                results = [exc] * len(batch)
+            with suppress(RuntimeError):  # the loop has closed: nobody is waiting
+                loop.call_soon_threadsafe(_settle, futures, results)
 
 
-def _settle(batch: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, ok, value in batch:
+def _settle(futures: list[asyncio.Future[R]], results: list[R | Exception]) -> None:
+    for future, result in zip(futures, results, strict=True):
         if future.cancelled():
             continue
-        if ok:
-            future.set_result(value)
+        if isinstance(result, Exception):
+            future.set_exception(result)
         else:
-            future.set_exception(value)
+            future.set_result(result)

@@ -17,7 +17,6 @@ import urllib.request
 import uuid
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import aiohttp
@@ -63,7 +62,7 @@ MAX_BUBBLES = 12
 MAX_ALT_TEXT = 1500
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
 LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
-CONCURRENT_TURNS = 32  # turns queued for the threads at once; more wait in their lanes
+CONCURRENT_TURNS = 64  # messages waiting for or being answered at once; more wait in lanes
 RETRY_NAMESPACE = uuid.UUID("5b2d7f63-7c1c-4f0a-9d0e-2f6a1c3e9b11")
 
 
@@ -201,7 +200,11 @@ class LineChannel:
         self._session: aiohttp.ClientSession | None = None  # ours: replies, pushes, multicasts
         self._proxy: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lanes = UserLanes(CONCURRENT_TURNS, threads=self.conversation.store.parallel_turns)
+        self._lanes: UserLanes[Inbound, Reply] = UserLanes(
+            self.conversation.handle_many,
+            CONCURRENT_TURNS,
+            threads=self.conversation.store.parallel_turns,
+        )
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 
@@ -289,7 +292,7 @@ class LineChannel:
             LOADING_AFTER, lambda: self._spawn(self._show_loading(user_id))
         )
         try:
-            reply = await self._lanes.run(partial(self.conversation.handle, inbound))
+            reply = await self._lanes.run(inbound)
         except AlreadyHandled:
             return
         finally:

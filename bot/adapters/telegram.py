@@ -15,7 +15,6 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -39,7 +38,7 @@ MAX_BODY = 1024 * 1024
 MAX_TEXT = 4096
 BUTTONS_PER_ROW = 2
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫"
-CONCURRENT_TURNS = 32  # turns queued for the threads at once; more wait in their lanes
+CONCURRENT_TURNS = 64  # messages waiting for or being answered at once; more wait in lanes
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -104,7 +103,11 @@ class TelegramChannel:
             .build()
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lanes = UserLanes(CONCURRENT_TURNS, threads=self.conversation.store.parallel_turns)
+        self._lanes: UserLanes[Inbound, Reply] = UserLanes(
+            self.conversation.handle_many,
+            CONCURRENT_TURNS,
+            threads=self.conversation.store.parallel_turns,
+        )
 
     @property
     def bot(self) -> ExtBot[Any]:
@@ -154,7 +157,7 @@ class TelegramChannel:
 
     async def _handle(self, update: Update) -> None:
         store = self.conversation.store
-        if not await self._lanes.run(partial(store.claim_event, PLATFORM, str(update.update_id))):
+        if not await asyncio.to_thread(store.claim_event, PLATFORM, str(update.update_id)):
             return  # Telegram retried, or another process has it
         query = update.callback_query
         if query is not None:
@@ -178,7 +181,7 @@ class TelegramChannel:
                 return  # this bot talks one to one
             chat_id = message.chat.id
             inbound = _inbound(message.text, str(message.from_user.id), _locale(message.from_user))
-        reply = await self._lanes.run(partial(self.conversation.handle, inbound))
+        reply = await self._lanes.run(inbound)
         try:
             await self._send(chat_id, reply)
         except DeliveryError as exc:
