@@ -30,7 +30,7 @@ from storage.models import (
     utcnow,
 )
 from storage.openings import CallView, call_views
-from storage.turns import MAX_COUNTER_KEY, count_sql
+from storage.turns import MAX_COUNTER_KEY, count_params, count_sql
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -309,7 +309,6 @@ class StaffQueries:
 
 def add_counts(s: Session, day: date, keys: list[str]) -> None:
     """Add one to each ``(day, key)`` counter within the caller's transaction."""
-    unique = list(dict.fromkeys(key[:MAX_COUNTER_KEY] for key in keys))
-    if unique:
-        params = {"day": day.isoformat()} | {f"key{i}": key for i, key in enumerate(unique)}
-        s.execute(text(count_sql(len(unique))), params)
+    counts = {(day.isoformat(), key[:MAX_COUNTER_KEY]): 1 for key in keys}
+    if counts:
+        s.execute(text(count_sql(len(counts))), count_params(counts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from storage.models import (
 )
 from storage.openings import OpeningQueries, take_due
 from storage.staff import StaffQueries
-from storage.turns import TurnSql, UserRow
+from storage.turns import MAX_COUNTER_KEY, Ending, TurnSql, UserRow
 
 MAX_STORED_QUESTION = 500
 
@@ -358,12 +359,10 @@ class Store(OpeningQueries, StaffQueries):
         SQLite (one commit for all: group commit), one statement each on PostgreSQL (two for
         a new user). An event handled before gives AlreadyHandled in its place."""
         out: list[tuple[UserRef, dict[str, Any]] | AlreadyHandled] = []
+        keys = [(t.platform, t.platform_user_id, t.event_id and t.event_id[:128]) for t in starts]
         with self._turn_connection() as c:
-            for start in starts:
-                event_id = start.event_id and start.event_id[:128]
-                claimed, row = self._turn.open(
-                    c, start.platform, start.platform_user_id, event_id, utcnow()
-                )
+            opened = self._turn.open_many(c, keys, utcnow())
+            for start, (claimed, row) in zip(starts, opened, strict=True):
                 if not claimed:
                     out.append(AlreadyHandled(start.event_id or ""))
                     continue
@@ -415,13 +414,18 @@ class Store(OpeningQueries, StaffQueries):
     def close_turns(self, ends: list[TurnEnd]) -> list[list[str]]:
         """``close_turn`` for several turns at once (one transaction on SQLite); the notices'
         bodies for each."""
-        out: list[list[str]] = []
+        counts: Counter[tuple[str, str]] = Counter()
+        for end in ends:
+            if end.counters is not None:
+                day, keys = end.counters
+                counts.update((day.isoformat(), key[:MAX_COUNTER_KEY]) for key in set(keys))
+        endings = [
+            Ending(end.user_id, end.locale, json.dumps(end.state, ensure_ascii=False))
+            for end in ends
+        ]
         with self._turn_connection() as c:
-            for end in ends:
-                data = json.dumps(end.state, ensure_ascii=False)
-                self._turn.close(c, end.user_id, end.locale, data, end.counters, utcnow())
-                out.append(take_due(c, end.user_id, end.now) if end.pull_notices else [])
-        return out
+            self._turn.close_many(c, endings, dict(counts), utcnow())
+            return [take_due(c, end.user_id, end.now) if end.pull_notices else [] for end in ends]
 
     # idempotency --------------------------------------------------------------------------
 

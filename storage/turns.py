@@ -6,11 +6,12 @@ about 18 µs of Python before SQLite did any work, against 1 µs on the driver's
 these few are written out here and run on the caller's SQLAlchemy connection (the same
 transaction and the same locks). Everything else uses SQLAlchemy.
 
-On SQLite they run one by one inside the caller's transaction. On PostgreSQL every statement
-is a network round trip and costs the client about 60 µs of Python, so the beginning of a
-turn is one statement (the claim in a data-modifying CTE, then the user and state) and so is
-its end (the user seen, the state saved and the counters in CTEs); the caller runs them in
-autocommit (``storage.db.create_turn_engine``): two round trips a turn instead of eleven.
+Turns come in batches (``Conversation.handle_many``; never two of one user in a batch). On
+SQLite their statements run one by one inside the caller's one transaction. On PostgreSQL
+every statement is a network round trip and costs the client about 60 µs of Python, so the
+beginning of a whole batch is one statement (the claims in a data-modifying CTE, then each
+user and state) and so is its end (the users seen, the states saved, the counters): the
+caller runs them in autocommit (``storage.db.create_turn_engine``).
 
 The SQL is the same on both but for that; parameters are ``:name`` (sqlite3's own style,
 rewritten to psycopg's ``%(name)s``). Timestamps are stored as SQLAlchemy stores them (see
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -53,40 +54,90 @@ ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.
 """
 MAX_COUNTER_KEY = 80  # daily_counts.key
 
-# PostgreSQL: the claim and the read in one statement; it returns exactly one row. A CTE's
-# rows are not visible to the rest of the statement, but its RETURNING is: count(*) says
-# whether this statement inserted the event id.
-OPEN_PG = """
-WITH claim AS (
-  INSERT INTO processed_events (platform, event_id, created_at)
-  VALUES (:platform, :event_id, :now)
-  ON CONFLICT (platform, event_id) DO NOTHING
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM claim), users.id, users.locale, conversation_states.data
-FROM (SELECT 1) AS one
-LEFT JOIN users ON users.platform = :platform AND users.platform_user_id = :platform_user_id
-LEFT JOIN conversation_states ON conversation_states.user_id = users.id
-"""
 
-
-def count_sql(keys: int) -> str:
-    """One multi-row upsert of ``keys`` dashboard counters for a day (no user ids)."""
-    rows = ", ".join(f"(:day, :key{i}, 1)" for i in range(keys))
+def count_sql(rows: int) -> str:
+    """One multi-row upsert of dashboard counters (no user ids): ``:dayN, :keyN, :nN``."""
+    values = ", ".join(f"(:day{i}, :key{i}, :n{i})" for i in range(rows))
     return (
-        f"INSERT INTO daily_counts (day, key, count) VALUES {rows} "  # noqa: S608 (no input)
-        "ON CONFLICT (day, key) DO UPDATE SET count = daily_counts.count + 1"
+        f"INSERT INTO daily_counts (day, key, count) VALUES {values} "  # noqa: S608 (no input)
+        "ON CONFLICT (day, key) DO UPDATE SET count = daily_counts.count + excluded.count"
     )
 
 
+def count_params(counts: dict[tuple[str, str], int]) -> dict[str, Any]:
+    """``count_sql``'s parameters for ``{(day, key): n}``."""
+    params: dict[str, Any] = {}
+    for i, ((day, key), n) in enumerate(counts.items()):
+        params |= {f"day{i}": day, f"key{i}": key[:MAX_COUNTER_KEY], f"n{i}": n}
+    return params
+
+
 @cache
-def close_pg_sql(seen: bool, keys: int) -> str:
-    """PostgreSQL: the end of a turn in one statement (the user seen, the state, counters)."""
-    parts = [f"state AS ({SAVE_STATE.strip()})"]
-    if seen:
-        parts.insert(0, f"seen AS ({SEEN.strip()})")
-    last = count_sql(keys) if keys else "SELECT 1"
-    return "WITH " + ",\n".join(parts) + "\n" + last
+def open_pg_sql(turns: int) -> str:
+    """PostgreSQL: claim ``turns`` events and read their users, in one statement.
+
+    A CTE's rows are not visible to the rest of the statement, but its RETURNING is: an
+    event whose id came back was claimed by this statement. (A batch never holds two turns
+    of one user, so never one event twice.)
+    """
+    values = ",\n  ".join(
+        f"({i}, CAST(:platform{i} AS text), CAST(:user{i} AS text), CAST(:event{i} AS text))"
+        for i in range(turns)
+    )
+    return f"""
+WITH input (n, platform, platform_user_id, event_id) AS (VALUES
+  {values}
+),
+claim AS (
+  INSERT INTO processed_events (platform, event_id, created_at)
+  SELECT platform, event_id, CAST(:now AS timestamptz) FROM input WHERE event_id IS NOT NULL
+  ON CONFLICT (platform, event_id) DO NOTHING
+  RETURNING platform, event_id
+)
+SELECT input.n, input.event_id IS NULL OR claim.event_id IS NOT NULL,
+       users.id, users.locale, conversation_states.data
+FROM input
+LEFT JOIN claim ON claim.platform = input.platform AND claim.event_id = input.event_id
+LEFT JOIN users
+  ON users.platform = input.platform AND users.platform_user_id = input.platform_user_id
+LEFT JOIN conversation_states ON conversation_states.user_id = users.id
+ORDER BY input.n
+"""  # noqa: S608 (no input in the text: only placeholders)
+
+
+@cache
+def close_pg_sql(turns: int, counters: int) -> str:
+    """PostgreSQL: the end of ``turns`` turns in one statement (users seen, states saved,
+    ``counters`` counters added)."""
+    values = ",\n  ".join(
+        f"(CAST(:user{i} AS integer), CAST(:locale{i} AS text), CAST(:data{i} AS text))"
+        for i in range(turns)
+    )
+    last = count_sql(counters) if counters else "SELECT 1"
+    return f"""
+WITH input (user_id, locale, data) AS (VALUES
+  {values}
+),
+seen AS (
+  UPDATE users SET last_seen_at = CAST(:now AS timestamptz), active = TRUE, locale = input.locale
+  FROM input WHERE users.id = input.user_id AND input.locale IS NOT NULL
+),
+state AS (
+  INSERT INTO conversation_states (user_id, data, updated_at)
+  SELECT user_id, data, CAST(:now AS timestamptz) FROM input
+  ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
+)
+{last}
+"""  # noqa: S608 (no input in the text: only placeholders)
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """One turn's end: whose, the locale to note (None: leave it), the state as JSON."""
+
+    user_id: int
+    locale: str | None
+    data: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,62 +155,60 @@ class TurnSql:
     def __init__(self, dialect: str) -> None:
         self._named = dialect == "postgresql"  # psycopg: %(name)s; sqlite3 takes :name
 
-    def open(
-        self,
-        c: Connection,
-        platform: str,
-        platform_user_id: str,
-        event_id: str | None,
-        now: datetime,
-    ) -> tuple[bool, UserRow | None]:
-        """Claim the event (when there is one) and read the user: ``(claimed, user)``; the
-        user is None when they are new (or when the claim failed)."""
-        if not self._named or event_id is None:
-            if event_id is not None and not self.claim(c, platform, event_id, now):
-                return False, None
-            return True, self.user(c, platform, platform_user_id)
-        row = self._one(
-            c,
-            OPEN_PG,
-            platform=platform,
-            platform_user_id=platform_user_id,
-            event_id=event_id,
-            now=self._stamp(now),
-        )
-        if row is None or not row[0]:
-            return False, None
-        return True, (None if row[1] is None else UserRow(int(row[1]), str(row[2]), row[3]))
+    def open_many(
+        self, c: Connection, starts: list[tuple[str, str, str | None]], now: datetime
+    ) -> list[tuple[bool, UserRow | None]]:
+        """Claim each ``(platform, platform_user_id, event_id)``'s event (when it has one) and
+        read the user: ``(claimed, user)`` for each; the user is None when they are new (or
+        when the claim failed)."""
+        if not starts:
+            return []
+        if not self._named:
+            out: list[tuple[bool, UserRow | None]] = []
+            for platform, platform_user_id, event_id in starts:
+                if event_id is not None and not self.claim(c, platform, event_id, now):
+                    out.append((False, None))
+                else:
+                    out.append((True, self.user(c, platform, platform_user_id)))
+            return out
+        params: dict[str, Any] = {"now": self._stamp(now)}
+        for i, (platform, platform_user_id, event_id) in enumerate(starts):
+            params |= {f"platform{i}": platform, f"user{i}": platform_user_id}
+            params[f"event{i}"] = event_id
+        rows = self._all(c, open_pg_sql(len(starts)), params)
+        return [
+            (bool(claimed), None if uid is None else UserRow(int(uid), str(locale), data))
+            if claimed
+            else (False, None)
+            for _, claimed, uid, locale, data in rows
+        ]
 
-    def close(
+    def close_many(
         self,
         c: Connection,
-        user_id: int,
-        locale: str | None,
-        data: str,
-        counters: tuple[date, list[str]] | None,
+        endings: list[Ending],
+        counts: dict[tuple[str, str], int],
         now: datetime,
     ) -> None:
-        """End a turn: mark the user seen (when ``locale`` is given), save the state, count."""
-        day, keys = counters or (None, [])
-        unique = list(dict.fromkeys(key[:MAX_COUNTER_KEY] for key in keys))
-        if not self._named:
-            if locale:
-                self.seen(c, user_id, locale, now)
-            self.save_state(c, user_id, data, now)
-            if day is not None:
-                self.count(c, day, unique)
+        """End turns: mark each user seen (when a locale is given), save each state, and add
+        ``counts`` (``{(day, key): n}``) to the dashboard counters."""
+        if not endings and not counts:
             return
-        values = {f"key{i}": key for i, key in enumerate(unique)}
-        self._run(
-            c,
-            close_pg_sql(bool(locale), len(unique)),
-            user_id=user_id,
-            locale=locale,
-            data=data,
-            now=self._stamp(now),
-            day=day.isoformat() if day else None,
-            **values,
-        )
+        if not self._named:
+            for end in endings:
+                if end.locale:
+                    self.seen(c, end.user_id, end.locale, now)
+                self.save_state(c, end.user_id, end.data, now)
+            if counts:
+                self._run(c, count_sql(len(counts)), **count_params(counts))
+            return
+        params: dict[str, Any] = {"now": self._stamp(now)} | count_params(counts)
+        for i, end in enumerate(endings):
+            params |= {f"user{i}": end.user_id, f"locale{i}": end.locale, f"data{i}": end.data}
+        if not endings:
+            self._run(c, count_sql(len(counts)), **count_params(counts))
+            return
+        self._execute(c, close_pg_sql(len(endings), len(counts)), params).close()
 
     def claim(self, c: Connection, platform: str, event_id: str, now: datetime) -> bool:
         """Record an event id; False when some process recorded it before."""
@@ -193,13 +242,6 @@ class TurnSql:
         """Insert or replace the user's conversation state."""
         self._run(c, SAVE_STATE, user_id=user_id, data=data, now=self._stamp(now))
 
-    def count(self, c: Connection, day: date, keys: list[str]) -> None:
-        """Add one to each ``(day, key)`` counter."""
-        unique = list(dict.fromkeys(key[:MAX_COUNTER_KEY] for key in keys))
-        if unique:
-            values = {f"key{i}": key for i, key in enumerate(unique)}
-            self._run(c, count_sql(len(unique)), day=day.isoformat(), **values)
-
     # --- the driver -----------------------------------------------------------------------
 
     def _stamp(self, moment: datetime) -> Any:
@@ -214,6 +256,13 @@ class TurnSql:
         try:
             row = cursor.fetchone()
             return None if row is None else tuple(row)
+        finally:
+            cursor.close()
+
+    def _all(self, c: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        cursor = self._execute(c, sql, params)
+        try:
+            return [tuple(row) for row in cursor.fetchall()]
         finally:
             cursor.close()
 

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel, select
 
 from storage import Store, migrate
 from storage.models import ConversationState, DailyCount, User
-from storage.store import AlreadyHandled
+from storage.store import AlreadyHandled, TurnEnd, TurnStart
 from tests.helpers import in_threads
 
 
@@ -148,3 +148,46 @@ def test_only_the_turn_bookkeeping_skips_the_disk_flush(store: Store) -> None:
     with store._turn_connection() as c:
         assert c.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
         assert c.connection.driver_connection.autocommit is True
+
+
+def test_a_batch_of_turns_begins_and_ends_together(store: Store) -> None:
+    """Group commit: several users' turns in one beginning and one end (one statement each
+    on PostgreSQL): each gets its own user, state and claim; counters add up."""
+    known, _ = store.open_turn("line", "Uknown", "ja", event_id="seen-before")
+    store.close_turn(known.id, {"step": "old"}, pull_notices=False, now=datetime.now(UTC))
+    opened = store.open_turns(
+        [
+            TurnStart("line", "Uknown", "en", "ev-1"),
+            TurnStart("line", "Unew", "ja", "ev-2"),
+            TurnStart("line", "Uother", "ja", "seen-before"),  # a redelivered event id
+            TurnStart("web", "w-no-event", "ja", None),
+        ]
+    )
+    assert isinstance(opened[2], AlreadyHandled)
+    begun = [o for o in opened if not isinstance(o, AlreadyHandled)]
+    (u1, s1), (u2, s2), (u4, s4) = begun
+    assert (u1.id, u1.is_new, u1.locale, s1) == (known.id, False, "en", {"step": "old"})
+    assert (u2.is_new, s2) == (True, {})
+    assert (u4.is_new, s4) == (True, {})
+    assert len({u1.id, u2.id, u4.id}) == 3
+    assert store.claim_event("line", "ev-1") is False  # claimed by the batch
+    assert store.claim_event("line", "ev-2") is False
+
+    now = datetime.now(UTC)
+    day = date(2026, 12, 6)
+    store.close_turns(
+        [
+            TurnEnd(u1.id, {"n": 1}, False, now, (day, ["messages", "intent:faq"]), "en"),
+            TurnEnd(u2.id, {"n": 2}, False, now, (day, ["messages", "intent:groups"]), "ja"),
+            TurnEnd(u4.id, {"n": 4}, False, now, (day, ["messages", "messages"]), None),
+        ]
+    )
+    assert store.open_turn("line", "Uknown", "")[1] == {"n": 1}
+    assert store.open_turn("line", "Unew", "")[1] == {"n": 2}
+    assert store.open_turn("web", "w-no-event", "")[1] == {"n": 4}
+    with store.session() as s:
+        rows = s.exec(select(DailyCount).where(DailyCount.day == "2026-12-06")).all()
+        counts = {c.key: c.count for c in rows}
+        locales = {u.platform_user_id: u.locale for u in s.exec(select(User)).all()}
+    assert counts == {"messages": 3, "intent:faq": 1, "intent:groups": 1}
+    assert locales == {"Uknown": "en", "Unew": "ja", "w-no-event": "ja"}
