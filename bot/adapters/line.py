@@ -216,7 +216,9 @@ class LineChannel:
         # and reads ~/.netrc on a worker thread for every request (aiohttp's trust_env), which
         # cost more than building the reply. The proxy is read once here instead.
         self._session = aiohttp.ClientSession(
-            headers={"Authorization": f"Bearer {self.token}"}, timeout=REQUEST_TIMEOUT
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=REQUEST_TIMEOUT,
+            cookie_jar=aiohttp.DummyCookieJar(),  # the Messaging API sets none
         )
         self._proxy = _proxy_for(self.api_base)
 
