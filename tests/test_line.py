@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -347,3 +348,29 @@ def test_no_proxy_wins_over_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     assert line_adapter._proxy_for("https://api.line.me") is None
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert line_adapter._proxy_for("https://api.line.me") == "http://proxy.city.example:3128"
+
+
+async def test_a_slow_answer_shows_the_loading_animation_first(
+    bot: TestClient, fake: tuple[FakeLine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = bot.server.app[line_key]
+    answer_many = channel.conversation.handle_many
+
+    def slowly(inbounds: list[Any]) -> list[Any]:
+        time.sleep(0.7)  # longer than LOADING_AFTER
+        return answer_many(inbounds)
+
+    monkeypatch.setattr(channel._lanes, "_answer_many", slowly)
+    await post(bot, ev.body(ev.text("Uslow", "協働ってなに？")))
+    (sent,) = await fake[0].wait_for(1)
+    assert fake[0].loading == ["Uslow"]
+    assert "協働" in texts(sent)
+
+
+async def test_a_quick_answer_shows_no_loading_animation(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    await post(bot, ev.body(ev.text("Uquick", "協働ってなに？")))
+    await fake[0].wait_for(1)
+    await asyncio.sleep(line_adapter.LOADING_AFTER + 0.1)
+    assert fake[0].loading == []

@@ -34,7 +34,6 @@ from linebot.v3.messaging import (
     RichMenuBounds,
     RichMenuRequest,
     RichMenuSize,
-    ShowLoadingAnimationRequest,
 )
 from linebot.v3.webhooks import (
     FollowEvent,
@@ -302,11 +301,10 @@ class LineChannel:
         await self._send(getattr(event, "reply_token", None), user_id, render(reply))
 
     async def _show_loading(self, user_id: str) -> None:
+        """LINE's typing indicator, for 5 s or until our reply arrives."""
         try:
-            await self.api.show_loading_animation(
-                ShowLoadingAnimationRequest(chat_id=user_id, loading_seconds=5),
-                _request_timeout=REQUEST_TIMEOUT,
-            )
+            body = {"chatId": user_id, "loadingSeconds": 5}
+            await self._post("/v2/bot/chat/loading/start", body)
         except (ApiException, aiohttp.ClientError, TimeoutError):
             log.info("loading animation not shown", exc_info=True)
 

@@ -20,6 +20,7 @@ from linebot.v3.messaging import (
     PushMessageRequest,
     ReplyMessageRequest,
     RichMenuRequest,
+    ShowLoadingAnimationRequest,
 )
 
 MAX_MESSAGES = 5
@@ -238,6 +239,7 @@ class FakeLine:
         if (refused := await self._gate(request)) is not None:
             return refused
         body = await request.json()
+        ShowLoadingAnimationRequest.from_dict(body)  # the OpenAPI checks (chatId required …)
         seconds = body.get("loadingSeconds", 20)
         if not (5 <= seconds <= 60 and seconds % 5 == 0):
             return _error(400, "loadingSeconds must be 5-60, a multiple of 5")
