@@ -7,12 +7,15 @@ input, loads the user's state from the database, routes, runs the handler and sa
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from intents import faq, forms, groups, openings, recruit, smalltalk
 from intents.fallback import FacilityDetailsRule, fallback, stale_choice
@@ -29,6 +32,10 @@ from knowledge.when import today_in_tokyo
 from storage.models import utcnow
 from storage.store import AlreadyHandled, Store, TurnEnd, TurnStart, UserRef
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RETRY_AFTER = 0.05  # seconds before the one retry of a failed beginning or end of turns
 MAX_INPUT = 2000  # characters; longer texts are pastes, not questions or descriptions
 ROUTER_THRESHOLD = 0.20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -102,7 +109,7 @@ class Conversation:
                 TurnStart(m.platform, m.user_id, p.locale, m.event_id)
                 for m, p in zip((inbounds[i] for i in group), prepared, strict=True)
             ]
-            opened = self.store.open_turns(starts)
+            opened = _twice(partial(self.store.open_turns, starts))
             ending: list[tuple[int, TurnEnd]] = []
             for i, p, begun in zip(group, prepared, opened, strict=True):
                 if isinstance(begun, AlreadyHandled):
@@ -116,7 +123,13 @@ class Conversation:
                 results[i] = reply
                 if end is not None:
                     ending.append((i, end))
-            notices = self.store.close_turns([end for _, end in ending])
+            try:
+                notices = _twice(partial(self.store.close_turns, [end for _, end in ending]))
+            except Exception:
+                # The answers stand (a sign-up in them is already committed): better the reply
+                # without its state saved than no reply at all.
+                log.exception("could not save the state of %d turns", len(ending))
+                notices = [[] for _ in ending]
             for (i, _), bodies in zip(ending, notices, strict=True):
                 answered = results[i]
                 if isinstance(answered, Reply):
@@ -224,3 +237,15 @@ def _one_message_per_user(inbounds: list[Inbound]) -> list[list[int]]:
         groups[after + 1].append(i)
         seen[after + 1].add(key)
     return groups
+
+
+def _twice(work: Callable[[], T]) -> T:
+    """Run ``work``; after a failure (a deadlock, a dropped connection) once more."""
+    try:
+        return work()
+    except AlreadyHandled:
+        raise
+    except Exception:
+        log.warning("database hiccup; trying once more", exc_info=True)
+        time.sleep(RETRY_AFTER)
+        return work()

@@ -65,9 +65,10 @@ def count_sql(rows: int) -> str:
 
 
 def count_params(counts: dict[tuple[str, str], int]) -> dict[str, Any]:
-    """``count_sql``'s parameters for ``{(day, key): n}``."""
+    """``count_sql``'s parameters for ``{(day, key): n}``, in sorted order: two transactions
+    that upsert the same counters must lock them in the same order, or they deadlock."""
     params: dict[str, Any] = {}
-    for i, ((day, key), n) in enumerate(counts.items()):
+    for i, ((day, key), n) in enumerate(sorted(counts.items())):
         params |= {f"day{i}": day, f"key{i}": key[:MAX_COUNTER_KEY], f"n{i}": n}
     return params
 
@@ -203,7 +204,8 @@ class TurnSql:
                 self._run(c, count_sql(len(counts)), **count_params(counts))
             return
         params: dict[str, Any] = {"now": self._stamp(now)} | count_params(counts)
-        for i, end in enumerate(endings):
+        # Rows in a fixed order, for the same reason as the counters.
+        for i, end in enumerate(sorted(endings, key=lambda e: e.user_id)):
             params |= {f"user{i}": end.user_id, f"locale{i}": end.locale, f"data{i}": end.data}
         if not endings:
             self._run(c, count_sql(len(counts)), **count_params(counts))

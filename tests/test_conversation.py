@@ -192,3 +192,36 @@ def test_a_taught_phrasing_is_not_hidden_by_a_remembered_answer() -> None:
     assert after.best is not None
     assert after.best.entry.id == "center-what"
     assert after.best.fuzz == 1.0
+
+
+def test_a_reply_survives_a_database_failure_at_the_end_of_its_turn(
+    conversation: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a handler did is committed by then (a sign-up, say): the user must hear of it."""
+    calls: list[int] = []
+
+    def broken(ends: list[object]) -> list[list[str]]:
+        calls.append(len(ends))
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr("intents.conversation.RETRY_AFTER", 0)
+    monkeypatch.setattr(conversation.store, "close_turns", broken)
+    reply = conversation.handle(Inbound("web", "w-broken", text="協働ってなに？"))
+    assert reply.intent == "faq"
+    assert calls == [1, 1]  # tried twice
+
+
+def test_a_hiccup_at_the_beginning_is_retried_once(
+    conversation: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = conversation.store.open_turns
+    failures = [ConnectionError("connection reset")]
+
+    def flaky(starts: list[object]) -> object:
+        if failures:
+            raise failures.pop()
+        return real(starts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("intents.conversation.RETRY_AFTER", 0)
+    monkeypatch.setattr(conversation.store, "open_turns", flaky)
+    assert conversation.handle(Inbound("web", "w-flaky", text="協働ってなに？")).intent == "faq"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -191,3 +192,32 @@ def test_a_batch_of_turns_begins_and_ends_together(store: Store) -> None:
         locales = {u.platform_user_id: u.locale for u in s.exec(select(User)).all()}
     assert counts == {"messages": 3, "intent:faq": 1, "intent:groups": 1}
     assert locales == {"Uknown": "en", "Unew": "ja", "w-no-event": "ja"}
+
+
+def test_batches_ending_at_once_do_not_deadlock_on_the_counters(store: Store) -> None:
+    """Two threads' batches upsert the same counters; in different orders they deadlocked
+    on PostgreSQL (found by bench/line_load.py). Counters are written in sorted order."""
+    users = [store.touch_user("line", f"Ud{i}", "ja").id for i in range(8)]
+    pool = ["messages", *(f"intent:{n}" for n in range(6)), *(f"faq:{n}" for n in range(12))]
+    day = date(2026, 12, 7)
+    written: list[list[str]] = [[] for _ in range(4)]
+
+    def ends(worker: int) -> int:
+        rng = random.Random(worker)
+        for _ in range(40):
+            batch = []
+            for user_id in users[worker * 2 : worker * 2 + 2]:
+                keys = rng.sample(pool, rng.randint(3, len(pool)))
+                written[worker] += keys
+                batch.append(TurnEnd(user_id, {}, False, datetime.now(UTC), (day, keys)))
+            store.close_turns(batch)
+        return worker
+
+    assert sorted(in_threads(4, ends)) == [0, 1, 2, 3]
+    expected: dict[str, int] = {}
+    for keys in written:
+        for key in keys:
+            expected[key] = expected.get(key, 0) + 1
+    with store.session() as s:
+        rows = s.exec(select(DailyCount).where(DailyCount.day == "2026-12-07")).all()
+    assert {c.key: c.count for c in rows} == expected
