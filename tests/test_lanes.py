@@ -26,7 +26,7 @@ def each(jobs: list[Job]) -> list[object | Exception]:
 
 
 async def test_work_runs_off_the_event_loop_and_its_result_comes_back() -> None:
-    lanes: UserLanes[Job, object] = UserLanes(each, concurrent=4)
+    lanes: UserLanes[Job, object] = UserLanes(each)
     try:
         assert await lanes.run(threading.get_ident) != threading.get_ident()
         assert await lanes.run(lambda: 6 * 7) == 42
@@ -35,7 +35,7 @@ async def test_work_runs_off_the_event_loop_and_its_result_comes_back() -> None:
 
 
 async def test_an_exception_reaches_only_its_caller() -> None:
-    lanes: UserLanes[Job, object] = UserLanes(each, concurrent=4)
+    lanes: UserLanes[Job, object] = UserLanes(each)
 
     def fail() -> None:
         raise LookupError("no such call")
@@ -55,7 +55,7 @@ async def test_a_failing_batch_fails_each_of_its_callers() -> None:
     def broken(_jobs: list[Job]) -> list[object | Exception]:
         raise ConnectionError("database gone")
 
-    lanes: UserLanes[Job, object] = UserLanes(broken, concurrent=4)
+    lanes: UserLanes[Job, object] = UserLanes(broken)
     try:
         outcomes = await asyncio.gather(
             *(lanes.run(lambda: None) for _ in range(3)), return_exceptions=True
@@ -75,7 +75,7 @@ async def test_what_waits_while_the_thread_is_busy_is_answered_in_one_batch() ->
         batches.append(items)
         return [i * 10 for i in items]
 
-    lanes: UserLanes[int, int] = UserLanes(answer_many, concurrent=64)
+    lanes: UserLanes[int, int] = UserLanes(answer_many)
     try:
         first = asyncio.ensure_future(lanes.run(0))
         await asyncio.sleep(0.05)
@@ -89,7 +89,7 @@ async def test_what_waits_while_the_thread_is_busy_is_answered_in_one_batch() ->
 
 
 async def test_one_users_events_run_in_arrival_order() -> None:
-    lanes: UserLanes[Job, object] = UserLanes(each, concurrent=8, threads=2)
+    lanes: UserLanes[Job, object] = UserLanes(each, threads=2)
     seen: list[tuple[str, int]] = []
 
     async def event(user: str, n: int, work_s: float) -> None:
@@ -109,7 +109,7 @@ async def test_one_users_events_run_in_arrival_order() -> None:
 
 
 async def test_close_stops_the_threads() -> None:
-    lanes: UserLanes[Job, object] = UserLanes(each, concurrent=2, threads=2)
+    lanes: UserLanes[Job, object] = UserLanes(each, threads=2)
     await lanes.run(lambda: None)
     workers = [t for t in threading.enumerate() if t.name.startswith("turns-")]
     lanes.close()
@@ -120,7 +120,7 @@ async def test_close_stops_the_threads() -> None:
 
 @pytest.mark.parametrize("threads", [1, 3])
 async def test_every_item_gets_its_own_answer(threads: int) -> None:
-    lanes: UserLanes[int, int] = UserLanes(lambda xs: [x + 1 for x in xs], 16, threads)
+    lanes: UserLanes[int, int] = UserLanes(lambda xs: [x + 1 for x in xs], threads)
     try:
         assert await asyncio.gather(*(lanes.run(i) for i in range(500))) == list(range(1, 501))
     finally:

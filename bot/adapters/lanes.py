@@ -24,7 +24,7 @@ MAX_BATCH = 64  # messages answered together; a bigger batch only delays its fir
 
 
 class UserLanes(Generic[T, R]):
-    """Orders work per user, bounds how much waits for a thread, and answers it in batches.
+    """Orders work per user and answers it on a few threads, in batches.
 
     ``answer_many`` gets the waiting items in order and returns one result per item: the
     answer, or the exception that item raised. If it raises, every item of the batch fails
@@ -34,11 +34,9 @@ class UserLanes(Generic[T, R]):
     def __init__(
         self,
         answer_many: Callable[[list[T]], list[R | Exception]],
-        concurrent: int,
         threads: int = 1,
     ) -> None:
         self._answer_many = answer_many
-        self._slots = asyncio.Semaphore(concurrent)
         self._locks: dict[str, asyncio.Lock] = {}
         self._threads = threads
         self._jobs: queue.SimpleQueue[tuple[T, asyncio.Future[R]] | None] = queue.SimpleQueue()
@@ -58,12 +56,13 @@ class UserLanes(Generic[T, R]):
 
     async def run(self, item: T) -> R:
         """Answer ``item`` on one of the lanes' threads; raises what answering it raised."""
+        # No semaphore in front: the threads are few and fixed, and a backlog waits in the
+        # queue (asyncio.Semaphore scans its waiters on every acquire: slow under load).
         if not self._workers:
             self._start(asyncio.get_running_loop())
-        async with self._slots:  # a slot is held while the item waits or is answered
-            future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-            self._jobs.put((item, future))
-            return await future
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._jobs.put((item, future))
+        return await future
 
     def close(self) -> None:
         """Let the threads answer what is already queued, then stop."""

@@ -61,7 +61,6 @@ MAX_BUBBLES = 12
 MAX_ALT_TEXT = 1500
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
 LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
-CONCURRENT_TURNS = 64  # messages waiting for or being answered at once; more wait in lanes
 RETRY_NAMESPACE = uuid.UUID("5b2d7f63-7c1c-4f0a-9d0e-2f6a1c3e9b11")
 
 
@@ -200,9 +199,7 @@ class LineChannel:
         self._proxy: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes: UserLanes[Inbound, Reply] = UserLanes(
-            self.conversation.handle_many,
-            CONCURRENT_TURNS,
-            threads=self.conversation.store.parallel_turns,
+            self.conversation.handle_many, threads=self.conversation.store.parallel_turns
         )
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------

@@ -38,7 +38,6 @@ MAX_BODY = 1024 * 1024
 MAX_TEXT = 4096
 BUTTONS_PER_ROW = 2
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫"
-CONCURRENT_TURNS = 64  # messages waiting for or being answered at once; more wait in lanes
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -104,9 +103,7 @@ class TelegramChannel:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes: UserLanes[Inbound, Reply] = UserLanes(
-            self.conversation.handle_many,
-            CONCURRENT_TURNS,
-            threads=self.conversation.store.parallel_turns,
+            self.conversation.handle_many, threads=self.conversation.store.parallel_turns
         )
 
     @property
