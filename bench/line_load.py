@@ -61,6 +61,7 @@ GROUPS = [
     "腰越で国際交流のグループある？", "玉縄で防災の団体", "鎌倉山で環境の団体を紹介して",
 ]  # fmt: skip
 ROUNDS = 3  # capacity rounds per bot; the median is reported
+USERS = 40  # simulated users writing at once
 CAPACITY_MESSAGES = 1500
 SIGN_UP_STEPS = ["ol", "od:1", "gs", "gf:environment", "ga:kamakura", "mine"]
 
@@ -112,7 +113,7 @@ class Result:
 async def _fire(
     port: int, fake_port: int, count: int, rate: float | None, seed: int, wait: bool = True
 ) -> Result:
-    """Send ``count`` webhooks: at ``rate`` per second, or (None) from 40 users who each wait
+    """Send ``count`` webhooks: at ``rate`` per second, or (None) from USERS users who each wait
     for their reply before they write again (``wait``), or only for the webhook's answer."""
     rng = random.Random(seed)
     sent_at: dict[str, float] = {}
@@ -164,7 +165,7 @@ async def _fire(
                 for i in queue:
                     await one(i, wait=wait)
 
-            await asyncio.gather(*(user() for _ in range(40)))
+            await asyncio.gather(*(user() for _ in range(USERS)))
         else:
             tasks = []
             for i in range(count):
