@@ -54,7 +54,9 @@ def create_turn_engine(engine: Engine) -> Engine:
     """
     return create_engine(
         engine.url,
-        connect_args={"options": "-c synchronous_commit=off"},
+        # statement_timeout: a turn's reads and bookkeeping take milliseconds; one that waits
+        # longer is stuck, and holds up the conversations queued behind it (bot/adapters/lanes).
+        connect_args={"options": "-c synchronous_commit=off -c statement_timeout=5000"},
         isolation_level="AUTOCOMMIT",
         pool_recycle=1800,
         pool_size=5,

@@ -269,14 +269,6 @@ class Store(OpeningQueries, StaffQueries):
         self._sqlite: Connection | None = None  # see _bind
         self._turn_engine = None if self._lock is not None else create_turn_engine(engine)
 
-    @property
-    def parallel_turns(self) -> int:
-        """How many threads should answer messages. SQLite runs one transaction at a time
-        (see _bind). On PostgreSQL two: one thread makes the biggest batches (the most
-        messages per statement), a second keeps conversations going while a statement
-        waits (a row lock another process holds); more measured slower."""
-        return 1 if self._lock is not None else 2
-
     def describe(self) -> str:
         """The database URL without its password (for logs)."""
         return self.engine.url.render_as_string(hide_password=True)

@@ -148,6 +148,7 @@ def test_only_the_turn_bookkeeping_skips_the_disk_flush(store: Store) -> None:
         assert c.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     with store._turn_connection() as c:
         assert c.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        assert c.exec_driver_sql("SHOW statement_timeout").scalar() == "5s"
         assert c.connection.driver_connection.autocommit is True
 
 

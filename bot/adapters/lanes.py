@@ -7,6 +7,12 @@ one transaction to begin them and one to end them), then hands all the replies b
 wake-up of the loop. Under load that is what keeps up: ``asyncio.to_thread`` costs an
 executor hand-off and a wake-up per message, and a commit per message cost more on SQLite
 than answering the question.
+
+One thread by default, on both databases: SQLite runs one transaction at a time anyway, and
+on PostgreSQL one thread makes the biggest batches (the most messages per statement) and
+measured faster than two or four (the GIL runs one thread's Python at a time). A statement
+that waits holds up this process's conversations: the turn pool's statement_timeout bounds
+that (storage.db.create_turn_engine).
 """
 
 from __future__ import annotations

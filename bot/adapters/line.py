@@ -198,9 +198,7 @@ class LineChannel:
         self._session: aiohttp.ClientSession | None = None  # ours: replies, pushes, multicasts
         self._proxy: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lanes: UserLanes[Inbound, Reply] = UserLanes(
-            self.conversation.handle_many, threads=self.conversation.store.parallel_turns
-        )
+        self._lanes: UserLanes[Inbound, Reply] = UserLanes(self.conversation.handle_many)
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 

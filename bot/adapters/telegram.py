@@ -102,9 +102,7 @@ class TelegramChannel:
             .build()
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lanes: UserLanes[Inbound, Reply] = UserLanes(
-            self.conversation.handle_many, threads=self.conversation.store.parallel_turns
-        )
+        self._lanes: UserLanes[Inbound, Reply] = UserLanes(self.conversation.handle_many)
 
     @property
     def bot(self) -> ExtBot[Any]:
