@@ -1,7 +1,8 @@
 """The conversation core: one inbound message in, one platform-neutral reply out.
 
-Every adapter (CLI, web chat, LINE, Telegram) calls :meth:`Conversation.handle`. It checks the
-input, loads the user's state from the database, routes, runs the handler and saves the state.
+The CLI and the web chat call :meth:`Conversation.handle`; LINE and Telegram call
+:meth:`Conversation.handle_many` with the messages waiting (bot/adapters/lanes.py). Both check
+the input, load the user's state from the database, route, run the handler and save the state.
 """
 
 from __future__ import annotations
