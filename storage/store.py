@@ -320,19 +320,10 @@ class Store(OpeningQueries, StaffQueries):
             yield s
 
     @contextmanager
-    def reading_core(self) -> Iterator[Connection]:
-        """``reading()`` for Core statements (no ORM session to set up)."""
-        if self._turn_engine is None:
-            with self.connection() as c:
-                yield c
-            return
-        with self._turn_engine.connect() as c:
-            yield c
-
-    @contextmanager
     def _turn_connection(self) -> Iterator[Connection]:
         """The connection for a turn's own bookkeeping (its event id, the user, their state,
-        the counters): on PostgreSQL from the pool whose commits do not wait for the disk."""
+        the counters) and its Core reads: on PostgreSQL from the autocommit pool whose commits
+        do not wait for the disk."""
         if self._turn_engine is None:
             with self.connection() as c:
                 yield c
@@ -608,7 +599,7 @@ class Store(OpeningQueries, StaffQueries):
             "limit": limit,
             "offset": offset,
         }
-        with self.reading_core() as c:
+        with self._turn_connection() as c:  # a read: autocommit on PostgreSQL
             rows = c.execute(_ranked_page(field is not None, area is not None), params).all()
             if rows:
                 total = int(rows[0].total)
