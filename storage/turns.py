@@ -176,13 +176,11 @@ class TurnSql:
         for i, (platform, platform_user_id, event_id) in enumerate(starts):
             params |= {f"platform{i}": platform, f"user{i}": platform_user_id}
             params[f"event{i}"] = event_id
-        rows = self._all(c, open_pg_sql(len(starts)), params)
-        return [
-            (bool(claimed), None if uid is None else UserRow(int(uid), str(locale), data))
-            if claimed
-            else (False, None)
-            for _, claimed, uid, locale, data in rows
-        ]
+        opened = []
+        for _, claimed, uid, locale, data in self._all(c, open_pg_sql(len(starts)), params):
+            user = UserRow(int(uid), str(locale), data) if claimed and uid is not None else None
+            opened.append((bool(claimed), user))
+        return opened
 
     def close_many(
         self,
@@ -195,7 +193,7 @@ class TurnSql:
         ``counts`` (``{(day, key): n}``) to the dashboard counters."""
         if not endings and not counts:
             return
-        if not self._named:
+        if not self._named or not endings:
             for end in endings:
                 if end.locale:
                     self.seen(c, end.user_id, end.locale, now)
@@ -207,10 +205,7 @@ class TurnSql:
         # Rows in a fixed order, for the same reason as the counters.
         for i, end in enumerate(sorted(endings, key=lambda e: e.user_id)):
             params |= {f"user{i}": end.user_id, f"locale{i}": end.locale, f"data{i}": end.data}
-        if not endings:
-            self._run(c, count_sql(len(counts)), **count_params(counts))
-            return
-        self._execute(c, close_pg_sql(len(endings), len(counts)), params).close()
+        self._run(c, close_pg_sql(len(endings), len(counts)), **params)
 
     def claim(self, c: Connection, platform: str, event_id: str, now: datetime) -> bool:
         """Record an event id; False when some process recorded it before."""
