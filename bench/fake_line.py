@@ -115,8 +115,7 @@ class _Replay:
     """The request, its JSON body already read (aiohttp reads a body once)."""
 
     def __init__(self, request: web.Request, body: dict[str, Any]) -> None:
-        self._request, self._body = request, body
-        self.headers = request.headers
+        self.headers, self._body = request.headers, body
 
     async def json(self) -> dict[str, Any]:
         return self._body

@@ -240,11 +240,15 @@ def _cpu_seconds(pid: int) -> float:
 class Capacity:
     rates: list[float]  # messages per second, one per round
     bot_cpu_ms: float  # CPU per message: the bot process
-    fake_cpu_ms: float  # the fake LINE API (it checks every request with the SDK's models)
+    fake_cpu_ms: float  # the fake LINE API
 
     @property
     def rate(self) -> float:
         return statistics.median(self.rates)
+
+    @property
+    def rounds(self) -> str:
+        return "/".join(f"{r:.0f}" for r in self.rates)
 
 
 def _capacity(
@@ -294,9 +298,9 @@ def _run_pair(database_url: str, label: str) -> None:
         for name, (capacity, burst, steady) in results.items():
             lat = sorted(steady.latencies_ms) or [0.0]
             p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
-            rounds = "/".join(f"{r:.0f}" for r in capacity.rates)
             print(
-                f"{label:10} {name:9}: capacity {capacity.rate:5.0f} msg/s (rounds {rounds}); "
+                f"{label:10} {name:9}: capacity {capacity.rate:5.0f} msg/s "
+                f"(rounds {capacity.rounds}); "
                 f"CPU per message: bot {capacity.bot_cpu_ms:.2f} ms, "
                 f"fake {capacity.fake_cpu_ms:.2f} ms; at 100 msg/s: "
                 f"{steady.replied}/{steady.sent} replied, p50 {statistics.median(lat):5.1f} ms, "
@@ -304,7 +308,7 @@ def _run_pair(database_url: str, label: str) -> None:
             )
             print(
                 f"{label:10} {name:9}: burst (users wait only for the webhook's answer) "
-                f"{burst.rate:5.0f} msg/s (rounds {'/'.join(f'{r:.0f}' for r in burst.rates)}); "
+                f"{burst.rate:5.0f} msg/s (rounds {burst.rounds}); "
                 f"CPU per message: bot {burst.bot_cpu_ms:.2f} ms"
             )
         ours, echo = results["tsunagaru"], results["echo"]

@@ -101,9 +101,10 @@ class Conversation:
 
         One answer per message: its reply, or the exception it raised (AlreadyHandled for an
         event handled before). A user's second message in the list is answered after the
-        first one's state is saved. A database failure at the beginning or the end raises.
+        first one's state is saved. A database failure at the beginning (tried twice) raises;
+        one at the end is logged and the replies still go out, their state unsaved.
         """
-        results: list[Reply | Exception] = [AlreadyHandled("")] * len(inbounds)
+        results: dict[int, Reply | Exception] = {}
         for group in _one_message_per_user(inbounds):
             prepared = [_Prepared.of(inbounds[i]) for i in group]
             starts = [
@@ -135,7 +136,7 @@ class Conversation:
                 answered = results[i]
                 if isinstance(answered, Reply):
                     answered.notices.extend(str(json.loads(b).get("text", "")) for b in bodies)
-        return results
+        return [results[i] for i in range(len(inbounds))]
 
     def _answer(
         self, inbound: Inbound, prepared: _Prepared, user: UserRef, state: dict[str, Any]
@@ -244,8 +245,6 @@ def _twice(work: Callable[[], T]) -> T:
     """Run ``work``; after a failure (a deadlock, a dropped connection) once more."""
     try:
         return work()
-    except AlreadyHandled:
-        raise
     except Exception:
         log.warning("database hiccup; trying once more", exc_info=True)
         time.sleep(RETRY_AFTER)

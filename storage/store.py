@@ -350,7 +350,8 @@ class Store(OpeningQueries, StaffQueries):
     def touch_user(self, platform: str, platform_user_id: str, locale: str) -> UserRef:
         """Find or create the user and mark them seen now."""
         with self.connection() as c:
-            ref, _ = self._find_or_create(c, platform, platform_user_id, locale)
+            row = self._turn.user(c, platform, platform_user_id)
+            ref, _ = self._find_or_create(c, platform, platform_user_id, locale, row)
             self._turn.seen(c, ref.id, ref.locale, utcnow())
             return ref
 
@@ -408,11 +409,10 @@ class Store(OpeningQueries, StaffQueries):
         platform: str,
         platform_user_id: str,
         locale: str,
-        row: UserRow | None = None,
+        row: UserRow | None,
     ) -> tuple[UserRef, str | None]:
-        """The user and their saved state (JSON), creating the user on first contact
-        (``row``: the user as the caller already read them)."""
-        row = row or self._turn.user(c, platform, platform_user_id)
+        """The user and their saved state (JSON) from ``row`` (as the caller read them), or,
+        when there was none, the user created now (first contact)."""
         if row is not None:
             ref = UserRef(row.id, platform, platform_user_id, locale or row.locale, False)
             return ref, row.data
@@ -462,10 +462,7 @@ class Store(OpeningQueries, StaffQueries):
     def claim_event(self, platform: str, event_id: str) -> bool:
         """Record an event id; False when it was already processed (by us or another process)."""
         with self._turn_connection() as c:
-            return self._claim(c, platform, event_id)
-
-    def _claim(self, c: Connection, platform: str, event_id: str) -> bool:
-        return self._turn.claim(c, platform, event_id[:128], utcnow())
+            return self._turn.claim(c, platform, event_id[:128], utcnow())
 
     # FAQ feedback and unanswered questions ------------------------------------------------
 

@@ -65,11 +65,12 @@ def count_sql(rows: int) -> str:
 
 
 def count_params(counts: dict[tuple[str, str], int]) -> dict[str, Any]:
-    """``count_sql``'s parameters for ``{(day, key): n}``, in sorted order: two transactions
-    that upsert the same counters must lock them in the same order, or they deadlock."""
+    """``count_sql``'s parameters for ``{(day, key): n}`` (keys cut to MAX_COUNTER_KEY by
+    the caller, before counting), in sorted order: two transactions that upsert the same
+    counters must lock them in the same order, or they deadlock."""
     params: dict[str, Any] = {}
     for i, ((day, key), n) in enumerate(sorted(counts.items())):
-        params |= {f"day{i}": day, f"key{i}": key[:MAX_COUNTER_KEY], f"n{i}": n}
+        params |= {f"day{i}": day, f"key{i}": key, f"n{i}": n}
     return params
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
@@ -215,10 +216,7 @@ def test_batches_ending_at_once_do_not_deadlock_on_the_counters(store: Store) ->
         return worker
 
     assert sorted(in_threads(4, ends)) == [0, 1, 2, 3]
-    expected: dict[str, int] = {}
-    for keys in written:
-        for key in keys:
-            expected[key] = expected.get(key, 0) + 1
+    expected = Counter(key for keys in written for key in keys)
     with store.session() as s:
         rows = s.exec(select(DailyCount).where(DailyCount.day == "2026-12-07")).all()
     assert {c.key: c.count for c in rows} == expected

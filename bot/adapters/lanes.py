@@ -1,7 +1,7 @@
 """One lane per user, and the threads that answer the messages in batches.
 
 A user's events run in the order they arrived, many users at a time. Answering is blocking
-code (the database), so it runs off the event loop, on a few threads. Each thread takes every
+code (the database), so it runs off the event loop, on a thread. The thread takes every
 message waiting when it comes free and answers them together (``Conversation.handle_many``:
 one transaction to begin them and one to end them), then hands all the replies back with one
 wake-up of the loop. Under load that is what keeps up: ``asyncio.to_thread`` costs an
@@ -30,7 +30,7 @@ MAX_BATCH = 64  # messages answered together; a bigger batch only delays its fir
 
 
 class UserLanes(Generic[T, R]):
-    """Orders work per user and answers it on a few threads, in batches.
+    """Orders work per user and answers it on its thread (or threads), in batches.
 
     ``answer_many`` gets the waiting items in order and returns one result per item: the
     answer, or the exception that item raised. If it raises, every item of the batch fails

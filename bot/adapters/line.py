@@ -194,8 +194,8 @@ class LineChannel:
 
     def __post_init__(self) -> None:
         self._parser = WebhookParser(self.secret)
-        self._client: AsyncApiClient | None = None  # the SDK's: rich menu, loading animation
-        self._session: aiohttp.ClientSession | None = None  # ours: replies, pushes, multicasts
+        self._client: AsyncApiClient | None = None  # the SDK's: the rich menu
+        self._session: aiohttp.ClientSession | None = None  # ours: messages, loading animation
         self._proxy: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes: UserLanes[Inbound, Reply] = UserLanes(self.conversation.handle_many)
@@ -427,11 +427,10 @@ class LineChannel:
 
 def _proxy_for(url: str) -> str | None:
     """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY …), if any."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if urllib.request.proxy_bypass(host):
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    scheme = urllib.parse.urlsplit(url).scheme
-    return urllib.request.getproxies().get(scheme)
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _inbound(event: Any, user_id: str, event_id: str | None) -> Inbound | None:

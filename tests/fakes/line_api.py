@@ -239,7 +239,11 @@ class FakeLine:
         if (refused := await self._gate(request)) is not None:
             return refused
         body = await request.json()
-        ShowLoadingAnimationRequest.from_dict(body)  # the OpenAPI checks (chatId required …)
+        try:
+            ShowLoadingAnimationRequest.from_dict(body)  # the OpenAPI checks (chatId required …)
+        except ValueError as exc:
+            details = [{"message": str(exc)[:200], "property": ""}]
+            return _error(400, "The request body has 1 error(s)", details)
         seconds = body.get("loadingSeconds", 20)
         if not (5 <= seconds <= 60 and seconds % 5 == 0):
             return _error(400, "loadingSeconds must be 5-60, a multiple of 5")
