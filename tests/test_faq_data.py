@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.faq import FAQ_DIR, FaqEntry, load_entries
-from tests.helpers import GUIDELINE
+from tests.helpers import GUIDELINE_SETTING
 
 # The guideline's sections and sub-items, as numbered in the document.
 VALID_SECTIONS = {
@@ -33,9 +33,16 @@ def _squash(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def guideline() -> str:
-    path = Path(os.environ.get("TSUNAGARU_GUIDELINE", GUIDELINE))
-    if not path.exists():
-        pytest.fail(f"the guideline text is needed for these tests: {path}")
+    setting = os.environ.get(GUIDELINE_SETTING, "")
+    if not setting:
+        pytest.skip(
+            f"needs the guideline's text: set {GUIDELINE_SETTING}=/path/to/the/guideline.txt "
+            "(CI sets it to its copy)"
+        )
+    path = Path(setting)
+    if not path.is_file():
+        # Named but missing is a broken setup, not a reason to skip: CI must run these.
+        pytest.fail(f"{GUIDELINE_SETTING} names no file: {path}")
     return path.read_text(encoding="utf-8")
 
 
