@@ -18,6 +18,7 @@ MAX_RELATED = 4
 # A message without any domain word is about something else (「鎌倉の天気」) unless it is
 # nearly verbatim one of our phrasings (rescaled fuzz 0.7 = a rapidfuzz ratio of 85).
 VERBATIM = 0.7
+FACT_SCORE = 0.8  # a message that names a row of a chart (「高齢化は何%」) asks for its figure
 OFF_TOPIC_DISCOUNT = 0.3
 # The guideline quotes only article 9 of the ordinance; 「第3条には何が」 is not ours to answer.
 _OTHER_ARTICLE = re.compile(r"第?([0-9０-９一二三四五六七八十]+)条")
@@ -46,6 +47,14 @@ class FaqRule:
         if best is None:
             return None
         score = faq_confidence(best, result.anchored, turn.text)
+        if result.fact is not None and result.anchored:
+            # A row of one of the guideline's charts, named: lead with its figure.
+            fact = result.fact
+            # The best entry, if it states the figure too, is the more focused answer.
+            entry = best.entry if fact.value in best.entry.answer else turn.faq.get(fact.chart.entry)
+            if entry is not None:
+                slots = {"faq_id": entry.id, "fact": fact.item}
+                return Match("faq", max(score, FACT_SCORE), answer, slots, (entry, fact))
         return Match("faq", score, answer, {"faq_id": best.entry.id}, best.entry)
 
 
@@ -75,8 +84,10 @@ class FeedbackRule:
 
 def answer(turn: Turn, match: Match) -> Reply:
     """The entry's answer, its source, related questions and the feedback buttons."""
-    entry: FaqEntry = match.data
+    entry, fact = match.data if isinstance(match.data, tuple) else (match.data, None)
     text = entry.answer_for(turn.locale) + "\n" + turn.say("source_format", source=entry.source)
+    if fact is not None:
+        text = fact.lead(turn.locale) + "\n\n" + text
     choices = [
         Choice(related.label, FAQ_PAYLOAD + related.id)
         for rid in entry.related[:MAX_RELATED]

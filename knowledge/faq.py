@@ -1,11 +1,14 @@
 """The ordinance FAQ: entries loaded from ``knowledge/faq/*.toml`` and a matcher over them.
 
-Scoring combines three signals, each in 0..1, computed on the folded surface text and on its
-hiragana reading (so 「きょうどう」 and 「共同」 find 協働):
+The matcher is BM25 over index terms (``knowledge/terms.py``: Sudachi's normalised words, their
+readings, our domain's concepts, English words and kana bigrams) of each entry's phrasings,
+keywords and label. On top of the ranking:
 
-* ``tfidf``   cosine of character-bigram TF-IDF vectors, query vs. all of an entry's phrasings;
-* ``fuzz``    the best rapidfuzz ratio against one phrasing (near-verbatim questions, typos);
-* ``keyword`` IDF-weighted hits of the entry's distinctive keywords.
+* ``coverage``: how much of the message (by the weight of its words) the best entry explains;
+  an unknown word dilutes it, so 「鎌倉の天気」 does not reach an answer through 鎌倉;
+* ``fuzz``: the best rapidfuzz ratio against one phrasing (a nearly verbatim question);
+* the kind of question (何% / 何団体 / いつ / 一番多い / 違い …, ``knowledge/question_kinds.toml``)
+  favours the entries whose answers state that kind of thing.
 
 ``anchored`` says whether the message uses any word of our domain (``domain.toml``); one that
 does not (「市長は誰？」) is off-topic whatever the best entry scores, unless nearly verbatim.
@@ -14,6 +17,7 @@ does not (「市長は誰？」) is off-topic whatever the best entry scores, un
 from __future__ import annotations
 
 import math
+import re
 import threading
 import tomllib
 from collections import Counter, defaultdict
@@ -24,21 +28,28 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from knowledge.text import Reading, bigrams, fold, reading, segmented_reading
+from knowledge.facts import Fact, FactIndex, load_facts
+from knowledge.terms import WEIGHTS, terms
+from knowledge.text import Reading, fold, reading, segmented_reading
 
 FAQ_DIR = Path(__file__).with_name("faq")
 DOMAIN_FILE = Path(__file__).with_name("domain.toml")
+KINDS_FILE = Path(__file__).with_name("question_kinds.toml")
 MAX_LABEL = 20
 
-# Weights of the three signals; tuned on tests/data/faq_devset.tsv (bench/route.py prints
-# the dev and held-out accuracy).
-W_TFIDF, W_FUZZ, W_KEYWORD = 0.6, 0.3, 0.2
+# BM25's usual constants; an entry's document is all its phrasings, so lengths vary little.
+BM25_K1, BM25_B = 1.2, 0.5
 # Any two Japanese sentences share some characters: a ratio below this says nothing.
 FUZZ_FLOOR = 0.5
 MIN_READING_MATCH = 3  # kana; shorter readings match too much by accident
 # Residents ask the same few questions again and again: a search is a pure function of the
 # text and the phrasings, so the last few thousand results are kept (and dropped on rebuild).
 SEARCH_CACHE = 4096
+# An entry whose answer states the kind of thing asked (a percentage for 何%) moves up; one
+# that does not moves down. Kana bigrams alone explain a message less surely than words do.
+KIND_BOOST, KIND_PENALTY = 1.3, 0.8
+KANA_COVERAGE = 0.9
+FIGURE_KINDS = frozenset({"percent", "count", "when", "most"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +79,10 @@ class FaqHit:
     """A scored candidate entry for one query."""
 
     entry: FaqEntry
-    score: float
-    tfidf: float
+    score: float  # the router's confidence in 0..1
+    bm25: float
+    coverage: float
     fuzz: float
-    keyword: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,7 @@ class FaqResult:
 
     hits: tuple[FaqHit, ...]
     anchored: bool
+    fact: Fact | None = None  # the one figure the message asks for, if it names a chart's row
 
     @property
     def best(self) -> FaqHit | None:
@@ -145,50 +157,43 @@ def _validate(entries: list[FaqEntry]) -> None:
             raise FaqError(f"{e.id}: related ids not found: {missing}")
 
 
-@dataclass(slots=True)
-class _Space:
-    """TF-IDF index of all entries' phrasings in one script (folded surface, or reading)."""
+@dataclass(frozen=True, slots=True)
+class QuestionKind:
+    """A kind of question (何% …) and how to tell an answer that states that kind of thing."""
 
-    idf: dict[str, float] = field(default_factory=dict)
-    postings: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    norms: dict[str, float] = field(default_factory=dict)
-    unknown_idf: float = 1.0
+    name: str
+    asks: re.Pattern[str]
+    answers: re.Pattern[str]
 
-    @classmethod
-    def build(cls, grams_by_entry: dict[str, Counter[str]]) -> _Space:
-        n = len(grams_by_entry) or 1
-        df: Counter[str] = Counter()
-        for grams in grams_by_entry.values():
-            df.update(grams.keys())
-        space = cls(unknown_idf=math.log(1 + n))
-        space.idf = {g: math.log(1 + n / c) for g, c in df.items()}
-        postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for eid, grams in grams_by_entry.items():
-            weights = {g: (1 + math.log(c)) * space.idf[g] for g, c in grams.items()}
-            space.norms[eid] = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            for g, w in weights.items():
-                postings[g].append((eid, w))
-        space.postings = dict(postings)
-        return space
 
-    def cosines(self, grams: Counter[str]) -> dict[str, float]:
-        # Grams no entry has still count in the query's norm, so off-topic words dilute.
-        q = {g: (1 + math.log(c)) * self.idf.get(g, self.unknown_idf) for g, c in grams.items()}
-        q_norm = math.sqrt(sum(w * w for w in q.values())) or 1.0
-        dots: dict[str, float] = defaultdict(float)
-        for g, w in q.items():
-            for eid, dw in self.postings.get(g, ()):
-                dots[eid] += w * dw
-        return {eid: dot / (q_norm * self.norms[eid]) for eid, dot in dots.items()}
+def load_question_kinds(path: Path = KINDS_FILE) -> list[QuestionKind]:
+    """``question_kinds.toml``: per kind, the words that ask it and a pattern of its answers."""
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    return [
+        QuestionKind(
+            name,
+            re.compile("|".join(re.escape(fold(w) or w.lower()) for w in kind["asks"])),
+            re.compile(kind["answers"]),
+        )
+        for name, kind in data["kinds"].items()
+    ]
 
 
 class FaqIndex:
     """Matches a resident's message to FAQ entries. Thread-safe; phrasings can be added live."""
 
-    def __init__(self, entries: Iterable[FaqEntry], anchors: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        entries: Iterable[FaqEntry],
+        anchors: Iterable[str] | None = None,
+        facts: Iterable[Fact] | None = None,
+    ) -> None:
         self._entries = {e.id: e for e in entries}
+        self._facts = FactIndex(load_facts() if facts is None else facts)
         words = load_anchors() if anchors is None else anchors
         self._anchors = [(f, reading(f)) for f in map(fold, words) if f]
+        self._kinds = load_question_kinds()
         self._extra: dict[str, list[str]] = defaultdict(list)
         self._lock = threading.Lock()
         self._build()
@@ -220,65 +225,42 @@ class FaqIndex:
         return [*e.questions, e.label, *e.questions_en, *self._extra.get(e.id, ())]
 
     def _build(self) -> None:
-        surface_grams: dict[str, Counter[str]] = {}
-        reading_grams: dict[str, Counter[str]] = {}
+        docs: dict[str, Counter[str]] = {}
         owners: list[str] = []
         phrase_surface: list[str] = []
-        phrase_reading: list[str] = []
-        entry_keywords: dict[str, dict[str, str]] = {}
-        entry_text: dict[str, tuple[str, str]] = {}
         for e in self._entries.values():
-            s_grams: Counter[str] = Counter()
-            r_grams: Counter[str] = Counter()
-            folded_all = []
+            doc: Counter[str] = Counter()
             for text in [*self._phrasings(e), *e.keywords]:
-                f = fold(text)
-                folded_all.append(f)
-                s_grams.update(bigrams(f))
-                r_grams.update(bigrams(reading(f)))
-            surface_grams[e.id], reading_grams[e.id] = s_grams, r_grams
-            entry_text[e.id] = ("|".join(folded_all), "|".join(map(reading, folded_all)))
+                doc.update(terms(text))
+            docs[e.id] = doc
             for text in self._phrasings(e):
-                f = fold(text)
                 owners.append(e.id)
-                phrase_surface.append(f)
-                phrase_reading.append(reading(f))
-            entry_keywords[e.id] = {reading(f): f for f in map(fold, e.keywords) if f}
-        n = len(self._entries) or 1
-        top = math.log(1 + n)
-        # A keyword's weight is its IDF over every entry's words, not just its keyword list:
-        # 「市民活動」 is in most entries and weighs little; 「補償」 is in few and weighs a lot.
-        weights: dict[str, float] = {}
-        for kws in entry_keywords.values():
-            for r, f in kws.items():
-                if r not in weights:
-                    df = sum(1 for st, rt in entry_text.values() if f in st or r in rt) or 1
-                    weights[r] = math.log(1 + n / df) / top
-        self._keywords = {
-            eid: [(f, r, weights[r]) for r, f in kws.items()]
-            for eid, kws in entry_keywords.items()
+                phrase_surface.append(fold(text))
+        n = len(docs) or 1
+        df: Counter[str] = Counter()
+        for doc in docs.values():
+            df.update(doc.keys())
+        idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        lengths = {eid: sum(WEIGHTS[t[0]] * c for t, c in doc.items()) for eid, doc in docs.items()}
+        average = sum(lengths.values()) / n or 1.0
+        postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for eid, doc in docs.items():
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[eid] / average)
+            for t, c in doc.items():
+                postings[t].append((eid, c * (BM25_K1 + 1) / (c + norm)))
+        self._postings = dict(postings)
+        self._idf = idf
+        self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._answer_kinds = {
+            e.id: frozenset(k.name for k in self._kinds if k.answers.search(e.answer))
+            for e in self._entries.values()
         }
-        # Keywords and anchors by their surface and reading, so a message is matched by looking
-        # up its own substrings (a few hundred) instead of testing every word (about a thousand).
-        by_surface: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-        by_reading: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-        for eid, weighted in self._keywords.items():
-            for k_surface, k_reading, weight in weighted:
-                if len(k_surface) >= 2:
-                    by_surface[k_surface].append((eid, k_reading, weight))
-                if len(k_reading) >= MIN_READING_MATCH:
-                    by_reading[k_reading].append((eid, k_reading, weight))
-        self._kw_surface, self._kw_reading = dict(by_surface), dict(by_reading)
         self._anchor_surface = {a for a, _ in self._anchors if len(a) >= 2}
         self._anchor_reading = {r for _, r in self._anchors if len(r) >= MIN_READING_MATCH}
-        words = [*self._kw_surface, *self._anchor_surface]
-        readings = [*self._kw_reading, *self._anchor_reading]
-        self._longest_surface = max(map(len, words), default=2)
-        self._longest_reading = max(map(len, readings), default=3)
-        self._surface = _Space.build(surface_grams)
-        self._reading = _Space.build(reading_grams)
+        self._longest_surface = max(map(len, self._anchor_surface), default=2)
+        self._longest_reading = max(map(len, self._anchor_reading), default=3)
         self._owners = owners
-        self._phrase_surface, self._phrase_reading = phrase_surface, phrase_reading
+        self._phrase_surface = phrase_surface
         # A new cache with every rebuild, so no result from older phrasings survives it.
         self._cached: Callable[[str, int], FaqResult] = lru_cache(SEARCH_CACHE)(self.rank)
 
@@ -287,64 +269,65 @@ class FaqIndex:
         last few thousand answers are kept: a repeated question costs a lookup."""
         return self._cached(text, limit)
 
+    def asked_kinds(self, text: str) -> frozenset[str]:
+        """The kinds of question ``text`` asks (percent, count, when, most …)."""
+        folded = fold(text) or text.lower()
+        return frozenset(k.name for k in self._kinds if k.asks.search(folded))
+
     def rank(self, text: str, limit: int = 5) -> FaqResult:
         """``search`` without the cache: the matcher itself."""
         q_surface = fold(text)
         if not q_surface:
             return FaqResult((), False)
-        q_spoken = segmented_reading(q_surface)
-        q_reading = q_spoken.text
-        surface_words = _substrings(q_surface, 2, self._longest_surface)
-        reading_words = _word_substrings(q_spoken, MIN_READING_MATCH, self._longest_reading)
-        anchored = bool(
-            surface_words & self._anchor_surface or reading_words & self._anchor_reading
-        )
-        s_grams, r_grams = Counter(bigrams(q_surface)), Counter(bigrams(q_reading))
-        tfidf: dict[str, float] = defaultdict(float)
-        for space, grams in ((self._surface, s_grams), (self._reading, r_grams)):
-            for eid, score in space.cosines(grams).items():
-                tfidf[eid] = max(tfidf[eid], score)
+        anchored = self._anchored(q_surface)
+        query = terms(text)
+        asked = self.asked_kinds(text)
+        bm25: dict[str, float] = defaultdict(float)
+        matched: dict[str, dict[str, float]] = defaultdict(dict)
+        total = {"content": 0.0, "kana": 0.0}
+        for t, c in query.items():
+            weight = WEIGHTS[t[0]] * self._idf.get(t, self._unknown_idf) * min(c, 2)
+            total["kana" if t[0] == "k" else "content"] += weight
+            for eid, tf in self._postings.get(t, ()):
+                bm25[eid] += weight * tf
+                matched[eid][t] = weight
         fuzzy: dict[str, float] = defaultdict(float)
-        for query, choices in (
-            (q_surface, self._phrase_surface),
-            (q_reading, self._phrase_reading),
-        ):
-            for _, score, idx in process.extract(
-                query, choices, scorer=fuzz.ratio, limit=None, score_cutoff=FUZZ_FLOOR * 100
-            ):
-                eid = self._owners[idx]
-                fuzzy[eid] = max(fuzzy[eid], (score / 100 - FUZZ_FLOOR) / (1 - FUZZ_FLOOR))
-        keyword = self._keyword_scores(surface_words, reading_words)
+        for _, score, idx in process.extract(
+            q_surface, self._phrase_surface, scorer=fuzz.ratio, limit=8,
+            score_cutoff=FUZZ_FLOOR * 100,
+        ):  # fmt: skip
+            eid = self._owners[idx]
+            fuzzy[eid] = max(fuzzy[eid], (score / 100 - FUZZ_FLOOR) / (1 - FUZZ_FLOOR))
         hits = []
-        for eid in set(tfidf) | set(fuzzy) | set(keyword):
-            t, f, k = tfidf.get(eid, 0.0), fuzzy.get(eid, 0.0), keyword.get(eid, 0.0)
-            score = W_TFIDF * t + W_FUZZ * f + W_KEYWORD * k
-            hits.append(FaqHit(self._entries[eid], score, t, f, k))
-        hits.sort(key=lambda h: h.score, reverse=True)
-        return FaqResult(tuple(hits[:limit]), anchored)
+        for eid in set(bm25) | set(fuzzy):
+            kinds = self._answer_kinds[eid]
+            boost = 1.0
+            for kind in asked:
+                boost *= KIND_BOOST if kind in kinds else KIND_PENALTY
+            got = matched.get(eid, {})
+            content = sum(w for t, w in got.items() if t[0] != "k")
+            kana = sum(w for t, w in got.items() if t[0] == "k")
+            coverage = max(
+                content / total["content"] if total["content"] else 0.0,
+                KANA_COVERAGE * kana / total["kana"] if total["kana"] else 0.0,
+            )
+            f = fuzzy.get(eid, 0.0)
+            score = min(1.0, coverage) * boost
+            hits.append(FaqHit(self._entries[eid], score, bm25.get(eid, 0.0) * boost, coverage, f))
+        hits.sort(key=lambda h: (h.bm25, h.fuzz), reverse=True)
+        fact = self._facts.find(
+            text, [h.entry.id for h in hits[:3]], bool(asked & FIGURE_KINDS)
+        )
+        if fact is not None and fact.chart.entry not in self._entries:
+            fact = None
+        return FaqResult(tuple(hits[:limit]), anchored, fact)
 
-    def _keyword_scores(
-        self, surface_words: set[str], reading_words: set[str]
-    ) -> dict[str, float]:
-        found: dict[str, dict[str, float]] = defaultdict(dict)
-        for word in surface_words & self._kw_surface.keys():
-            for eid, k_reading, weight in self._kw_surface[word]:
-                found[eid][k_reading] = weight
-        for word in reading_words & self._kw_reading.keys():
-            for eid, k_reading, weight in self._kw_reading[word]:
-                found[eid][k_reading] = weight
-        hit_words = {r for hits in found.values() for r in hits}
-        # Only the longest words count: 「市民活動センター」 is not also 「センター」.
-        shadowed = {w for w in hit_words if any(w != o and w in o for o in hit_words)}
-        raw = {
-            eid: sum(w * min(1.0, len(r) / 4) for r, w in hits.items() if r not in shadowed)
-            for eid, hits in found.items()
-        }
-        top = max(raw.values(), default=0.0)
-        if top <= 0:
-            return {}
-        # Relative to the best-matching entry, so the most specific entry stands out.
-        return {eid: (v / top) * min(1.0, top) for eid, v in raw.items() if v > 0}
+    def _anchored(self, q_surface: str) -> bool:
+        if _substrings(q_surface, 2, self._longest_surface) & self._anchor_surface:
+            return True
+        spoken = segmented_reading(q_surface)
+        words = _word_substrings(spoken, MIN_READING_MATCH, self._longest_reading)
+        return bool(words & self._anchor_reading)
 
 
 def _substrings(text: str, shortest: int, longest: int) -> set[str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from knowledge.analyzer import latin_words
+from knowledge.romaji import spellings
 from knowledge.text import fold, reading, segmented_reading
 
 PLACES_FILE = Path(__file__).with_name("places.toml")
@@ -24,6 +26,8 @@ FIND_CACHE = 4096  # results kept: the same few place names come again and again
 CITY_NAMES = ("鎌倉市", "かまくらし")
 BARE_AMBIGUOUS = {"鎌倉", "かまくら"}
 AREA_SUFFIXES = ("地域", "地区", "エリア", "方面", "周辺", "のほう", "の方")
+MIN_ROMAJI = 4  # letters; shorter romaji (tsu, dai) are English words or parts of them
+LATIN_SUFFIXES = {"station": "eki", "eki": "eki"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,12 @@ class PlaceMatch:
 class PlaceIndex:
     """Looks areas up by code or name, and finds them in free text."""
 
-    def __init__(self, areas: list[Area], places: list[Place]) -> None:
+    def __init__(
+        self,
+        areas: list[Area],
+        places: list[Place],
+        outside: list[tuple[str, Place]] | None = None,
+    ) -> None:
         self.areas = areas
         self._cached_find: Callable[[str], PlaceMatch | None] = lru_cache(FIND_CACHE)(self._find)
         self._areas = {a.code: a for a in areas}
@@ -76,6 +85,19 @@ class PlaceIndex:
                 if spoken not in BARE_AMBIGUOUS:
                     self._names.append((folded, spoken, p))
         self._names.sort(key=lambda n: len(n[0]), reverse=True)
+        # Romaji, for English messages: Ofuna, Yuigahama, Kita-Kamakura, Kamakura station.
+        self._romaji: dict[str, Place] = {}
+        for _, spoken, p in self._names:
+            if p.kind != "area" or p.reading:
+                for spelling in spellings(spoken):
+                    if len(spelling) >= MIN_ROMAJI:
+                        self._romaji.setdefault(spelling, p)
+        # Outside the city: (a spelling, its reading, the place under its usual name).
+        self._outside = [(fold(name), fold(p.reading), p) for name, p in outside or []]
+        self._outside.sort(key=lambda n: len(n[0]), reverse=True)
+        self._outside_romaji = {
+            spelling: p for _, p in outside or [] for spelling in spellings(p.reading)
+        }
 
     @classmethod
     def load(cls, path: Path = PLACES_FILE) -> PlaceIndex:
@@ -100,7 +122,12 @@ class PlaceIndex:
                         places.append(
                             Place(name + "駅", kind, p["area"], spoken and spoken + "えき")
                         )
-        return cls(areas, places)
+        outside = [
+            (name, Place(p["name"], "outside", "", p["reading"]))
+            for p in raw.get("outside", [])
+            for name in [p["name"], *p.get("variants", ())]
+        ]
+        return cls(areas, places, outside)
 
     def get(self, code: str) -> Area | None:
         """The area with this code."""
@@ -117,7 +144,29 @@ class PlaceIndex:
         """The area a message talks about, by the longest place name in it."""
         return self._cached_find(text)  # the index never changes: results are kept
 
+    def find_outside(self, text: str) -> Place | None:
+        """A place outside the city the message names (藤沢, 江の島, Zushi), unless a place in
+        the city contains it (片瀬山 is a station in 腰越, 片瀬 is in 藤沢市)."""
+        inside = self.find(text)
+        folded = fold(text)
+        if inside is not None and inside.exact:
+            folded = folded.replace(fold(inside.place.name), "")
+        spoken = segmented_reading(folded) if folded else None
+        for o_folded, o_reading, place in self._outside:
+            if len(o_folded) >= 2 and o_folded in folded:
+                return place
+            if spoken and len(o_reading) >= MIN_READING and spoken.has_word(o_reading):
+                return place
+        for candidate in _latin_candidates(text):
+            if candidate in self._outside_romaji:
+                return self._outside_romaji[candidate]
+        return None
+
     def _find(self, text: str) -> PlaceMatch | None:
+        for candidate in _latin_candidates(text):
+            if candidate in self._romaji:
+                place = self._romaji[candidate]
+                return PlaceMatch(self._areas[place.area], place, exact=True)
         folded = fold(text)
         for city in CITY_NAMES:
             folded = folded.replace(city, "")
@@ -138,3 +187,15 @@ class PlaceIndex:
         if best:
             return PlaceMatch(self._areas[best[1].area], best[1], exact=False)
         return None
+
+
+def _latin_candidates(text: str) -> list[str]:
+    """Runs of one to three English words joined, longest first: "kita kamakura" and
+    "kita-kamakura" both give kitakamakura; "kamakura station" gives kamakuraeki."""
+    words = [LATIN_SUFFIXES.get(w, w) for w in latin_words(text)]
+    runs = {
+        "".join(words[i:j]).replace("-", "").replace("'", "")
+        for i in range(len(words))
+        for j in range(i + 1, min(len(words), i + 3) + 1)
+    }
+    return sorted((r for r in runs if len(r) >= MIN_ROMAJI), key=len, reverse=True)

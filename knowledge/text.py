@@ -11,10 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-import pykakasi
-
-_KATA_START, _KATA_END = 0x30A1, 0x30F6  # ァ … ヶ
-_KATA_TO_HIRA = 0x60
+from knowledge.analyzer import to_hiragana, tokens
 
 # Place names mix ヶ/ケ/ガ/が (由比ヶ浜, 由比ガ浜); ヶ and ヵ read が and か.
 _SMALL_KE = str.maketrans({"ヶ": "が", "ヵ": "か", "ゖ": "が", "ゕ": "か"})
@@ -82,15 +79,6 @@ _FILLERS = sorted(
 )
 _FILLER_RE = re.compile("|".join(map(re.escape, _FILLERS)))
 
-_kakasi = pykakasi.kakasi()
-
-
-def _to_hiragana(text: str) -> str:
-    return "".join(
-        chr(ord(ch) - _KATA_TO_HIRA) if _KATA_START <= ord(ch) <= _KATA_END else ch for ch in text
-    )
-
-
 def fold(text: str) -> str:
     """Fold a message to a canonical surface form for matching.
 
@@ -103,7 +91,7 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.translate(_SMALL_KE)
     text = _KE_BETWEEN_KANJI.sub("が", text)
-    text = _to_hiragana(text)
+    text = to_hiragana(text)
     text = _LONG_VOWEL.sub("ー", text)
     text = _NOT_WORD.sub("", text)
     stripped = _FILLER_RE.sub("", text)
@@ -114,7 +102,7 @@ def fold(text: str) -> str:
 def fold_keep_frames(text: str) -> str:
     """Like :func:`fold` but keeps politeness frames (used for greetings and thanks)."""
     text = unicodedata.normalize("NFKC", text).lower().translate(_SMALL_KE)
-    return _NOT_WORD.sub("", _LONG_VOWEL.sub("ー", _to_hiragana(text)))
+    return _NOT_WORD.sub("", _LONG_VOWEL.sub("ー", to_hiragana(text)))
 
 
 _KANA_ONLY = re.compile(r"^[\u3041-\u309f\u30fc]+$")
@@ -144,13 +132,13 @@ class Reading:
 
 @lru_cache(maxsize=8192)
 def segmented_reading(folded: str) -> Reading:
-    """The hiragana reading of an already folded string, with its word boundaries."""
+    """The hiragana reading of an already folded string, with its word boundaries (Sudachi's
+    finest split, so that 大船駅 reads おおふな|えき)."""
     text, starts, ends = "", {0}, {0}
-    for item in _kakasi.convert(folded) if folded else ():
-        hira = item["hira"]
+    for token in tokens(folded, fine=True):
         begin = len(text)
-        text += hira
-        if _KANA_ONLY.match(item["orig"]):
+        text += token.reading
+        if _KANA_ONLY.match(token.surface):
             starts.update(range(begin, len(text) + 1))
             ends.update(range(begin, len(text) + 1))
         else:
@@ -160,7 +148,7 @@ def segmented_reading(folded: str) -> Reading:
 
 
 def reading(folded: str) -> str:
-    """The hiragana reading of an already folded string (kanji read by pykakasi)."""
+    """The hiragana reading of an already folded string (kanji read by Sudachi)."""
     return segmented_reading(folded).text
 
 

@@ -1,0 +1,129 @@
+"""The guideline's figures, a row each (``facts.toml``), and a matcher for questions that ask one.
+
+「スタッフの性別の偏りは何%？」 names a row of a chart: the answer leads with that row's figure,
+then gives the chart's FAQ entry. A row is named when most of its name (or one of its other
+words) is in the message, weighed by how rare each word is among all rows; rows with the same
+name in several charts (その他, 未回答) are told apart by the chart's context words or by the
+FAQ entry the message matches best.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.terms import WEIGHTS, terms
+
+FACTS_FILE = Path(__file__).with_name("facts.toml")
+# Of a row's name, this share (by weight) must be in the message.
+NAMED = 0.74
+# Without a question word for a figure, the row's name must be this share of the message.
+SAYS_LITTLE_ELSE = 0.6
+CONTEXT_BONUS = 0.3  # a chart's own context words in the message
+ENTRY_BONUS = 0.2  # the chart's FAQ entry is among the best matches
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One table or chart of the guideline and how to word one of its rows."""
+
+    id: str
+    entry: str
+    section: str
+    lead: str
+    lead_en: str
+    context: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One figure: a row of a chart."""
+
+    chart: Chart
+    item: str
+    item_en: str
+    value: str
+    names: tuple[str, ...]  # the item and its other words, Japanese and English
+
+    def lead(self, locale: str) -> str:
+        """The sentence that states this figure, in the given language."""
+        if locale.startswith("en") and self.chart.lead_en:
+            return self.chart.lead_en.format(item=self.item, item_en=self.item_en, value=self.value)
+        return self.chart.lead.format(item=self.item, item_en=self.item_en, value=self.value)
+
+
+def load_facts(path: Path = FACTS_FILE) -> list[Fact]:
+    """Read ``facts.toml``."""
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    facts = []
+    for raw in data["chart"]:
+        chart = Chart(
+            raw["id"],
+            raw["entry"],
+            raw["section"],
+            raw["lead"],
+            raw.get("lead_en", ""),
+            (*raw.get("context", ()), *raw.get("context_en", ())),
+        )
+        for f in raw["fact"]:
+            names = (f["item"], f.get("item_en", ""), *f.get("words", ()), *f.get("words_en", ()))
+            facts.append(
+                Fact(chart, f["item"], f.get("item_en", ""), f["value"], tuple(n for n in names if n))
+            )
+    return facts
+
+
+def _content(text: str) -> Counter[str]:
+    return Counter({t: c for t, c in terms(text).items() if t[0] != "k"})
+
+
+class FactIndex:
+    """Finds the row a message asks about. Immutable; safe to share between threads."""
+
+    def __init__(self, facts: Iterable[Fact]) -> None:
+        self.facts = list(facts)
+        names = [(fact, _content(name)) for fact in self.facts for name in fact.names]
+        df: Counter[str] = Counter()
+        for _, name_terms in names:
+            df.update(name_terms.keys())
+        n = len(names) or 1
+        self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self._unknown = math.log(1 + n)
+        self._names = [(fact, t) for fact, t in names if t]
+        self._context = {
+            fact.chart.id: frozenset(t for c in fact.chart.context for t in _content(c))
+            for fact in self.facts
+        }
+
+    def find(
+        self, text: str, likely_entries: Iterable[str] = (), asks_figure: bool = False
+    ) -> Fact | None:
+        """The row ``text`` names, or None. Unless the message asks for a figure (何%, 何団体,
+        いつ …), the row's name must be most of what it says (「スタッフの性別の偏りは？」)."""
+        query = _content(text)
+        if not query:
+            return None
+        query_total = sum(WEIGHTS[t[0]] * self._idf.get(t, self._unknown) for t in query)
+        likely = set(likely_entries)
+        best: tuple[float, float, Fact] | None = None
+        for fact, name_terms in self._names:
+            total = sum(WEIGHTS[t[0]] * self._idf[t] for t in name_terms)
+            got = sum(WEIGHTS[t[0]] * self._idf[t] for t in name_terms if t in query)
+            named = got / total if total else 0.0
+            if named < NAMED:
+                continue
+            if not asks_figure and got < SAYS_LITTLE_ELSE * query_total:
+                continue
+            score = named + got / 100  # a longer name, fully there, beats a shorter one
+            if self._context[fact.chart.id] & query.keys():
+                score += CONTEXT_BONUS
+            if fact.chart.entry in likely:
+                score += ENTRY_BONUS
+            if best is None or score > best[0]:
+                best = (score, named, fact)
+        return best[2] if best else None

@@ -1,0 +1,126 @@
+"""A message as index terms: Sudachi's normalised words, their readings, our domain's concepts
+(``synonyms.toml``), English words and kana bigrams.
+
+The same function turns our FAQ phrasings and a resident's message into terms, so the two only
+need to agree with each other. Term kinds, by prefix:
+
+* ``w:`` a content word's normalised form (寄附 → 寄付, 子ども → 子供);
+* ``c:`` a concept of ours (お金の支援, 助成, 補助金 → ``c:資金``; 協同, 共同 → ``c:協働``);
+* ``r:`` a content word's reading (きょうどう), so a kana-typed word meets its kanji;
+* ``e:`` an English word, lower case, plural stripped;
+* ``k:`` a bigram of the whole message's reading: what hiragana-only and mistyped text keep.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+from knowledge.analyzer import Token, latin_words, to_hiragana, tokens
+
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.toml")
+TERM_CACHE = 8192
+
+# Weights per kind: a word or concept says most; a reading a little less (homophones); a kana
+# bigram is a weak hint that only adds up over several.
+WEIGHTS = {"w": 1.0, "c": 1.0, "e": 1.0, "r": 0.6, "k": 0.12}
+
+_KANA = re.compile(r"^[\u3041-\u309f\u30fcー]+$")
+# Emoji, symbols and punctuation become spaces before analysis (Sudachi would read them).
+_NOT_WORD = re.compile(r"[^0-9a-zA-Z\u3041-\u309f\u30a0-\u30ff\u3005\u4e00-\u9fff\u3400-\u4dbfⅠ-Ⅻ%]+")
+_LONG_VOWEL = re.compile(r"(?<=[\u3041-\u30ff])[\u301c\uff5e\u2015\u2010\u2212\-－~]+")
+_SMALL_KE = str.maketrans({"ヶ": "ガ", "ヵ": "カ"})
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    """Words that name one concept of ours, looked up by normalised form (and English word)."""
+
+    by_norm: dict[tuple[str, ...], tuple[str, ...]]
+    by_english: dict[str, tuple[str, ...]]
+    stop: frozenset[str]
+    stop_en: frozenset[str]
+    longest: int
+
+    @classmethod
+    def load(cls, path: Path = SYNONYMS_FILE) -> Synonyms:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        by_norm: dict[tuple[str, ...], list[str]] = {}
+        by_english: dict[str, list[str]] = {}
+        for concept, words in data["concepts"].items():
+            for word in words:
+                if word.isascii():
+                    by_english.setdefault(stem(word.lower()), []).append(concept)
+                    continue
+                key = tuple(t.norm for t in tokens(_clean(word), fine=True))
+                if key:
+                    by_norm.setdefault(key, []).append(concept)
+        return cls(
+            {k: tuple(dict.fromkeys(v)) for k, v in by_norm.items()},
+            {k: tuple(dict.fromkeys(v)) for k, v in by_english.items()},
+            frozenset(data["stop"]["norms"]),
+            frozenset(stem(w) for w in data["stop"]["english"]),
+            max(map(len, by_norm), default=1),
+        )
+
+
+@cache
+def synonyms() -> Synonyms:
+    return Synonyms.load()
+
+
+def stem(word: str) -> str:
+    """A crude English stem: enough for groups/group, activities/activity, volunteers."""
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("es", ""), ("s", "")):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_SMALL_KE)
+    return _NOT_WORD.sub(" ", _LONG_VOWEL.sub("ー", text)).strip()
+
+
+@lru_cache(maxsize=TERM_CACHE)
+def terms(text: str) -> Counter[str]:
+    """The weighted terms of a text (see the module docstring). Cached: a pure function."""
+    syn = synonyms()
+    clean = _clean(text)
+    out: Counter[str] = Counter()
+    words = [t for t in tokens(clean, fine=True)]
+    content = [t for t in words if t.is_content and not _is_stop(t, syn)]
+    for t in content:
+        if not t.surface.isascii():
+            out["w:" + t.norm] += 1
+            if len(t.reading) >= 2:
+                out["r:" + t.reading] += 1
+    norms = [t.norm for t in words]
+    for i in range(len(norms)):
+        for j in range(i + 1, min(len(norms), i + syn.longest) + 1):
+            for concept in syn.by_norm.get(tuple(norms[i:j]), ()):
+                out["c:" + concept] += 1
+    for word in latin_words(text):
+        w = stem(word)
+        if w in syn.stop_en:
+            continue
+        out["e:" + w] += 1
+        for concept in syn.by_english.get(w, ()):
+            out["c:" + concept] += 1
+    spoken = "".join(_spoken(t) for t in words)
+    out.update("k:" + spoken[i : i + 2] for i in range(len(spoken) - 1))
+    return out
+
+
+def _spoken(t: Token) -> str:
+    return "" if t.surface.isascii() else to_hiragana(t.reading)
+
+
+def _is_stop(t: Token, syn: Synonyms) -> bool:
+    return t.norm in syn.stop or t.pos2 == "非自立可能" or (len(t.surface) == 1 and _KANA.match(t.surface) is not None)
