@@ -19,7 +19,7 @@ MAX_RELATED = 4
 # nearly verbatim one of our phrasings (rescaled fuzz 0.7 = a rapidfuzz ratio of 85).
 VERBATIM = 0.7
 FACT_SCORE = 0.8  # a message that names a row of a chart (「高齢化は何%」) asks for its figure
-OFF_TOPIC_DISCOUNT = 0.3
+OFF_TOPIC_DISCOUNT = 0.2
 # The guideline quotes only article 9 of the ordinance; 「第3条には何が」 is not ours to answer.
 _OTHER_ARTICLE = re.compile(r"第?([0-9０-９一二三四五六七八十]+)条")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from knowledge.terms import WEIGHTS, terms
 
 FACTS_FILE = Path(__file__).with_name("facts.toml")
+FIELDS_FILE = Path(__file__).with_name("fields.toml")
 # Of a row's name, this share (by weight) must be in the message.
 NAMED = 0.74
 # Without a question word for a figure, the row's name must be this share of the message.
@@ -60,6 +61,14 @@ def load_facts(path: Path = FACTS_FILE) -> list[Fact]:
     """Read ``facts.toml``."""
     with path.open("rb") as fh:
         data = tomllib.load(fh)
+    # A row named like an activity field (the 3(1)イ table) is also named by the field's
+    # everyday words: 「まちづくりの団体はいくつ」「ごみ拾いの団体数」.
+    with FIELDS_FILE.open("rb") as fh:
+        field_words = {
+            f["guideline_name"]: [w for w in f["words"] if len(w) >= 2]
+            for f in tomllib.load(fh)["field"]
+            if f.get("guideline_name")
+        }
     facts = []
     for raw in data["chart"]:
         chart = Chart(
@@ -71,7 +80,13 @@ def load_facts(path: Path = FACTS_FILE) -> list[Fact]:
             (*raw.get("context", ()), *raw.get("context_en", ())),
         )
         for f in raw["fact"]:
-            names = (f["item"], f.get("item_en", ""), *f.get("words", ()), *f.get("words_en", ()))
+            names = (
+                f["item"],
+                f.get("item_en", ""),
+                *f.get("words", ()),
+                *f.get("words_en", ()),
+                *field_words.get(f["item"], ()),
+            )
             facts.append(
                 Fact(chart, f["item"], f.get("item_en", ""), f["value"], tuple(n for n in names if n))
             )
@@ -120,10 +135,10 @@ class FactIndex:
             if not asks_figure and got < SAYS_LITTLE_ELSE * query_total:
                 continue
             score = named + got / 100  # a longer name, fully there, beats a shorter one
-            if self._context[fact.chart.id] & query.keys():
-                score += CONTEXT_BONUS
-            if fact.chart.entry in likely:
-                score += ENTRY_BONUS
+            in_context = bool(self._context[fact.chart.id] & query.keys())
+            if not in_context and fact.chart.entry not in likely:
+                continue  # 「いつできた」 alone could be the center or the ordinance
+            score += CONTEXT_BONUS * in_context + ENTRY_BONUS * (fact.chart.entry in likely)
             if best is None or score > best[0]:
                 best = (score, named, fact)
         return best[2] if best else None

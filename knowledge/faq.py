@@ -20,6 +20,7 @@ import math
 import re
 import threading
 import tomllib
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
+from knowledge.analyzer import to_hiragana
 from knowledge.facts import Fact, FactIndex, load_facts
 from knowledge.terms import WEIGHTS, terms
 from knowledge.text import Reading, fold, reading, segmented_reading
@@ -173,7 +175,7 @@ def load_question_kinds(path: Path = KINDS_FILE) -> list[QuestionKind]:
     return [
         QuestionKind(
             name,
-            re.compile("|".join(re.escape(fold(w) or w.lower()) for w in kind["asks"])),
+            re.compile("|".join(re.escape(_plain(w)) for w in kind["asks"])),
             re.compile(kind["answers"]),
         )
         for name, kind in data["kinds"].items()
@@ -271,8 +273,8 @@ class FaqIndex:
 
     def asked_kinds(self, text: str) -> frozenset[str]:
         """The kinds of question ``text`` asks (percent, count, when, most …)."""
-        folded = fold(text) or text.lower()
-        return frozenset(k.name for k in self._kinds if k.asks.search(folded))
+        plain = _plain(text)
+        return frozenset(k.name for k in self._kinds if k.asks.search(plain))
 
     def rank(self, text: str, limit: int = 5) -> FaqResult:
         """``search`` without the cache: the matcher itself."""
@@ -314,9 +316,11 @@ class FaqIndex:
             f = fuzzy.get(eid, 0.0)
             score = min(1.0, coverage) * boost
             hits.append(FaqHit(self._entries[eid], score, bm25.get(eid, 0.0) * boost, coverage, f))
-        hits.sort(key=lambda h: (h.bm25, h.fuzz), reverse=True)
+        # Rank by BM25 (relative to the best) and by how much of the message each explains.
+        top = max((h.bm25 for h in hits), default=0.0) or 1.0
+        hits.sort(key=lambda h: (h.bm25 / top + h.coverage, h.fuzz), reverse=True)
         fact = self._facts.find(
-            text, [h.entry.id for h in hits[:3]], bool(asked & FIGURE_KINDS)
+            text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS)
         )
         if fact is not None and fact.chart.entry not in self._entries:
             fact = None
@@ -328,6 +332,11 @@ class FaqIndex:
         spoken = segmented_reading(q_surface)
         words = _word_substrings(spoken, MIN_READING_MATCH, self._longest_reading)
         return bool(words & self._anchor_reading)
+
+
+def _plain(text: str) -> str:
+    """NFKC, lower case, hiragana, no spaces: enough to find 何% or なんぱーせんと."""
+    return "".join(to_hiragana(unicodedata.normalize("NFKC", text).lower()).split())
 
 
 def _substrings(text: str, shortest: int, longest: int) -> set[str]:
