@@ -21,6 +21,9 @@ class Settings:
     # A fixed "now" for demonstrations and tests (TSUNAGARU_NOW, ISO 8601 with offset).
     fixed_now: datetime | None = None
     public_url: str = ""
+    # How residents reach the 市民活動センター (address, phone, hours, a link), as the operator
+    # writes it; the bot never invents one (CENTER_CONTACT).
+    center_contact: str = ""
     line_channel_secret: str = ""
     line_channel_access_token: str = ""
     line_api_base_url: str = "https://api.line.me"
@@ -55,6 +58,7 @@ class Settings:
             sample_groups=_flag(env.get("SAMPLE_GROUPS", "1")),
             fixed_now=_fixed_now(env.get("TSUNAGARU_NOW", "")),
             public_url=env.get("PUBLIC_URL", ""),
+            center_contact=env.get("CENTER_CONTACT", "").strip(),
             line_channel_secret=env.get("LINE_CHANNEL_SECRET", ""),
             line_channel_access_token=env.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
             line_api_base_url=env.get("LINE_API_BASE_URL") or "https://api.line.me",

@@ -17,7 +17,9 @@ def open_conversation(settings: Settings) -> Conversation:
     """Connect, apply migrations, load the demo directory if empty, return the core."""
     engine = create_db_engine(settings.database_url)
     migrate(engine)
-    conversation = Conversation(Store(engine), clock=settings.clock() or utcnow)
+    conversation = Conversation(
+        Store(engine), clock=settings.clock() or utcnow, center_contact=settings.center_contact
+    )
     # Phrasings the center's staff attached to FAQ entries from unanswered questions.
     conversation.faq.add_phrasings(conversation.store.phrasings())
     if settings.sample_groups:

@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from intents import faq, forms, groups, openings, recruit, smalltalk
+from intents import commands, faq, forms, groups, openings, recruit, search, smalltalk
 from intents.fallback import FacilityDetailsRule, fallback, stale_choice
 from intents.menu import menu_choices
 from intents.router import FALLBACK, Match, Router, Rule
@@ -52,9 +52,11 @@ def build_router() -> Router:
         faq.FaqPayloadRule(),
         faq.FeedbackRule(),
         faq.FaqRule(),
+        commands.CommandRule(),
         FacilityDetailsRule(),
         groups.GroupPayloadRule(),
-        groups.FindGroupsRule(),
+        search.SearchRule(),
+        search.SearchPayloadRule(),
         groups.GroupSlotAnswerRule(),
         forms.FormRule(),
         recruit.RecruitRule(),
@@ -75,6 +77,7 @@ class Conversation:
         fields: FieldIndex | None = None,
         places: PlaceIndex | None = None,
         clock: Callable[[], datetime] = utcnow,
+        center_contact: str = "",
     ) -> None:
         self.store = store
         self.faq = faq_index or FaqIndex(load_entries())
@@ -83,6 +86,7 @@ class Conversation:
         self.fields = fields or FieldIndex.load()
         self.places = places or PlaceIndex.load()
         self.clock = clock
+        self.center_contact = center_contact
 
     def handle(self, inbound: Inbound) -> Reply:
         """Answer one message. Never raises for bad input; the reply says what was wrong.
@@ -166,6 +170,7 @@ class Conversation:
             fields=self.fields,
             places=self.places,
             now=self.clock(),
+            center_contact=self.center_contact,
             # A question the last reply asked is answered now or never: handlers that ask
             # again set it again.
             awaiting=state.pop("awaiting", None),

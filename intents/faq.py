@@ -8,7 +8,7 @@ from intents.menu import MENU_PAYLOAD
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import Choice, Reply
-from knowledge.faq import FaqEntry, FaqHit
+from knowledge.faq import FaqHit
 from knowledge.text import fold
 
 FAQ_PAYLOAD = "faq:"

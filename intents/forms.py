@@ -20,6 +20,7 @@ from intents.turn import Turn
 from intents.types import MAX_CHOICES, Choice, Reply
 
 STATE = "form"
+RESUME_PAYLOAD = "f:resume"  # back to the waiting question after a command (intents/commands.py)
 FORM_SCORE = 0.97  # text typed while a form waits is the answer, unless it is a button
 BACK_WORDS = {"戻る", "もどる", "戻って", "前に戻る", "back"}
 QUIT_WORDS = {"やめる", "止める", "やめます", "キャンセル", "中止", "quit", "cancel", "stop"}
@@ -143,6 +144,8 @@ def answer(turn: Turn, match: Match) -> Reply:
         )
     if payload == "f:back" or text.lower() in BACK_WORDS:
         return _advance(turn, form, -1)
+    if payload == RESUME_PAYLOAD:
+        return _ask(turn, form)
     if payload.startswith("f:goto:"):
         key = payload.removeprefix("f:goto:")
         if any(q.key == key for q in form.questions):

@@ -11,7 +11,6 @@ is asked with quick replies (分野 → 地域). Payloads (≤ 64 bytes):
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from intents.menu import MENU_PAYLOAD
@@ -40,25 +39,7 @@ POPULAR_FIELDS = (
     "tourism",
 )
 
-# Scores against the other rules: a search with what to search for beats an FAQ guess; a bare
-# 「団体をさがしたい」 still beats a weak one.
-SEARCH_WITH_SLOTS = 0.85
-SEARCH_WITHOUT_SLOTS = 0.6
 SLOT_ANSWER = 0.95
-
-_GROUP_WORDS = re.compile(
-    r"団体|ぐるーぷ|さーくる|npo|仲間|なかま|会に入|活動先|参加先|入れる|入りたい|はいりたい"
-    r"|参加したい|さんかしたい|参加できる|活動したい|group|club|circle"
-)
-_SEARCH_WORDS = re.compile(
-    r"探|さが|紹介|しょうかい|見つけ|みつけ|教えて|ある|知りたい|find|search"
-)
-# 「子育ての団体は何団体？」 asks for a figure (FAQ), not for groups.
-_COUNT_WORDS = re.compile(
-    r"何団体|なんだんたい|いくつ|数|何件|なんけん|割合|%|パーセント|多い|少ない|一番|いちばん|ランキング"
-    r"|とは|って何|ってなに|定義|意味|どれくらい|どのくらい|何割|必要|なぜ|なんで|どうして"
-    r"|how many|number|why"
-)
 
 
 def _state(turn: Turn) -> dict[str, Any]:
@@ -67,33 +48,6 @@ def _state(turn: Turn) -> dict[str, Any]:
         data = {"field": None, "area": None, "page": 0}
         turn.state[STATE] = data
     return data
-
-
-class FindGroupsRule:
-    """「大船で子ども関係の団体」「ボランティアできる団体を探したい」."""
-
-    def match(self, turn: Turn) -> Match | None:
-        text = turn.folded
-        if turn.payload is not None or not text:
-            return None
-        if not _GROUP_WORDS.search(text) or _COUNT_WORDS.search(text):
-            return None
-        field = turn.fields.find(turn.text)
-        place = turn.places.find(turn.text)
-        slots: dict[str, str] = {}
-        if field:
-            slots["field_code"] = field.field.code
-        if place:
-            slots["area_code"] = place.area.code
-            slots["place"] = place.place.name
-        # A field word alone is not enough: 「市民活動団体は協働に前向き？」 is a question about
-        # the guideline. A place, or words of looking for something, make it a search.
-        searching = bool(_SEARCH_WORDS.search(text))
-        if slots and (place or searching):
-            return Match("find_groups", SEARCH_WITH_SLOTS, search, slots)
-        if searching:
-            return Match("find_groups", SEARCH_WITHOUT_SLOTS, search, slots)
-        return None
 
 
 class GroupSlotAnswerRule:

@@ -22,7 +22,7 @@ from intents.turn import Turn
 from intents.types import Card, Choice, Reply
 from knowledge.messages import Messages
 from knowledge.text import fold
-from knowledge.when import TOKYO, Period, format_span, parse_period, today_in_tokyo
+from knowledge.when import TOKYO, Period, format_span
 from storage.openings import CallView, SignUpResult
 
 PAGE = 5
@@ -39,28 +39,10 @@ MAX_NAME = 50
 MAX_CONTACT = 100
 PULL_PLATFORMS = {"cli", "web", "test"}  # no push API: notices wait until the user writes
 
-_VOLUNTEER = re.compile(
-    r"ぼらんてぃあ|募集|ぼしゅう|お手伝い|おてつだい|手伝い|てつだい|volunteer|opening"
-)
-_SEARCH = re.compile(
-    r"探|さが|ある|あります|したい|参加したい|一覧|予定|いつ|教えて|紹介|見たい|find|search|any"
-)
-_GROUPS = re.compile(r"団体|ぐるーぷ|さーくる|group|club")
-_NOT_SEARCH = re.compile(
-    r"何団体|いくつ|割合|とは|って何|ってなに|保険|補償|保証|保障|事故|けが|怪我|始め方|始めたい"
-    r"|募集する|募集したい|できますか|していい|しても|どれくらい|どのくらい"
-)
-_MINE = re.compile(
-    r"予約確認|よやくかくにん|予約の確認|申し込み確認|申込確認|申し込んだ|自分の予約|私の予約"
-    r"|予定確認|my bookings"
-)
-_DELETE = re.compile(
-    r"データ削除|でーたさくじょ|退会|たいかい|個人情報を消|登録を消|delete my data"
-)
 
 
 class OpeningsRule:
-    """「今週末のボランティア」「大船で土日に参加できる募集」 and the openings buttons."""
+    """The openings buttons (free text that looks for openings: intents/search.py)."""
 
     def match(self, turn: Turn) -> Match | None:
         payload = turn.payload or ""
@@ -81,36 +63,7 @@ class OpeningsRule:
             ]
             intent = {"od": "opening_detail", "mc": "my_sign_ups", "mx": "cancel_sign_up"}
             return Match(intent.get(kind, "sign_up"), 1.0, handler, {"id": value})
-        if payload or not turn.folded:
-            return None
-        text = turn.folded
-        words = turn.text + " " + text  # katakana as typed, and the folded form
-        if _DELETE.search(words):
-            return Match("delete_data", 0.9, ask_delete)
-        if _MINE.search(words):
-            return Match("my_sign_ups", 0.9, my_sign_ups)
-        if not _VOLUNTEER.search(text) or _NOT_SEARCH.search(text):
-            return None
-        if _GROUPS.search(text) and "募集" not in text:
-            return None  # 「介護のボランティア団体」 looks for groups (intents/groups.py)
-        slots = _slots_from_text(turn)
-        if slots:
-            return Match("find_openings", 0.86, search, slots)
-        if _SEARCH.search(text):
-            return Match("find_openings", 0.7, search, {})
         return None
-
-
-def _slots_from_text(turn: Turn) -> dict[str, str]:
-    slots: dict[str, str] = {}
-    if (field := turn.fields.find(turn.text)) is not None:
-        slots["field_code"] = field.field.code
-    if (place := turn.places.find(turn.text)) is not None:
-        slots["area_code"] = place.area.code
-    if (period := parse_period(turn.text, today_in_tokyo(turn.now))) is not None:
-        slots["from"], slots["to"] = period.first.isoformat(), period.last.isoformat()
-        slots["period"] = period.label
-    return slots
 
 
 # --- finding --------------------------------------------------------------------------------

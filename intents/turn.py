@@ -32,6 +32,7 @@ class Turn:
     places: PlaceIndex
     now: datetime  # the turn's clock (UTC, aware); tests and the worker set it
     awaiting: str | None = None  # what the previous reply asked for (e.g. "groups.field")
+    center_contact: str = ""  # how to reach the center, as the operator set it (or unknown)
 
     def say(self, key: str, **values: object) -> str:
         """A sentence from the messages file in this turn's language."""

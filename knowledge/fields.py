@@ -82,7 +82,8 @@ class FieldIndex:
                     guideline_name=r.get("guideline_name", ""),
                     guideline_count=int(r.get("guideline_count", 0)),
                     short=r["short"],
-                    words=tuple(r.get("words", ())),
+                    # English words are matched whole (fields.py): "kids", "beach cleanup".
+                    words=(*r.get("words", ()), *r.get("words_en", ())),
                 )
                 for r in raw
             ]
@@ -110,7 +111,7 @@ class FieldIndex:
         for w_folded, w_reading, word, code in self._words:
             if w_folded.isascii():
                 # 「IT」 must not match inside "citizen": Latin words match whole words only.
-                if re.search(rf"(?<![a-z]){re.escape(w_folded)}(?![a-z])", latin):
+                if re.search(rf"(?<![a-z]){re.escape(word.lower())}(?![a-z])", latin):
                     return FieldMatch(self._by_code[code], word, exact=True)
                 continue
             if _contains(folded, spoken, w_folded, w_reading):
