@@ -180,6 +180,9 @@ class Conversation:
             return reply, None  # 退会: nothing of this user is kept, not even the state
         state["choices"] = [[c.label, c.payload] for c in reply.buttons()]
         state["last_intent"] = reply.intent
+        last_faq = state.get("last_faq")
+        if reply.intent not in ("faq", "faq_feedback") and isinstance(last_faq, dict):
+            last_faq["age"] = int(last_faq.get("age", 0)) + 1  # follow-ups expire
         pull = inbound.platform in openings.PULL_PLATFORMS
         keys = ["messages", f"intent:{reply.intent}"]
         if reply.intent == "faq" and "faq_id" in reply.slots:

@@ -18,8 +18,18 @@ MAX_RELATED = 4
 # A message without any domain word is about something else (「鎌倉の天気」) unless it is
 # nearly verbatim one of our phrasings (rescaled fuzz 0.7 = a rapidfuzz ratio of 85).
 VERBATIM = 0.7
-FACT_SCORE = 0.8  # a message that names a row of a chart (「高齢化は何%」) asks for its figure
+FACT_SCORE = 0.8
+# Below a form's answer (0.97) and a command (0.98): text typed in a form is its answer.
+FAQ_MAX = 0.95  # a message that names a row of a chart (「高齢化は何%」) asks for its figure
 OFF_TOPIC_DISCOUNT = 0.2
+# A short message shaped like a follow-up: 「市のほうは？」「それは何%？」「じゃあ未回答は」.
+FOLLOW_UP_TURNS = 3
+FOLLOW_UP_LENGTH = 16  # folded characters
+_FOLLOW_UP = re.compile(
+    r"^(それ|その|じゃあ|じゃ|では|なら|あと|ちなみに|で、|and|what about|how about)"
+    r"|(は|って|のほう|の方|のほうは|だと|では|なら)[?？]?$|[?？]$",
+    re.IGNORECASE,
+)
 # The guideline quotes only article 9 of the ordinance; 「第3条には何が」 is not ours to answer.
 _OTHER_ARTICLE = re.compile(r"第?([0-9０-９一二三四五六七八十]+)条")
 
@@ -30,10 +40,21 @@ def faq_confidence(hit: FaqHit, anchored: bool, text: str) -> float:
     if article and article.group(1) not in ("9", "９", "九"):
         return hit.score * OFF_TOPIC_DISCOUNT
     if hit.fuzz >= VERBATIM:
-        return max(hit.score, hit.fuzz)
+        return min(FAQ_MAX, max(hit.score, hit.fuzz))
     if not anchored:
         return hit.score * OFF_TOPIC_DISCOUNT
-    return hit.score
+    return min(FAQ_MAX, hit.score)
+
+
+def followed_question(turn: Turn) -> str:
+    """The last question, when this message is a short follow-up to it (「市のほうは？」
+    「それは何%？」「Ⅲは？」); empty otherwise. A follow-up expires after a few turns."""
+    last = turn.state.get("last_faq")
+    if not isinstance(last, dict) or int(last.get("age", 0)) >= FOLLOW_UP_TURNS:
+        return ""
+    if len(turn.folded) > FOLLOW_UP_LENGTH or not _FOLLOW_UP.search(turn.text.strip()):
+        return ""
+    return str(last.get("question") or "")[:200]
 
 
 class FaqRule:
@@ -42,7 +63,8 @@ class FaqRule:
     def match(self, turn: Turn) -> Match | None:
         if turn.payload is not None or not turn.folded:
             return None
-        result = turn.faq.search(turn.text)
+        context = followed_question(turn)
+        result = turn.faq.search(turn.text, context=context)
         best = result.best
         if best is None:
             return None
@@ -98,7 +120,10 @@ def answer(turn: Turn, match: Match) -> Reply:
         Choice(turn.messages.label("not_helpful", turn.locale), f"{FEEDBACK_PAYLOAD}{entry.id}:0"),
         Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD),
     ]
-    turn.state["last_faq"] = {"id": entry.id, "question": turn.text[:500]}
+    # The question a follow-up will be read against: a follow-up keeps the one it followed.
+    context = followed_question(turn)
+    question = f"{context} {turn.text}" if context else turn.text
+    turn.state["last_faq"] = {"id": entry.id, "question": question[:500], "age": 0}
     return Reply(
         text,
         "faq",

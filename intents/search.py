@@ -132,17 +132,13 @@ class SearchRule:
             if field or place:
                 return Match("find_groups", SEARCH_WITH_SLOTS, groups.search, slots)
             if wish:
-                return Match("find_groups", SEARCH_WITHOUT_SLOTS, groups.search, slots)
+                # 「参加できる団体を探したい」: a group word and a wish is a search.
+                return Match("find_groups", SEARCH_WITH_SLOTS, groups.search, slots)
             return None
         # An interest without 団体 or 募集: 「深沢でお祭り」「子ども食堂を手伝いたい」.
-        if field and (place or wish or _is_short(turn)):
+        if field and (place or wish):
             return Match("find_groups", SEARCH_WITH_SLOTS, groups_and_openings, slots)
         return None
-
-
-def _is_short(turn: Turn) -> bool:
-    """A message of a few words: 「12月 子ども」「大船 子育て」."""
-    return len(turn.folded) <= 12
 
 
 def groups_and_openings(turn: Turn, match: Match) -> Reply:

@@ -49,6 +49,9 @@ class Fact:
     item_en: str
     value: str
     names: tuple[str, ...]  # the item and its other words, Japanese and English
+    # Names that say the row only in a question for a figure (a field's everyday words:
+    # 「まちづくりの団体はいくつ」 is the row, 「中間支援とは」 is not).
+    figure_names: tuple[str, ...] = ()
 
     def lead(self, locale: str) -> str:
         """The sentence that states this figure, in the given language."""
@@ -80,15 +83,17 @@ def load_facts(path: Path = FACTS_FILE) -> list[Fact]:
             (*raw.get("context", ()), *raw.get("context_en", ())),
         )
         for f in raw["fact"]:
-            names = (
-                f["item"],
-                f.get("item_en", ""),
-                *f.get("words", ()),
-                *f.get("words_en", ()),
-                *field_words.get(f["item"], ()),
-            )
+            names = (f["item"], f.get("item_en", ""), *f.get("words", ()), *f.get("words_en", ()))
+            figure_only = tuple(field_words.get(f["item"], ()))
             facts.append(
-                Fact(chart, f["item"], f.get("item_en", ""), f["value"], tuple(n for n in names if n))
+                Fact(
+                    chart,
+                    f["item"],
+                    f.get("item_en", ""),
+                    f["value"],
+                    tuple(n for n in names if n),
+                    figure_only,
+                )
             )
     return facts
 
@@ -102,14 +107,16 @@ class FactIndex:
 
     def __init__(self, facts: Iterable[Fact]) -> None:
         self.facts = list(facts)
-        names = [(fact, _content(name)) for fact in self.facts for name in fact.names]
+        names = [
+            (fact, _content(name), False) for fact in self.facts for name in fact.names
+        ] + [(fact, _content(name), True) for fact in self.facts for name in fact.figure_names]
         df: Counter[str] = Counter()
-        for _, name_terms in names:
+        for _, name_terms, _ in names:
             df.update(name_terms.keys())
         n = len(names) or 1
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._unknown = math.log(1 + n)
-        self._names = [(fact, t) for fact, t in names if t]
+        self._names = [(fact, t, figure) for fact, t, figure in names if t]
         self._context = {
             fact.chart.id: frozenset(t for c in fact.chart.context for t in _content(c))
             for fact in self.facts
@@ -126,7 +133,9 @@ class FactIndex:
         query_total = sum(WEIGHTS[t[0]] * self._idf.get(t, self._unknown) for t in query)
         likely = set(likely_entries)
         best: tuple[float, float, Fact] | None = None
-        for fact, name_terms in self._names:
+        for fact, name_terms, figure_only in self._names:
+            if figure_only and not asks_figure:
+                continue
             total = sum(WEIGHTS[t[0]] * self._idf[t] for t in name_terms)
             got = sum(WEIGHTS[t[0]] * self._idf[t] for t in name_terms if t in query)
             named = got / total if total else 0.0

@@ -51,6 +51,7 @@ SEARCH_CACHE = 4096
 # that does not moves down. Kana bigrams alone explain a message less surely than words do.
 KIND_BOOST, KIND_PENALTY = 1.3, 0.8
 KANA_COVERAGE = 0.9
+CONTEXT_WEIGHT = 0.5  # the words of the question a follow-up follows
 FIGURE_KINDS = frozenset({"percent", "count", "when", "most"})
 
 
@@ -264,31 +265,40 @@ class FaqIndex:
         self._owners = owners
         self._phrase_surface = phrase_surface
         # A new cache with every rebuild, so no result from older phrasings survives it.
-        self._cached: Callable[[str, int], FaqResult] = lru_cache(SEARCH_CACHE)(self.rank)
+        self._cached: Callable[[str, int, str], FaqResult] = lru_cache(SEARCH_CACHE)(self.rank)
 
-    def search(self, text: str, limit: int = 5) -> FaqResult:
+    def search(self, text: str, limit: int = 5, context: str = "") -> FaqResult:
         """Rank entries for ``text``; empty hits when nothing in the FAQ resembles it. The
-        last few thousand answers are kept: a repeated question costs a lookup."""
-        return self._cached(text, limit)
+        last few thousand answers are kept: a repeated question costs a lookup.
+
+        ``context`` is the question a short follow-up follows (「市のほうは？」 after one on the
+        groups' side): its words count at half weight, and a figure it asked for is asked
+        again (「未回答は？」 after 「…は何%？」)."""
+        return self._cached(text, limit, context)
 
     def asked_kinds(self, text: str) -> frozenset[str]:
         """The kinds of question ``text`` asks (percent, count, when, most …)."""
         plain = _plain(text)
         return frozenset(k.name for k in self._kinds if k.asks.search(plain))
 
-    def rank(self, text: str, limit: int = 5) -> FaqResult:
+    def rank(self, text: str, limit: int = 5, context: str = "") -> FaqResult:
         """``search`` without the cache: the matcher itself."""
         q_surface = fold(text)
         if not q_surface:
             return FaqResult((), False)
-        anchored = self._anchored(q_surface)
-        query = terms(text)
+        anchored = self._anchored(q_surface) or bool(context and self._anchored(fold(context)))
+        query: Counter[str] = Counter(terms(text))
         asked = self.asked_kinds(text)
+        if context:
+            asked |= self.asked_kinds(context) & FIGURE_KINDS
+            for t, c in terms(context).items():
+                if t not in query:
+                    query[t] = c * CONTEXT_WEIGHT
         bm25: dict[str, float] = defaultdict(float)
         matched: dict[str, dict[str, float]] = defaultdict(dict)
         total = {"content": 0.0, "kana": 0.0}
         for t, c in query.items():
-            weight = WEIGHTS[t[0]] * self._idf.get(t, self._unknown_idf) * min(c, 2)
+            weight = WEIGHTS[t[0]] * self._idf.get(t, self._unknown_idf) * min(c, 2.0)
             total["kana" if t[0] == "k" else "content"] += weight
             for eid, tf in self._postings.get(t, ()):
                 bm25[eid] += weight * tf
@@ -314,7 +324,7 @@ class FaqIndex:
                 KANA_COVERAGE * kana / total["kana"] if total["kana"] else 0.0,
             )
             f = fuzzy.get(eid, 0.0)
-            score = min(1.0, coverage) * boost
+            score = min(1.0, coverage)
             hits.append(FaqHit(self._entries[eid], score, bm25.get(eid, 0.0) * boost, coverage, f))
         # Rank by BM25 (relative to the best) and by how much of the message each explains.
         top = max((h.bm25 for h in hits), default=0.0) or 1.0
