@@ -22,6 +22,7 @@ FACTS_FILE = Path(__file__).with_name("facts.toml")
 FIELDS_FILE = Path(__file__).with_name("fields.toml")
 # Of a row's name, this share (by weight) must be in the message.
 NAMED = 0.74
+NAMED_IN_FIGURE_QUESTION = 0.6  # 「作業が集中してるのは何%」 names 「特定の個人に…集中する」
 # Without a question word for a figure, the row's name must be this share of the message.
 SAYS_LITTLE_ELSE = 0.6
 CONTEXT_BONUS = 0.3  # a chart's own context words in the message
@@ -98,8 +99,12 @@ def load_facts(path: Path = FACTS_FILE) -> list[Fact]:
     return facts
 
 
+# Words that ask for a figure rather than name a row (何団体, いくつ, 割合): not part of a name.
+_ASKING = {"c:数", "c:割合", "w:何", "w:幾", "w:数", "r:なん", "r:いく", "r:すう", "e:number"}
+
+
 def _content(text: str) -> Counter[str]:
-    return Counter({t: c for t, c in terms(text).items() if t[0] != "k"})
+    return Counter({t: c for t, c in terms(text).items() if t[0] != "k" and t not in _ASKING})
 
 
 class FactIndex:
@@ -139,13 +144,13 @@ class FactIndex:
             total = sum(WEIGHTS[t[0]] * self._idf[t] for t in name_terms)
             got = sum(WEIGHTS[t[0]] * self._idf[t] for t in name_terms if t in query)
             named = got / total if total else 0.0
-            if named < NAMED:
+            if named < (NAMED_IN_FIGURE_QUESTION if asks_figure else NAMED):
                 continue
             if not asks_figure and got < SAYS_LITTLE_ELSE * query_total:
                 continue
             score = named + got / 100  # a longer name, fully there, beats a shorter one
             in_context = bool(self._context[fact.chart.id] & query.keys())
-            if not in_context and fact.chart.entry not in likely:
+            if not (in_context or figure_only) and fact.chart.entry not in likely:
                 continue  # 「いつできた」 alone could be the center or the ordinance
             score += CONTEXT_BONUS * in_context + ENTRY_BONUS * (fact.chart.entry in likely)
             if best is None or score > best[0]:
