@@ -28,7 +28,7 @@ from knowledge.faq import FaqIndex, load_entries
 from knowledge.fields import FieldIndex
 from knowledge.messages import Messages
 from knowledge.places import PlaceIndex
-from knowledge.text import fold, is_mostly_latin
+from knowledge.text import fold, language_of
 from knowledge.when import today_in_tokyo
 from storage.models import utcnow
 from storage.store import AlreadyHandled, Store, TurnEnd, TurnStart, UserRef
@@ -42,6 +42,7 @@ ROUTER_THRESHOLD = 0.20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
 _FORM_CONTROLS = {"f:back", "f:quit", "f:skip"}
+LANGUAGE_PAYLOADS = {"lang:en": "en", "lang:ja": "ja"}
 
 
 def build_router() -> Router:
@@ -112,7 +113,8 @@ class Conversation:
         for group in _one_message_per_user(inbounds):
             prepared = [_Prepared.of(inbounds[i]) for i in group]
             starts = [
-                TurnStart(m.platform, m.user_id, p.locale, m.event_id)
+                # The stored language stands unless this message says another ("").
+                TurnStart(m.platform, m.user_id, p.locale if p.said else "", m.event_id)
                 for m, p in zip((inbounds[i] for i in group), prepared, strict=True)
             ]
             opened = _twice(partial(self.store.open_turns, starts))
@@ -146,7 +148,10 @@ class Conversation:
         self, inbound: Inbound, prepared: _Prepared, user: UserRef, state: dict[str, Any]
     ) -> tuple[Reply, TurnEnd | None]:
         """Route and handle one message; what to save afterwards (None: nothing, 退会)."""
-        text, payload, locale = prepared.text, prepared.payload, prepared.locale
+        text, payload = prepared.text, prepared.payload
+        # The language stays put: a code, a URL or a name typed mid-form does not change it;
+        # a clear sentence in the other language, or the language button, does.
+        locale = prepared.locale if prepared.said or user.is_new else user.locale
         if payload is None and (number := _CHOICE_NUMBER.match(text)):
             # A text-only channel shows choices as [1] [2] …; typing the number taps it.
             choices = state.get("choices") or []
@@ -220,16 +225,17 @@ class _Prepared:
 
     text: str
     payload: str | None
-    locale: str
+    locale: str  # the platform's, or the message's own when it is clearly one language
+    said: bool  # the message itself says the language (not just the platform's setting)
 
     @classmethod
     def of(cls, inbound: Inbound) -> _Prepared:
         text = _CONTROL.sub("", unicodedata.normalize("NFC", inbound.text or "")).strip()
         payload = (inbound.payload or "").strip() or None
-        locale = Messages.language(inbound.locale)
-        if text and is_mostly_latin(text):
-            locale = "en"  # an English question gets an English answer
-        return cls(text, payload, locale)
+        said = language_of(text) if text else None
+        if payload in LANGUAGE_PAYLOADS:
+            said = LANGUAGE_PAYLOADS[payload]  # the user's own choice
+        return cls(text, payload, said or Messages.language(inbound.locale), said is not None)
 
 
 def _one_message_per_user(inbounds: list[Inbound]) -> list[list[int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from intents.menu import MENU_PAYLOAD
 from intents.router import Match
@@ -20,7 +21,17 @@ MAX_RELATED = 4
 VERBATIM = 0.7
 FACT_SCORE = 0.8
 # Below a form's answer (0.97) and a command (0.98): text typed in a form is its answer.
-FAQ_MAX = 0.95  # a message that names a row of a chart (「高齢化は何%」) asks for its figure
+FAQ_MAX = 0.95
+# In a message of several sentences, the questions are answered (the surest one; the others
+# that score at least PART_SCORE are offered as buttons) and the rest is their context.
+PART_SCORE = 0.6
+_QUESTION = re.compile(
+    r"[?？]|(か|の|かな|ですか|ますか|でしょうか|ください|下さい|教えて|知りたい|いい|ある|ない|る)$"
+    r"|どう|何|なに|なん|いつ|どこ|誰|だれ|どれ|いくつ|いくら|どの|どんな"
+)
+MAX_ALSO = 2
+MIN_PART = 4  # folded characters
+_SENTENCE_END = re.compile(r"[。？?！!\n]+|(?<=[、,\s])(?=あと|それと|それから|ちなみに|また)")  # a message that names a row of a chart (「高齢化は何%」) asks for its figure
 OFF_TOPIC_DISCOUNT = 0.2
 # A short message shaped like a follow-up: 「市のほうは？」「それは何%？」「じゃあ未回答は」.
 FOLLOW_UP_TURNS = 3
@@ -54,30 +65,74 @@ def followed_question(turn: Turn) -> str:
         return ""
     if len(turn.folded) > FOLLOW_UP_LENGTH or not _FOLLOW_UP.search(turn.text.strip()):
         return ""
+    if not turn.faq.knows_words_of(turn.text):
+        return ""  # 「鎌倉の天気は？」 after a question is still about the weather
     return str(last.get("question") or "")[:200]
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What one text (a whole message or one of its questions) is best answered by."""
+
+    score: float
+    entry: FaqEntry
+    fact: Fact | None
+
+
+def _best_answer(turn: Turn, text: str, context: str = "") -> _Answer | None:
+    result = turn.faq.search(text, context=context)
+    best = result.best
+    if best is None:
+        return None
+    score = faq_confidence(best, result.anchored, text)
+    if result.fact is not None and result.anchored:
+        # A row of one of the guideline's charts, named: lead with its figure. The best
+        # entry, if it states the figure too, is the more focused answer.
+        fact = result.fact
+        entry = best.entry if fact.value in best.entry.answer else turn.faq.get(fact.chart.entry)
+        if entry is not None:
+            return _Answer(max(score, FACT_SCORE), entry, fact)
+    return _Answer(score, best.entry, None)
+
+
+def questions_in(text: str) -> list[str]:
+    """The questions of a long or multi-part message: its sentences, and clauses that begin
+    with 「あと」「それと」「それから」「ちなみに」."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    return [p for p in parts if len(fold(p)) >= MIN_PART] if len(parts) > 1 else []
+
+
 class FaqRule:
-    """Matches free text against the FAQ phrasings, keywords and readings."""
+    """Matches free text against the FAQ phrasings, keywords and readings.
+
+    A message of several sentences is answered by its best-answered question (the main one);
+    the others' answers are offered as buttons (``slots["also"]``)."""
 
     def match(self, turn: Turn) -> Match | None:
         if turn.payload is not None or not turn.folded:
             return None
-        context = followed_question(turn)
-        result = turn.faq.search(turn.text, context=context)
-        best = result.best
-        if best is None:
-            return None
-        score = faq_confidence(best, result.anchored, turn.text)
-        if result.fact is not None and result.anchored:
-            # A row of one of the guideline's charts, named: lead with its figure.
-            fact = result.fact
-            # The best entry, if it states the figure too, is the more focused answer.
-            entry = best.entry if fact.value in best.entry.answer else turn.faq.get(fact.chart.entry)
-            if entry is not None:
-                slots = {"faq_id": entry.id, "fact": fact.item}
-                return Match("faq", max(score, FACT_SCORE), answer, slots, (entry, fact))
-        return Match("faq", score, answer, {"faq_id": best.entry.id}, best.entry)
+        parts = questions_in(turn.text)
+        asked = [p for p in parts if _QUESTION.search(p)]
+        if asked:
+            # What is said around the questions (「自治会の役員です」) is their context.
+            said = " ".join(p for p in parts if p not in asked)
+            answers = [a for q in asked if (a := _best_answer(turn, q, said)) is not None]
+        else:
+            answers = []
+        whole = _best_answer(turn, turn.text, "" if parts else followed_question(turn))
+        if not answers:
+            if whole is None:
+                return None
+            answers = [whole]
+        main = max(answers, key=lambda a: a.score)
+        others = [a for a in answers if a.score >= PART_SCORE and a.entry.id != main.entry.id]
+        slots = {"faq_id": main.entry.id}
+        if main.fact is not None:
+            slots["fact"] = main.fact.item
+        also = list(dict.fromkeys(a.entry.id for a in others))[:MAX_ALSO]
+        if also:
+            slots["also"] = ",".join(also)
+        return Match("faq", main.score, answer, slots, (main.entry, main.fact))
 
 
 class FaqPayloadRule:
@@ -110,11 +165,15 @@ def answer(turn: Turn, match: Match) -> Reply:
     text = entry.answer_for(turn.locale) + "\n" + turn.say("source_format", source=entry.source)
     if fact is not None:
         text = fact.lead(turn.locale) + "\n\n" + text
+    also = [e for i in match.slots.get("also", "").split(",") if i and (e := turn.faq.get(i))]
+    if also:
+        text += "\n\n" + turn.say("faq_also")
+    related = [e for rid in entry.related[:MAX_RELATED] if (e := turn.faq.get(rid)) is not None]
     choices = [
-        Choice(related.label, FAQ_PAYLOAD + related.id)
-        for rid in entry.related[:MAX_RELATED]
-        if (related := turn.faq.get(rid)) is not None
-    ]
+        Choice(e.label, FAQ_PAYLOAD + e.id)
+        for e in dict.fromkeys([*also, *related])
+        if e.id != entry.id
+    ][:MAX_RELATED + MAX_ALSO]
     choices += [
         Choice(turn.messages.label("helpful", turn.locale), f"{FEEDBACK_PAYLOAD}{entry.id}:1"),
         Choice(turn.messages.label("not_helpful", turn.locale), f"{FEEDBACK_PAYLOAD}{entry.id}:0"),

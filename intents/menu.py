@@ -11,9 +11,17 @@ HELP_PAYLOAD = "help"
 
 
 def menu_choices(turn: Turn) -> list[Choice]:
-    """The main-menu buttons in the turn's language."""
+    """The main-menu buttons in the turn's language, and one to switch the language."""
     lang = turn.messages.language(turn.locale)
-    return [Choice(item.labels[lang], item.payload) for item in turn.messages.menu]
+    other = "ja" if lang == "en" else "en"
+    switch = Choice(turn.messages.label("language_switch", lang), f"lang:{other}")
+    return [*(Choice(item.labels[lang], item.payload) for item in turn.messages.menu), switch]
+
+
+def switch_language(turn: Turn, match: Match) -> Reply:
+    """The language button: from now on, answers in that language (conversation.py)."""
+    text = turn.say("language_set") + "\n" + turn.say("help")
+    return Reply(text, match.intent, choices=menu_choices(turn), locale=turn.locale)
 
 
 def show_menu(turn: Turn, match: Match) -> Reply:

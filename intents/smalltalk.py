@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
-from intents.menu import HELP_PAYLOAD, MENU_PAYLOAD, show_help, show_menu, show_welcome
+from intents.menu import (
+    HELP_PAYLOAD,
+    MENU_PAYLOAD,
+    show_help,
+    show_menu,
+    show_welcome,
+    switch_language,
+)
 from intents.router import FALLBACK, Handler, Match
 from intents.turn import Turn
 from intents.types import Reply
@@ -86,6 +93,8 @@ class MenuPayloadRule:
             return Match("menu", 1.0, show_menu)
         if turn.payload == HELP_PAYLOAD:
             return Match("help", 1.0, show_help)
+        if turn.payload in ("lang:en", "lang:ja"):
+            return Match("language", 1.0, switch_language)
         if turn.payload == "welcome":
             return Match("welcome", 1.0, show_welcome)
         if turn.payload == "nontext":  # a sticker or a photo: kindly ask for words

@@ -100,7 +100,12 @@ def load_facts(path: Path = FACTS_FILE) -> list[Fact]:
 
 
 # Words that ask for a figure rather than name a row (何団体, いくつ, 割合): not part of a name.
-_ASKING = {"c:数", "c:割合", "w:何", "w:幾", "w:数", "r:なん", "r:いく", "r:すう", "e:number"}
+# Nor are the survey's own words (回答, 答えた) or 団体: every row is groups that answered.
+_ASKING = {
+    "c:数", "c:割合", "w:何", "w:幾", "w:数", "r:なん", "r:いく", "r:すう", "e:number",
+    "c:調査", "w:回答", "r:かいとう", "w:答える", "r:こたえ", "c:団体", "w:団体", "r:だんたい",
+    "w:程度", "r:ていど", "e:answer", "e:group",
+}  # fmt: skip
 
 
 def _content(text: str) -> Counter[str]:
@@ -126,6 +131,10 @@ class FactIndex:
             fact.chart.id: frozenset(t for c in fact.chart.context for t in _content(c))
             for fact in self.facts
         }
+
+    def knows(self, term: str) -> bool:
+        """Whether any row's name uses this term."""
+        return term in self._idf
 
     def find(
         self, text: str, likely_entries: Iterable[str] = (), asks_figure: bool = False

@@ -276,6 +276,12 @@ class FaqIndex:
         again (「未回答は？」 after 「…は何%？」)."""
         return self._cached(text, limit, context)
 
+    def knows_words_of(self, text: str) -> bool:
+        """True when every word of ``text`` is one our phrasings or the figures' rows use: a
+        short follow-up (「市のほうは？」) may lean on the last question, 「天気は？」 may not."""
+        words = [t for t in terms(text) if t[0] in ("w", "e")]
+        return all(t in self._idf or self._facts.knows(t) for t in words)
+
     def asked_kinds(self, text: str) -> frozenset[str]:
         """The kinds of question ``text`` asks (percent, count, when, most …)."""
         plain = _plain(text)

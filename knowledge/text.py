@@ -159,11 +159,28 @@ def bigrams(text: str) -> list[str]:
     return [text[i : i + 2] for i in range(len(text) - 1)]
 
 
-def is_mostly_latin(text: str) -> bool:
-    """True when a message is written in English words (not just an e-mail or a code)."""
+# Words that make a run of Latin letters English, not a code, a name or a URL.
+_ENGLISH = frozenset(
+    "a an the is are was were be do does did can could would should will i you we my me our "
+    "what how where when who which why there any some for in on at to of with about and or "
+    "want need find looking please tell help hello hi thanks thank this next near around "
+    "get go join sign up out from by as it all am im i'm".split()
+)
+# Words that are English on their own (a greeting, a call for help); a lone code is not.
+_ENGLISH_ALONE = frozenset({"hello", "hi", "hey", "help", "thanks", "thx"})
+_NOT_PROSE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|<[^>]*>|\b[A-Z0-9]{3,}(?:-[A-Z0-9]{3,})+\b")
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def language_of(text: str) -> str | None:
+    """``en`` for a clear English sentence, ``ja`` for Japanese, None when it says nothing
+    about the language (a code, a URL, a name, ``<script>``, a lone word): the user's
+    language then stays as it was."""
     normalized = unicodedata.normalize("NFKC", text)
-    if "@" in normalized or re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", normalized):
-        return False
-    words = re.findall(r"[A-Za-z]{2,}", normalized)
-    known = {"hi", "hello", "hey", "help", "menu", "thanks", "thx", "start"}
-    return len(words) >= 2 or (len(words) == 1 and words[0].lower() in known)
+    if len(_JAPANESE.findall(normalized)) >= 2:
+        return "ja"
+    words = re.findall(r"[A-Za-z']+", _NOT_PROSE.sub(" ", normalized))
+    english = [w for w in words if w.lower() in _ENGLISH]
+    if (len(words) >= 2 and english) or (len(words) == 1 and words[0].lower() in _ENGLISH_ALONE):
+        return "en"
+    return None

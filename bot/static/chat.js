@@ -99,7 +99,7 @@ document.getElementById("lang").addEventListener("click", () => {
   locale = locale === "ja" ? "en" : "ja";
   localStorage.setItem("tsunagaru-locale", locale);
   applyLocale();
-  send({payload: "help"});
+  send({payload: "lang:" + locale});  // the user's choice: the bot answers in it from now on
 });
 applyLocale();
 send({payload: "welcome"});
