@@ -60,11 +60,15 @@ def _forms(words: list[str]) -> re.Pattern[str] | None:
     if not folded:
         return None
     ordered = sorted(folded, key=len, reverse=True)
-    return re.compile("|".join(rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w) for w in ordered))
+    return re.compile(
+        "|".join(rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w) for w in ordered)
+    )
 
 
 @cache
-def _commands(path: Path = COMMANDS_FILE) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str] | None], ...]:
+def _commands(
+    path: Path = COMMANDS_FILE,
+) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str] | None], ...]:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     out = []

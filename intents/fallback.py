@@ -9,8 +9,9 @@ from intents.types import Choice, Reply
 from knowledge.faq import load_domain
 from knowledge.text import fold
 
-# Above any FAQ guess: an FAQ entry about the center must not answer 「駐車場は？」.
-FACILITY_DETAIL_SCORE = 0.95
+# Above any FAQ answer (at most 0.95): an FAQ entry about the center must not answer
+# 「駐車場は？」; below a form's answer (0.97).
+FACILITY_DETAIL_SCORE = 0.96
 
 
 def fallback(turn: Turn, match: Match) -> Reply:
@@ -18,7 +19,7 @@ def fallback(turn: Turn, match: Match) -> Reply:
     if turn.text and turn.payload is None:
         turn.store.record_unanswered(turn.text, turn.folded, turn.locale)
     reason = match.slots.get("reason", "not_understood")
-    key = "facility_details" if reason == "facility_details" else "fallback"
+    key = reason if reason in ("facility_details", "procedure_details") else "fallback"
     choices = menu_choices(turn)
     choices.append(Choice(turn.messages.label("help", turn.locale), HELP_PAYLOAD))
     slots = {"reason": reason}
@@ -32,6 +33,7 @@ class FacilityDetailsRule:
         words = words or load_domain()
         self._facilities = [fold(w) for w in words["facilities"]]
         self._details = [fold(w) for w in words["facility_details"]]
+        self._procedures = [fold(w) for w in words["procedures"]]
 
     def match(self, turn: Turn) -> Match | None:
         text = turn.folded
@@ -39,6 +41,10 @@ class FacilityDetailsRule:
             return None
         if any(f in text for f in self._facilities) and any(d in text for d in self._details):
             return Match(FALLBACK, FACILITY_DETAIL_SCORE, fallback, {"reason": "facility_details"})
+        if any(p in text for p in self._procedures):
+            return Match(
+                FALLBACK, FACILITY_DETAIL_SCORE, fallback, {"reason": "procedure_details"}
+            )
         return None
 
 

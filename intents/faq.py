@@ -9,7 +9,8 @@ from intents.menu import MENU_PAYLOAD
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import Choice, Reply
-from knowledge.faq import FaqHit
+from knowledge.facts import Fact
+from knowledge.faq import FaqEntry, FaqHit
 from knowledge.text import fold
 
 FAQ_PAYLOAD = "faq:"
@@ -22,6 +23,7 @@ VERBATIM = 0.7
 FACT_SCORE = 0.8
 # Below a form's answer (0.97) and a command (0.98): text typed in a form is its answer.
 FAQ_MAX = 0.95
+FAQ_FLOOR = 0.2  # measured: a higher floor declines more right answers than wrong ones
 # In a message of several sentences, the questions are answered (the surest one; the others
 # that score at least PART_SCORE are offered as buttons) and the rest is their context.
 PART_SCORE = 0.6
@@ -31,8 +33,10 @@ _QUESTION = re.compile(
 )
 MAX_ALSO = 2
 MIN_PART = 4  # folded characters
-_SENTENCE_END = re.compile(r"[。？?！!\n]+|(?<=[、,\s])(?=あと|それと|それから|ちなみに|また)")  # a message that names a row of a chart (「高齢化は何%」) asks for its figure
-OFF_TOPIC_DISCOUNT = 0.2
+_SENTENCE_END = re.compile(
+    r"[。？?！!\n]+|(?<=[、,\s])(?=あと|それと|それから|ちなみに|また)"
+)  # a message that names a row of a chart (「高齢化は何%」) asks for its figure
+OFF_TOPIC_DISCOUNT = 0.15
 # A short message shaped like a follow-up: 「市のほうは？」「それは何%？」「じゃあ未回答は」.
 FOLLOW_UP_TURNS = 3
 FOLLOW_UP_LENGTH = 16  # folded characters
@@ -132,6 +136,8 @@ class FaqRule:
         also = list(dict.fromkeys(a.entry.id for a in others))[:MAX_ALSO]
         if also:
             slots["also"] = ",".join(also)
+        if main.score < FAQ_FLOOR:
+            return None  # too little of the message is explained by any entry
         return Match("faq", main.score, answer, slots, (main.entry, main.fact))
 
 
@@ -173,7 +179,7 @@ def answer(turn: Turn, match: Match) -> Reply:
         Choice(e.label, FAQ_PAYLOAD + e.id)
         for e in dict.fromkeys([*also, *related])
         if e.id != entry.id
-    ][:MAX_RELATED + MAX_ALSO]
+    ][: MAX_RELATED + MAX_ALSO]
     choices += [
         Choice(turn.messages.label("helpful", turn.locale), f"{FEEDBACK_PAYLOAD}{entry.id}:1"),
         Choice(turn.messages.label("not_helpful", turn.locale), f"{FEEDBACK_PAYLOAD}{entry.id}:0"),

@@ -40,7 +40,6 @@ MAX_CONTACT = 100
 PULL_PLATFORMS = {"cli", "web", "test"}  # no push API: notices wait until the user writes
 
 
-
 class OpeningsRule:
     """The openings buttons (free text that looks for openings: intents/search.py)."""
 

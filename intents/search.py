@@ -1,6 +1,8 @@
-"""Searches said in words: groups (``find_groups``), openings (``find_openings``), or both.
+"""Searches said in words: groups (``find_groups``), openings (``find_openings``), or
+both.
 
-A resident rarely says 団体: 「七里ガ浜でごみ拾い」「梶原で子ども食堂を手伝いたい」 are searches too.
+A resident rarely says 団体: 「七里ガ浜でごみ拾い」「梶原で子ども食堂を手伝いたい」 are searches
+too.
 The words that tell which (``knowledge/search.toml``):
 
 * a group word (団体, サークル, club) → groups; an opening word (募集, ボランティア, イベント) or a
@@ -45,6 +47,7 @@ class SearchWords:
     openings: re.Pattern[str]
     wants: re.Pattern[str]
     not_search: re.Pattern[str]
+    off_topic: re.Pattern[str]
     not_openings: re.Pattern[str]
     guideline_terms: re.Pattern[str]
     time_en: tuple[tuple[re.Pattern[str], str], ...]
@@ -68,10 +71,14 @@ def search_words(path: Path = SEARCH_FILE) -> SearchWords:
         for en, ja in sorted(data["time_en"].items(), key=lambda kv: len(kv[0]), reverse=True)
     )
     return SearchWords(
-        *(_pattern(words[k]) for k in ("groups", "openings", "wants", "not_search")),
-        _pattern(words["not_openings"]),
-        _pattern(words["guideline_terms"]),
-        time_en,
+        groups=_pattern(words["groups"]),
+        openings=_pattern(words["openings"]),
+        wants=_pattern(words["wants"]),
+        not_search=_pattern(words["not_search"]),
+        off_topic=_pattern(words["off_topic"]),
+        not_openings=_pattern(words["not_openings"]),
+        guideline_terms=_pattern(words["guideline_terms"]),
+        time_en=time_en,
     )
 
 
@@ -96,7 +103,7 @@ class SearchRule:
             return None
         words = search_words()
         hay = _haystack(turn)
-        if words.not_search.search(hay):
+        if words.not_search.search(hay) or words.off_topic.search(hay):
             return None
         hay = words.guideline_terms.sub(" ", hay)
         wants_groups = bool(words.groups.search(hay))
@@ -157,7 +164,9 @@ def outside_city(turn: Turn, match: Match) -> Reply:
     choices = [Choice(a.full_name, f"{prefix}:{field}:{a.code}") for a in turn.places.areas]
     choices.append(Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD))
     text = turn.say("outside_city", place=match.slots["place"])
-    return Reply(text, "outside_city", choices=choices, slots=dict(match.slots), locale=turn.locale)
+    return Reply(
+        text, "outside_city", choices=choices, slots=dict(match.slots), locale=turn.locale
+    )
 
 
 class SearchPayloadRule:

@@ -57,7 +57,9 @@ class Fact:
     def lead(self, locale: str) -> str:
         """The sentence that states this figure, in the given language."""
         if locale.startswith("en") and self.chart.lead_en:
-            return self.chart.lead_en.format(item=self.item, item_en=self.item_en, value=self.value)
+            return self.chart.lead_en.format(
+                item=self.item, item_en=self.item_en, value=self.value
+            )
         return self.chart.lead.format(item=self.item, item_en=self.item_en, value=self.value)
 
 
@@ -117,9 +119,9 @@ class FactIndex:
 
     def __init__(self, facts: Iterable[Fact]) -> None:
         self.facts = list(facts)
-        names = [
-            (fact, _content(name), False) for fact in self.facts for name in fact.names
-        ] + [(fact, _content(name), True) for fact in self.facts for name in fact.figure_names]
+        names = [(fact, _content(name), False) for fact in self.facts for name in fact.names] + [
+            (fact, _content(name), True) for fact in self.facts for name in fact.figure_names
+        ]
         df: Counter[str] = Counter()
         for _, name_terms, _ in names:
             df.update(name_terms.keys())

@@ -244,7 +244,9 @@ class FaqIndex:
         for doc in docs.values():
             df.update(doc.keys())
         idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        lengths = {eid: sum(WEIGHTS[t[0]] * c for t, c in doc.items()) for eid, doc in docs.items()}
+        lengths = {
+            eid: sum(WEIGHTS[t[0]] * c for t, c in doc.items()) for eid, doc in docs.items()
+        }
         average = sum(lengths.values()) / n or 1.0
         postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for eid, doc in docs.items():
@@ -293,13 +295,13 @@ class FaqIndex:
         if not q_surface:
             return FaqResult((), False)
         anchored = self._anchored(q_surface) or bool(context and self._anchored(fold(context)))
-        query: Counter[str] = Counter(terms(text))
+        query: dict[str, float] = dict(terms(text))
         asked = self.asked_kinds(text)
         if context:
             asked |= self.asked_kinds(context) & FIGURE_KINDS
-            for t, c in terms(context).items():
+            for t, n in terms(context).items():
                 if t not in query:
-                    query[t] = c * CONTEXT_WEIGHT
+                    query[t] = n * CONTEXT_WEIGHT
         bm25: dict[str, float] = defaultdict(float)
         matched: dict[str, dict[str, float]] = defaultdict(dict)
         total = {"content": 0.0, "kana": 0.0}
@@ -335,9 +337,7 @@ class FaqIndex:
         # Rank by BM25 (relative to the best) and by how much of the message each explains.
         top = max((h.bm25 for h in hits), default=0.0) or 1.0
         hits.sort(key=lambda h: (h.bm25 / top + h.coverage, h.fuzz), reverse=True)
-        fact = self._facts.find(
-            text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS)
-        )
+        fact = self._facts.find(text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS))
         if fact is not None and fact.chart.entry not in self._entries:
             fact = None
         return FaqResult(tuple(hits[:limit]), anchored, fact)

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from knowledge.analyzer import latin_words
 from knowledge.romaji import spellings
-from knowledge.text import fold, reading, segmented_reading
+from knowledge.text import Reading, fold, reading, segmented_reading
 
 PLACES_FILE = Path(__file__).with_name("places.toml")
 CITYWIDE = "citywide"
 MIN_READING = 3
-FUZZY_MIN_READING = 5
-FUZZY_CUTOFF = 90
+FUZZY_MIN_READING = 4
+LONG_NAME = 7  # kana
 FIND_CACHE = 4096  # results kept: the same few place names come again and again
 # 「鎌倉」 alone usually means the whole city, not the 鎌倉 area: only 「鎌倉地域」「鎌倉駅」…
 # name the area. The city's own name is removed before matching.
@@ -178,15 +178,33 @@ class PlaceIndex:
             in_reading = len(p_reading) >= MIN_READING and spoken.has_word(p_reading)
             if in_surface or in_reading:
                 return PlaceMatch(self._areas[place.area], place, exact=True)
-        best: tuple[float, Place] | None = None
+        # Loosely only after no name matched exactly in any spelling, and only one slip
+        # away (大舟 → 大船, こしごい → 腰越): 「鎌倉まつり」 is not 鎌倉山.
+        best: tuple[int, Place] | None = None
         for _, p_reading, place in self._names:
             if len(p_reading) >= FUZZY_MIN_READING:
-                score = fuzz.partial_ratio(p_reading, spoken.text)
-                if score >= FUZZY_CUTOFF and (best is None or score > best[0]):
-                    best = (score, place)
+                slips = _slips(p_reading, spoken)
+                if slips <= 1 and (best is None or slips < best[0]):
+                    best = (slips, place)
         if best:
             return PlaceMatch(self._areas[best[1].area], best[1], exact=False)
         return None
+
+
+def _slips(word: str, spoken: Reading) -> int:
+    """The fewest edits that make a stretch of ``spoken`` into ``word``: a stretch on word
+    boundaries (not the middle of 横浜駅) with the same first kana (a slip, not another name)."""
+    text = spoken.text
+    n, best = len(word), len(word)
+    # A kana typed wrong (おおふね); one left out or added only in long names.
+    sizes = (n - 1, n, n + 1) if n >= LONG_NAME else (n,)
+    for i in range(max(1, len(text) - n + 2)):
+        for size in sizes:
+            stretch = text[i : i + size]
+            on_words = i in spoken.starts and i + size in spoken.ends
+            if len(stretch) == size and stretch[0] == word[0] and on_words:
+                best = min(best, Levenshtein.distance(word, stretch))
+    return best
 
 
 def _latin_candidates(text: str) -> list[str]:

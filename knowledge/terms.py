@@ -32,7 +32,9 @@ WEIGHTS = {"w": 1.0, "c": 1.0, "e": 1.0, "r": 0.6, "k": 0.12}
 
 _KANA = re.compile(r"^[\u3041-\u309f\u30fcー]+$")
 # Emoji, symbols and punctuation become spaces before analysis (Sudachi would read them).
-_NOT_WORD = re.compile(r"[^0-9a-zA-Z\u3041-\u309f\u30a0-\u30ff\u3005\u4e00-\u9fff\u3400-\u4dbfⅠ-Ⅻ%]+")
+_NOT_WORD = re.compile(
+    r"[^0-9a-zA-Z\u3041-\u309f\u30a0-\u30ff\u3005\u4e00-\u9fff\u3400-\u4dbfⅠ-Ⅻ%]+"
+)
 _LONG_VOWEL = re.compile(r"(?<=[\u3041-\u30ff])[\u301c\uff5e\u2015\u2010\u2212\-－~]+")
 _SMALL_KE = str.maketrans({"ヶ": "ガ", "ヵ": "カ"})
 
@@ -123,4 +125,8 @@ def _spoken(t: Token) -> str:
 
 
 def _is_stop(t: Token, syn: Synonyms) -> bool:
-    return t.norm in syn.stop or t.pos2 == "非自立可能" or (len(t.surface) == 1 and _KANA.match(t.surface) is not None)
+    return (
+        t.norm in syn.stop
+        or t.pos2 == "非自立可能"
+        or (len(t.surface) == 1 and _KANA.match(t.surface) is not None)
+    )

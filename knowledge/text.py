@@ -7,9 +7,11 @@ Both sides of every comparison (what a resident typed, and the phrasings in our 
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 from knowledge.analyzer import to_hiragana, tokens
 
@@ -78,6 +80,7 @@ _FILLERS = sorted(
     reverse=True,
 )
 _FILLER_RE = re.compile("|".join(map(re.escape, _FILLERS)))
+
 
 def fold(text: str) -> str:
     """Fold a message to a canonical surface form for matching.
@@ -159,16 +162,10 @@ def bigrams(text: str) -> list[str]:
     return [text[i : i + 2] for i in range(len(text) - 1)]
 
 
-# Words that make a run of Latin letters English, not a code, a name or a URL.
-_ENGLISH = frozenset(
-    "a an the is are was were be do does did can could would should will i you we my me our "
-    "what how where when who which why there any some for in on at to of with about and or "
-    "want need find looking please tell help hello hi thanks thank this next near around "
-    "get go join sign up out from by as it all am im i'm".split()
+DOMAIN_FILE = Path(__file__).with_name("domain.toml")
+_NOT_PROSE = re.compile(
+    r"https?://\S+|www\.\S+|\S+@\S+|<[^>]*>|\b[A-Z0-9]{3,}(?:-[A-Z0-9]{3,})+\b"
 )
-# Words that are English on their own (a greeting, a call for help); a lone code is not.
-_ENGLISH_ALONE = frozenset({"hello", "hi", "hey", "help", "thanks", "thx"})
-_NOT_PROSE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|<[^>]*>|\b[A-Z0-9]{3,}(?:-[A-Z0-9]{3,})+\b")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -180,7 +177,17 @@ def language_of(text: str) -> str | None:
     if len(_JAPANESE.findall(normalized)) >= 2:
         return "ja"
     words = re.findall(r"[A-Za-z']+", _NOT_PROSE.sub(" ", normalized))
-    english = [w for w in words if w.lower() in _ENGLISH]
-    if (len(words) >= 2 and english) or (len(words) == 1 and words[0].lower() in _ENGLISH_ALONE):
+    common, alone = _english_words()
+    english = [w for w in words if w.lower() in common]
+    if (len(words) >= 2 and english) or (len(words) == 1 and words[0].lower() in alone):
         return "en"
     return None
+
+
+@cache
+def _english_words() -> tuple[frozenset[str], frozenset[str]]:
+    """Words that make Latin letters English (``domain.toml``): common ones, and those that
+    are English on their own (a greeting, a call for help); a lone code is not."""
+    with DOMAIN_FILE.open("rb") as fh:
+        data = tomllib.load(fh)
+    return frozenset(data["english_common"]), frozenset(data["english_alone"])

@@ -99,7 +99,9 @@ def judge_faq(conversation: Conversation, name: str) -> Verdict:
     verdict = Verdict(name)
     for i, row in enumerate(read_tsv(name)):
         reply = _ask(conversation, f"{name}-{i}", row["question"])
-        entry = conversation.faq.get(reply.slots.get("faq_id", "")) if reply.intent == "faq" else None
+        entry = (
+            conversation.faq.get(reply.slots.get("faq_id", "")) if reply.intent == "faq" else None
+        )
         got = entry.section if entry else reply.intent
         if row["section"] == "-":
             ok = entry is None and reply.intent not in SEARCHES
@@ -130,6 +132,7 @@ def judge_search(conversation: Conversation, name: str) -> Verdict:
             code = named.code if named else "-"
             ok = ok and area == row["area"] and code in row["field"].split("/")
         got = f"{reply.intent} {reply.slots}"
-        miss = f"[{row['style']}] {row['message']!r}: want {row['intent']} {row['area']} {row['field']}, got {got}"
+        want = f"{row['intent']} {row['area']} {row['field']}"
+        miss = f"[{row['style']}] {row['message']!r}: want {want}, got {got}"
         verdict.add(ok, row["style"], miss)
     return verdict
