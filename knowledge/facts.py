@@ -128,7 +128,17 @@ class FactIndex:
         n = len(names) or 1
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._unknown = math.log(1 + n)
-        self._names = [(fact, t, figure) for fact, t, figure in names if t]
+        # Each name with its terms' weights and their sum, and which names use each term: a
+        # message is compared only with the names that share a word with it.
+        self._names = []
+        self._by_term: dict[str, list[int]] = {}
+        for fact, name_terms, figure in names:
+            if not name_terms:
+                continue
+            weights = {t: WEIGHTS[t[0]] * self._idf[t] for t in name_terms}
+            for t in weights:
+                self._by_term.setdefault(t, []).append(len(self._names))
+            self._names.append((fact, weights, sum(weights.values()), figure))
         self._context = {
             fact.chart.id: frozenset(t for c in fact.chart.context for t in _content(c))
             for fact in self.facts
@@ -148,21 +158,24 @@ class FactIndex:
             return None
         query_total = sum(WEIGHTS[t[0]] * self._idf.get(t, self._unknown) for t in query)
         likely = set(likely_entries)
+        got: dict[int, float] = {}
+        for t in query:
+            for i in self._by_term.get(t, ()):
+                got[i] = got.get(i, 0.0) + self._names[i][1][t]
         best: tuple[float, float, Fact] | None = None
-        for fact, name_terms, figure_only in self._names:
+        for i, weight in got.items():
+            fact, _, total, figure_only = self._names[i]
             if figure_only and not asks_figure:
                 continue
-            total = sum(WEIGHTS[t[0]] * self._idf[t] for t in name_terms)
-            got = sum(WEIGHTS[t[0]] * self._idf[t] for t in name_terms if t in query)
-            named = got / total if total else 0.0
+            named = weight / total
             if named < (NAMED_IN_FIGURE_QUESTION if asks_figure else NAMED):
                 continue
-            if not asks_figure and got < SAYS_LITTLE_ELSE * query_total:
+            if not asks_figure and weight < SAYS_LITTLE_ELSE * query_total:
                 continue
-            score = named + got / 100  # a longer name, fully there, beats a shorter one
             in_context = bool(self._context[fact.chart.id] & query.keys())
             if not (in_context or figure_only) and fact.chart.entry not in likely:
                 continue  # 「いつできた」 alone could be the center or the ordinance
+            score = named + weight / 100  # a longer name, fully there, beats a shorter one
             score += CONTEXT_BONUS * in_context + ENTRY_BONUS * (fact.chart.entry in likely)
             if best is None or score > best[0]:
                 best = (score, named, fact)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from knowledge.text import Reading, fold, reading, segmented_reading
 
@@ -68,6 +68,30 @@ class FieldIndex:
                 self._by_name.setdefault(word, next(iter(codes)))
         # Longest first: 「子ども食堂」 before 「子ども」, 「防災訓練」 before 「防災」.
         self._words.sort(key=lambda w: len(w[0]), reverse=True)
+        # Where each word is in that order, by its surface and by its reading, so a message is
+        # matched by looking up its own substrings instead of testing every word.
+        self._by_surface: dict[str, int] = {}
+        self._by_reading: dict[str, int] = {}
+        self._by_latin: dict[str, int] = {}
+        for i, (w_folded, w_reading, word, _) in enumerate(self._words):
+            if w_folded.isascii():
+                self._by_latin.setdefault(word.lower(), i)
+                continue
+            self._by_surface.setdefault(w_folded, i)
+            if len(w_reading) >= MIN_READING:
+                self._by_reading.setdefault(w_reading, i)
+        # 「IT」 must not match inside "citizen": Latin words match whole words only.
+        self._latin = re.compile(
+            r"(?<![a-z])("
+            + "|".join(map(re.escape, sorted(self._by_latin, key=len, reverse=True)))
+            + r")(?![a-z])"
+        )
+        self._longest = max((len(w[0]) for w in self._words), default=1)
+        self._fuzzy = [
+            (w_reading, word, code)
+            for w_folded, w_reading, word, code in self._words
+            if len(w_reading) >= FUZZY_MIN_READING and not w_folded.isascii()
+        ]
 
     @classmethod
     def load(cls, path: Path = FIELDS_FILE) -> FieldIndex:
@@ -108,27 +132,27 @@ class FieldIndex:
             return None
         spoken = segmented_reading(folded)
         latin = unicodedata.normalize("NFKC", text).lower()
-        for w_folded, w_reading, word, code in self._words:
-            if w_folded.isascii():
-                # 「IT」 must not match inside "citizen": Latin words match whole words only.
-                if re.search(rf"(?<![a-z]){re.escape(word.lower())}(?![a-z])", latin):
-                    return FieldMatch(self._by_code[code], word, exact=True)
-                continue
-            if _contains(folded, spoken, w_folded, w_reading):
-                return FieldMatch(self._by_code[code], word, exact=True)
+        found = [self._by_latin[m] for m in self._latin.findall(latin)]
+        n = len(folded)
+        for i in range(n):
+            for j in range(i + 1, min(n, i + self._longest) + 1):
+                index = self._by_surface.get(folded[i:j])
+                if index is not None and (j - i >= 2 or folded == folded[i:j]):
+                    found.append(index)
+        said = spoken.text
+        for i in sorted(spoken.starts):
+            for j in range(i + MIN_READING, len(said) + 1):
+                if j in spoken.ends and (index := self._by_reading.get(said[i:j])) is not None:
+                    found.append(index)
+        if found:
+            _, _, word, code = self._words[min(found)]
+            return FieldMatch(self._by_code[code], word, exact=True)
         # Typos (こそだって, ビーチクリン): close enough to a long word's reading.
-        best: tuple[float, str, str] | None = None
-        for w_folded, w_reading, word, code in self._words:
-            if len(w_reading) >= FUZZY_MIN_READING and not w_folded.isascii():
-                score = fuzz.partial_ratio(w_reading, spoken.text)
-                if score >= FUZZY_CUTOFF and (best is None or score > best[0]):
-                    best = (score, word, code)
-        if best:
-            return FieldMatch(self._by_code[best[2]], best[1], exact=False)
+        close = process.extractOne(
+            said, [r for r, _, _ in self._fuzzy], scorer=fuzz.partial_ratio,
+            score_cutoff=FUZZY_CUTOFF,
+        )  # fmt: skip
+        if close:
+            _, word, code = self._fuzzy[close[2]]
+            return FieldMatch(self._by_code[code], word, exact=False)
         return None
-
-
-def _contains(folded: str, spoken: Reading, w_folded: str, w_reading: str) -> bool:
-    if w_folded in folded and (len(w_folded) >= 2 or folded == w_folded):
-        return True
-    return len(w_reading) >= MIN_READING and spoken.has_word(w_reading)

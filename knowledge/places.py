@@ -85,6 +85,11 @@ class PlaceIndex:
                 if spoken not in BARE_AMBIGUOUS:
                     self._names.append((folded, spoken, p))
         self._names.sort(key=lambda n: len(n[0]), reverse=True)
+        # Long enough to be matched loosely, by their first kana (a slip keeps the first one).
+        self._loose: dict[str, list[tuple[str, Place]]] = {}
+        for _, spoken, p in self._names:
+            if len(spoken) >= FUZZY_MIN_READING:
+                self._loose.setdefault(spoken[0], []).append((spoken, p))
         # Romaji, for English messages: Ofuna, Yuigahama, Kita-Kamakura, Kamakura station.
         self._romaji: dict[str, Place] = {}
         for _, spoken, p in self._names:
@@ -181,11 +186,11 @@ class PlaceIndex:
         # Loosely only after no name matched exactly in any spelling, and only one slip
         # away (大舟 → 大船, こしごい → 腰越): 「鎌倉まつり」 is not 鎌倉山.
         best: tuple[int, Place] | None = None
-        for _, p_reading, place in self._names:
-            if len(p_reading) >= FUZZY_MIN_READING:
-                slips = _slips(p_reading, spoken)
-                if slips <= 1 and (best is None or slips < best[0]):
-                    best = (slips, place)
+        firsts = {spoken.text[i] for i in spoken.starts if i < len(spoken.text)}
+        for p_reading, place in (c for f in firsts for c in self._loose.get(f, ())):
+            slips = _slips(p_reading, spoken)
+            if slips <= 1 and (best is None or slips < best[0]):
+                best = (slips, place)
         if best:
             return PlaceMatch(self._areas[best[1].area], best[1], exact=False)
         return None
@@ -203,7 +208,7 @@ def _slips(word: str, spoken: Reading) -> int:
             stretch = text[i : i + size]
             on_words = i in spoken.starts and i + size in spoken.ends
             if len(stretch) == size and stretch[0] == word[0] and on_words:
-                best = min(best, Levenshtein.distance(word, stretch))
+                best = min(best, Levenshtein.distance(word, stretch, score_cutoff=1))
     return best
 
 
