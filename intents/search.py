@@ -110,6 +110,8 @@ class SearchRule:
         wants_openings = bool(words.openings.search(hay)) and not words.not_openings.search(hay)
         period = parse_period(japanese_time(turn), today_in_tokyo(turn.now))
         field = turn.fields.find(turn.text)
+        if not (wants_groups or wants_openings or period or field):
+            return None  # a place alone (「大船」) is not a search
         place = turn.places.find(turn.text)
         wish = bool(words.wants.search(hay))
         slots: dict[str, str] = {}
@@ -118,8 +120,6 @@ class SearchRule:
         if place:
             slots["area_code"] = place.area.code
             slots["place"] = place.place.name
-        if not (wants_groups or wants_openings or period or field or place):
-            return None
         outside = turn.places.find_outside(turn.text)
         if outside is not None and (place is None or not place.exact):
             if wants_groups or wants_openings or field or wish or period:

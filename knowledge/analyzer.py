@@ -39,11 +39,12 @@ class Token:
         return self.pos in _CONTENT_POS
 
 
+_HIRAGANA = {k: k - _KATA_TO_HIRA for k in range(_KATA_START, _KATA_END + 1)}
+
+
 def to_hiragana(text: str) -> str:
     """Katakana to hiragana, everything else unchanged."""
-    return "".join(
-        chr(ord(ch) - _KATA_TO_HIRA) if _KATA_START <= ord(ch) <= _KATA_END else ch for ch in text
-    )
+    return text.translate(_HIRAGANA)
 
 
 @cache
@@ -65,6 +66,13 @@ def _tokenizer(fine: bool) -> object:
     return tokenizers[fine]
 
 
+@cache
+def _pos(pos_id: int) -> tuple[str, str]:
+    """The first two levels of a part-of-speech id (a few hundred ids: kept)."""
+    pos = _dictionary().pos_of(pos_id)
+    return (pos[0], pos[1]) if pos else ("", "")
+
+
 @lru_cache(maxsize=ANALYSIS_CACHE)
 def tokens(text: str, fine: bool = False) -> tuple[Token, ...]:
     """Sudachi's words of ``text`` (split mode C, or A with ``fine``: 大船駅 → 大船 / 駅)."""
@@ -73,10 +81,10 @@ def tokens(text: str, fine: bool = False) -> tuple[Token, ...]:
     tokenizer = _tokenizer(fine)
     out = []
     for m in tokenizer.tokenize(text):  # type: ignore[attr-defined]
-        pos = m.part_of_speech()
-        surface = m.surface()
+        pos = _pos(m.part_of_speech_id())
         if pos[0] in ("空白", "補助記号"):
             continue
+        surface = m.surface()
         reading = to_hiragana(m.reading_form())
         if surface.isascii() or not re.fullmatch(r"[\u3041-\u309f\u30fc]+", reading):
             reading = to_hiragana(surface)  # unknown words: Sudachi echoes the surface

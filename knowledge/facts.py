@@ -130,7 +130,7 @@ class FactIndex:
         self._unknown = math.log(1 + n)
         # Each name with its terms' weights and their sum, and which names use each term: a
         # message is compared only with the names that share a word with it.
-        self._names = []
+        self._names: list[tuple[Fact, dict[str, float], float, bool]] = []
         self._by_term: dict[str, list[int]] = {}
         for fact, name_terms, figure in names:
             if not name_terms:

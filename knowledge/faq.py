@@ -16,6 +16,7 @@ does not (「市長は誰？」) is off-topic whatever the best entry scores, un
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import threading
@@ -32,7 +33,7 @@ from rapidfuzz import fuzz, process
 from knowledge.analyzer import to_hiragana
 from knowledge.facts import Fact, FactIndex, load_facts
 from knowledge.terms import WEIGHTS, terms
-from knowledge.text import Reading, fold, reading, segmented_reading
+from knowledge.text import fold, reading, segmented_reading
 
 FAQ_DIR = Path(__file__).with_name("faq")
 DOMAIN_FILE = Path(__file__).with_name("domain.toml")
@@ -51,7 +52,10 @@ SEARCH_CACHE = 4096
 # that does not moves down. Kana bigrams alone explain a message less surely than words do.
 KIND_BOOST, KIND_PENALTY = 1.3, 0.8
 KANA_COVERAGE = 0.9
+KANA_COMMON = 0.3  # share of entries (measured: the same accuracy on the dev sets)
 CONTEXT_WEIGHT = 0.5  # the words of the question a follow-up follows
+RANKED = 24  # entries ranked in full for a message: the rest have too little BM25 to win
+FUZZ_CANDIDATES = 8  # entries whose phrasings a message is compared with, character by character
 FIGURE_KINDS = frozenset({"percent", "count", "when", "most"})
 
 
@@ -249,10 +253,14 @@ class FaqIndex:
         }
         average = sum(lengths.values()) / n or 1.0
         postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        # A kana bigram most entries have (「ます」「かつ」) says nothing: it is not indexed, and
+        # a message's own are left out of its weight (KANA_COMMON).
+        self._common = {t for t, c in df.items() if t[0] == "k" and c > KANA_COMMON * n}
         for eid, doc in docs.items():
             norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[eid] / average)
             for t, c in doc.items():
-                postings[t].append((eid, c * (BM25_K1 + 1) / (c + norm)))
+                if t not in self._common:
+                    postings[t].append((eid, c * (BM25_K1 + 1) / (c + norm)))
         self._postings = dict(postings)
         self._idf = idf
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -262,10 +270,15 @@ class FaqIndex:
         }
         self._anchor_surface = {a for a, _ in self._anchors if len(a) >= 2}
         self._anchor_reading = {r for _, r in self._anchors if len(r) >= MIN_READING_MATCH}
-        self._longest_surface = max(map(len, self._anchor_surface), default=2)
-        self._longest_reading = max(map(len, self._anchor_reading), default=3)
-        self._owners = owners
-        self._phrase_surface = phrase_surface
+        self._anchor_surface_re = _alternation(self._anchor_surface)
+        # Overlapping (a lookahead), so every place where an anchor's reading starts is seen.
+        longest_first = sorted(self._anchor_reading, key=len, reverse=True)
+        self._anchor_reading_re = re.compile(
+            "(?=(" + "|".join(map(re.escape, longest_first)) + "))"
+        )
+        self._phrases_of: dict[str, list[str]] = defaultdict(list)
+        for eid, phrase in zip(owners, phrase_surface, strict=True):
+            self._phrases_of[eid].append(phrase)
         # A new cache with every rebuild, so no result from older phrasings survives it.
         self._cached: Callable[[str, int, str], FaqResult] = lru_cache(SEARCH_CACHE)(self.rank)
 
@@ -303,51 +316,75 @@ class FaqIndex:
                 if t not in query:
                     query[t] = n * CONTEXT_WEIGHT
         bm25: dict[str, float] = defaultdict(float)
-        matched: dict[str, dict[str, float]] = defaultdict(dict)
-        total = {"content": 0.0, "kana": 0.0}
+        # Per entry, the weight of the message's words it has: content words, kana bigrams.
+        got_content: dict[str, float] = defaultdict(float)
+        got_kana: dict[str, float] = defaultdict(float)
+        total_content = total_kana = 0.0
         for t, c in query.items():
+            if t in self._common:
+                continue
             weight = WEIGHTS[t[0]] * self._idf.get(t, self._unknown_idf) * min(c, 2.0)
-            total["kana" if t[0] == "k" else "content"] += weight
+            got = got_kana if t[0] == "k" else got_content
+            if t[0] == "k":
+                total_kana += weight
+            else:
+                total_content += weight
             for eid, tf in self._postings.get(t, ()):
                 bm25[eid] += weight * tf
-                matched[eid][t] = weight
+                got[eid] += weight
+        # Nearly verbatim one of our phrasings? Only the best few entries' phrasings can be
+        # (they share most of the message's words), so only those are compared.
         fuzzy: dict[str, float] = defaultdict(float)
-        for _, score, idx in process.extract(
-            q_surface, self._phrase_surface, scorer=fuzz.ratio, limit=8,
-            score_cutoff=FUZZ_FLOOR * 100,
-        ):  # fmt: skip
-            eid = self._owners[idx]
-            fuzzy[eid] = max(fuzzy[eid], (score / 100 - FUZZ_FLOOR) / (1 - FUZZ_FLOOR))
-        hits = []
-        for eid in set(bm25) | set(fuzzy):
-            kinds = self._answer_kinds[eid]
-            boost = 1.0
-            for kind in asked:
-                boost *= KIND_BOOST if kind in kinds else KIND_PENALTY
-            got = matched.get(eid, {})
-            content = sum(w for t, w in got.items() if t[0] != "k")
-            kana = sum(w for t, w in got.items() if t[0] == "k")
-            coverage = max(
-                content / total["content"] if total["content"] else 0.0,
-                KANA_COVERAGE * kana / total["kana"] if total["kana"] else 0.0,
+        leaders = sorted(bm25, key=bm25.__getitem__, reverse=True)[:FUZZ_CANDIDATES]
+        for eid in leaders:
+            phrases = self._phrases_of[eid]
+            best = process.extractOne(
+                q_surface, phrases, scorer=fuzz.ratio, score_cutoff=FUZZ_FLOOR * 100
             )
-            f = fuzzy.get(eid, 0.0)
-            score = min(1.0, coverage)
-            hits.append(FaqHit(self._entries[eid], score, bm25.get(eid, 0.0) * boost, coverage, f))
-        # Rank by BM25 (relative to the best) and by how much of the message each explains.
-        top = max((h.bm25 for h in hits), default=0.0) or 1.0
-        hits.sort(key=lambda h: (h.bm25 / top + h.coverage, h.fuzz), reverse=True)
+            if best:
+                fuzzy[eid] = (best[1] / 100 - FUZZ_FLOOR) / (1 - FUZZ_FLOOR)
+        # Rank by BM25 (boosted by the kind of question, relative to the best) and by how
+        # much of the message each entry explains; the few best become hits.
+        leading = heapq.nlargest(RANKED, bm25, key=bm25.__getitem__)
+        boosted = {eid: bm25[eid] * self._boost(eid, asked) for eid in leading}
+        top = max(boosted.values(), default=0.0) or 1.0
+        coverage = {
+            eid: max(
+                got_content[eid] / total_content if total_content else 0.0,
+                KANA_COVERAGE * got_kana[eid] / total_kana if total_kana else 0.0,
+            )
+            for eid in leading
+        }
+        ranked = sorted(
+            leading,
+            key=lambda e: (boosted[e] / top + coverage[e], fuzzy.get(e, 0.0)),
+            reverse=True,
+        )
+        hits = [
+            FaqHit(
+                self._entries[e], min(1.0, coverage[e]), boosted[e], coverage[e], fuzzy.get(e, 0.0)
+            )
+            for e in ranked[: max(limit, 2)]
+        ]
         fact = self._facts.find(text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS))
         if fact is not None and fact.chart.entry not in self._entries:
             fact = None
         return FaqResult(tuple(hits[:limit]), anchored, fact)
 
+    def _boost(self, entry_id: str, asked: frozenset[str]) -> float:
+        kinds = self._answer_kinds[entry_id]
+        boost = 1.0
+        for kind in asked:
+            boost *= KIND_BOOST if kind in kinds else KIND_PENALTY
+        return boost
+
     def _anchored(self, q_surface: str) -> bool:
-        if _substrings(q_surface, 2, self._longest_surface) & self._anchor_surface:
+        if self._anchor_surface_re.search(q_surface):
             return True
         spoken = segmented_reading(q_surface)
-        words = _word_substrings(spoken, MIN_READING_MATCH, self._longest_reading)
-        return bool(words & self._anchor_reading)
+        return any(
+            spoken.has_word(m.group(1)) for m in self._anchor_reading_re.finditer(spoken.text)
+        )
 
 
 def _plain(text: str) -> str:
@@ -355,16 +392,5 @@ def _plain(text: str) -> str:
     return "".join(to_hiragana(unicodedata.normalize("NFKC", text).lower()).split())
 
 
-def _substrings(text: str, shortest: int, longest: int) -> set[str]:
-    n = len(text)
-    return {text[i:j] for i in range(n) for j in range(i + shortest, min(n, i + longest) + 1)}
-
-
-def _word_substrings(spoken: Reading, shortest: int, longest: int) -> set[str]:
-    """Substrings of a reading that start and end on word boundaries (see Reading.has_word)."""
-    text, out = spoken.text, set()
-    for i in sorted(spoken.starts):
-        for j in range(i + shortest, min(len(text), i + longest) + 1):
-            if j in spoken.ends:
-                out.add(text[i:j])
-    return out
+def _alternation(words: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))) or "(?!)")

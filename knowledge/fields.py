@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from knowledge.text import Reading, fold, reading, segmented_reading
+from knowledge.text import Vocabulary, fold, reading, segmented_reading
 
 FIELDS_FILE = Path(__file__).with_name("fields.toml")
 MIN_READING = 3  # kana; shorter readings match inside other words too easily
@@ -70,23 +70,19 @@ class FieldIndex:
         self._words.sort(key=lambda w: len(w[0]), reverse=True)
         # Where each word is in that order, by its surface and by its reading, so a message is
         # matched by looking up its own substrings instead of testing every word.
-        self._by_surface: dict[str, int] = {}
-        self._by_reading: dict[str, int] = {}
         self._by_latin: dict[str, int] = {}
-        for i, (w_folded, w_reading, word, _) in enumerate(self._words):
+        for i, (w_folded, _, word, _) in enumerate(self._words):
             if w_folded.isascii():
                 self._by_latin.setdefault(word.lower(), i)
-                continue
-            self._by_surface.setdefault(w_folded, i)
-            if len(w_reading) >= MIN_READING:
-                self._by_reading.setdefault(w_reading, i)
+        self._vocabulary = Vocabulary(
+            [("", "") if f.isascii() else (f, r) for f, r, _, _ in self._words], MIN_READING
+        )
         # 「IT」 must not match inside "citizen": Latin words match whole words only.
         self._latin = re.compile(
             r"(?<![a-z])("
             + "|".join(map(re.escape, sorted(self._by_latin, key=len, reverse=True)))
             + r")(?![a-z])"
         )
-        self._longest = max((len(w[0]) for w in self._words), default=1)
         self._fuzzy = [
             (w_reading, word, code)
             for w_folded, w_reading, word, code in self._words
@@ -133,26 +129,21 @@ class FieldIndex:
         spoken = segmented_reading(folded)
         latin = unicodedata.normalize("NFKC", text).lower()
         found = [self._by_latin[m] for m in self._latin.findall(latin)]
-        n = len(folded)
-        for i in range(n):
-            for j in range(i + 1, min(n, i + self._longest) + 1):
-                index = self._by_surface.get(folded[i:j])
-                if index is not None and (j - i >= 2 or folded == folded[i:j]):
-                    found.append(index)
+        if (rank := self._vocabulary.first(folded, spoken)) is not None:
+            found.append(rank)
         said = spoken.text
-        for i in sorted(spoken.starts):
-            for j in range(i + MIN_READING, len(said) + 1):
-                if j in spoken.ends and (index := self._by_reading.get(said[i:j])) is not None:
-                    found.append(index)
         if found:
             _, _, word, code = self._words[min(found)]
             return FieldMatch(self._by_code[code], word, exact=True)
         # Typos (こそだって, ビーチクリン): close enough to a long word's reading.
+        # Only words that share their first or last two kana with the message can be close.
+        pairs = {said[i : i + 2] for i in range(len(said) - 1)}
+        candidates = [w for w in self._fuzzy if w[0][:2] in pairs or w[0][-2:] in pairs]
         close = process.extractOne(
-            said, [r for r, _, _ in self._fuzzy], scorer=fuzz.partial_ratio,
+            said, [r for r, _, _ in candidates], scorer=fuzz.partial_ratio,
             score_cutoff=FUZZY_CUTOFF,
         )  # fmt: skip
         if close:
-            _, word, code = self._fuzzy[close[2]]
+            _, word, code = candidates[close[2]]
             return FieldMatch(self._by_code[code], word, exact=False)
         return None

@@ -13,7 +13,7 @@ from rapidfuzz.distance import Levenshtein
 
 from knowledge.analyzer import latin_words
 from knowledge.romaji import spellings
-from knowledge.text import Reading, fold, reading, segmented_reading
+from knowledge.text import Reading, Vocabulary, fold, reading, segmented_reading
 
 PLACES_FILE = Path(__file__).with_name("places.toml")
 CITYWIDE = "citywide"
@@ -85,6 +85,9 @@ class PlaceIndex:
                 if spoken not in BARE_AMBIGUOUS:
                     self._names.append((folded, spoken, p))
         self._names.sort(key=lambda n: len(n[0]), reverse=True)
+        self._vocabulary = Vocabulary(
+            [(f if len(f) >= 2 else "", r) for f, r, _ in self._names], MIN_READING
+        )
         # Long enough to be matched loosely, by their first kana (a slip keeps the first one).
         self._loose: dict[str, list[tuple[str, Place]]] = {}
         for _, spoken, p in self._names:
@@ -178,11 +181,10 @@ class PlaceIndex:
         if not folded:
             return None
         spoken = segmented_reading(folded)
-        for p_folded, p_reading, place in self._names:
-            in_surface = p_folded in folded and len(p_folded) >= 2
-            in_reading = len(p_reading) >= MIN_READING and spoken.has_word(p_reading)
-            if in_surface or in_reading:
-                return PlaceMatch(self._areas[place.area], place, exact=True)
+        rank = self._vocabulary.first(folded, spoken)
+        if rank is not None:
+            place = self._names[rank][2]
+            return PlaceMatch(self._areas[place.area], place, exact=True)
         # Loosely only after no name matched exactly in any spelling, and only one slip
         # away (大舟 → 大船, こしごい → 腰越): 「鎌倉まつり」 is not 鎌倉山.
         best: tuple[int, Place] | None = None

@@ -191,3 +191,39 @@ def _english_words() -> tuple[frozenset[str], frozenset[str]]:
     with DOMAIN_FILE.open("rb") as fh:
         data = tomllib.load(fh)
     return frozenset(data["english_common"]), frozenset(data["english_alone"])
+
+
+class Vocabulary:
+    """Words looked up by their surface and their reading in a message's own substrings
+    (a few hundred lookups instead of testing every word). ``first`` answers the word with
+    the lowest rank among those present: callers rank longest first."""
+
+    def __init__(self, words: list[tuple[str, str]], min_reading: int) -> None:
+        """``words``: (folded surface, reading) in rank order."""
+        self._surface: dict[str, int] = {}
+        self._reading: dict[str, int] = {}
+        for rank, (surface, spoken) in enumerate(words):
+            if surface:
+                self._surface.setdefault(surface, rank)
+            if len(spoken) >= min_reading:
+                self._reading.setdefault(spoken, rank)
+        self._min = min_reading
+        self._longest_surface = max(map(len, self._surface), default=1)
+        self._longest_reading = max(map(len, self._reading), default=1)
+
+    def first(self, folded: str, spoken: Reading) -> int | None:
+        """The best-ranked word in the message: a surface of two or more characters (or the
+        whole message), or a reading on word boundaries."""
+        found: list[int] = []
+        n = len(folded)
+        for i in range(n):
+            for j in range(i + 1, min(n, i + self._longest_surface) + 1):
+                rank = self._surface.get(folded[i:j])
+                if rank is not None and (j - i >= 2 or j - i == n):
+                    found.append(rank)
+        said = spoken.text
+        for i in spoken.starts:
+            for j in range(i + self._min, min(len(said), i + self._longest_reading) + 1):
+                if j in spoken.ends and (rank := self._reading.get(said[i:j])) is not None:
+                    found.append(rank)
+        return min(found) if found else None
