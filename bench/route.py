@@ -52,9 +52,9 @@ def _clear_caches(conversation: Conversation) -> None:
     analyzer.tokens.cache_clear()
     terms.terms.cache_clear()
     text.segmented_reading.cache_clear()
-    for cached in (conversation.faq._cached, conversation.fields._cached_find):  # noqa: SLF001
+    for cached in (conversation.faq._cached, conversation.fields._cached_find):
         cached.cache_clear()  # type: ignore[attr-defined]
-    conversation.places._cached_find.cache_clear()  # type: ignore[attr-defined]  # noqa: SLF001
+    conversation.places._cached_find.cache_clear()  # type: ignore[attr-defined]
 
 
 def _route_times(conversation: Conversation, messages: list[str]) -> list[float]:

@@ -7,22 +7,39 @@ import argparse
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.adapters.line import LineChannel
-from bot.adapters.telegram import TelegramChannel
+from aiohttp import web
+
 from bot.config import Settings
-from bot.richmenu import draw, menu_items
 from bot.runtime import open_conversation
 from bot.worker import Sender, Worker
 from intents.conversation import Conversation
 
+if TYPE_CHECKING:
+    from bot.adapters.line import LineChannel
+    from bot.adapters.telegram import TelegramChannel
+
 log = logging.getLogger(__name__)
 
 
-Channel = LineChannel | TelegramChannel
+class Channel(Protocol):
+    """A platform as the server and the worker see it (bot/adapters/line.py, telegram.py)."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def webhook(self, request: web.Request) -> web.Response: ...
+
+    async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None: ...
 
 
+# A platform's SDK is imported only when that platform is configured: line-bot-sdk's models
+# alone hold about 50 MB, which a server without LINE does not need.
 def _line(settings: Settings, conversation: Conversation) -> LineChannel:
+    from bot.adapters.line import LineChannel
+
     return LineChannel(
         settings.line_channel_secret,
         settings.line_channel_access_token,
@@ -32,6 +49,8 @@ def _line(settings: Settings, conversation: Conversation) -> LineChannel:
 
 
 def _telegram(settings: Settings, conversation: Conversation) -> TelegramChannel:
+    from bot.adapters.telegram import TelegramChannel
+
     return TelegramChannel(
         settings.telegram_bot_token,
         settings.telegram_webhook_secret,
@@ -62,6 +81,8 @@ async def run_platform_command(args: argparse.Namespace, settings: Settings) -> 
             if not settings.line_enabled:
                 print("LINE_CHANNEL_SECRET と LINE_CHANNEL_ACCESS_TOKEN を設定してください。")
                 return 2
+            from bot.richmenu import draw, menu_items  # Pillow, only for this command
+
             line = _line(settings, conversation)
             await line.open()
             try:

@@ -14,19 +14,16 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot.adapters import web as web_chat
-from bot.adapters.line import LineChannel
-from bot.adapters.telegram import TelegramChannel
 from bot.admin import views as admin
 from bot.config import Settings
-from bot.platforms import open_channels
+from bot.platforms import Channel, open_channels
 from bot.runtime import open_conversation
 from intents.conversation import Conversation
 
 log = logging.getLogger(__name__)
 
 settings_key = web.AppKey("settings", Settings)
-line_key = web.AppKey("line", LineChannel)
-telegram_key = web.AppKey("telegram", TelegramChannel)
+channels_key = web.AppKey("channels", dict[str, Channel])
 MAX_REQUEST = 1024 * 1024
 
 
@@ -56,10 +53,7 @@ async def _learn_phrasings(conversation: Conversation, every: float = 30.0) -> N
 
 async def _platforms(app: web.Application) -> AsyncIterator[None]:
     channels = await open_channels(app[settings_key], app[web_chat.conversation_key])
-    if isinstance(line := channels.get("line"), LineChannel):
-        app[line_key] = line
-    if isinstance(telegram := channels.get("telegram"), TelegramChannel):
-        app[telegram_key] = telegram
+    app[channels_key] = channels
     log.info("platforms on: %s", ", ".join(["web chat", *channels]))
     yield
     for channel in channels.values():
@@ -68,7 +62,7 @@ async def _platforms(app: web.Application) -> AsyncIterator[None]:
 
 async def line_callback(request: web.Request) -> web.Response:
     """``POST /callback/line`` (404 when LINE is not configured)."""
-    channel = request.app.get(line_key)
+    channel = request.app[channels_key].get("line")
     if channel is None:
         raise web.HTTPNotFound(text="LINE is not configured")
     return await channel.webhook(request)
@@ -76,7 +70,7 @@ async def line_callback(request: web.Request) -> web.Response:
 
 async def telegram_callback(request: web.Request) -> web.Response:
     """``POST /callback/telegram`` (404 when Telegram is not configured)."""
-    channel = request.app.get(telegram_key)
+    channel = request.app[channels_key].get("telegram")
     if channel is None:
         raise web.HTTPNotFound(text="Telegram is not configured")
     return await channel.webhook(request)

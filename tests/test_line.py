@@ -21,7 +21,7 @@ from bot.adapters import line as line_adapter
 from bot.adapters.line import LineChannel, render, split_text, utf16_units
 from bot.adapters.web import conversation_key
 from bot.config import Settings
-from bot.server import create_app, line_key
+from bot.server import channels_key, create_app
 from bot.worker import Worker
 from intents.types import Card, Choice, Reply
 from tests import line_events as ev
@@ -210,7 +210,7 @@ async def test_outage_during_sign_up_keeps_it_and_confirms_after_recovery(
     (mine,) = store.my_sign_ups(store.touch_user("line", "Uvol", "ja").id, datetime.now(UTC))
     assert mine.status == "confirmed"  # the sign-up is kept
     fake[0].fail_next = []
-    worker = Worker(conversation, {"line": app[line_key]})
+    worker = Worker(conversation, {"line": app[channels_key]["line"]})
     counts = await worker.run_once()
     assert counts["sent"] >= 2
     pushed = [s for s in fake[0].sent[before:] if s.kind == "push"]
@@ -222,7 +222,7 @@ async def test_outage_during_sign_up_keeps_it_and_confirms_after_recovery(
 async def test_worker_push_is_idempotent_with_the_retry_key(
     bot: TestClient, fake: tuple[FakeLine, str]
 ) -> None:
-    channel: LineChannel = bot.server.app[line_key]
+    channel: LineChannel = bot.server.app[channels_key]["line"]
     body = {"text": "お知らせ", "choices": [{"label": "メニュー", "payload": "menu"}]}
     await channel.push("U8", body, "outbox-42")
     await channel.push("U8", body, "outbox-42")  # a retry after a lost answer: 409, no error
@@ -232,7 +232,7 @@ async def test_worker_push_is_idempotent_with_the_retry_key(
 async def test_rich_menu_setup(bot: TestClient, fake: tuple[FakeLine, str]) -> None:
     from bot.richmenu import draw, menu_items
 
-    channel: LineChannel = bot.server.app[line_key]
+    channel: LineChannel = bot.server.app[channels_key]["line"]
     menu_id = await channel.setup_rich_menu(draw(), menu_items())
     assert fake[0].default_rich_menu == menu_id
     areas = fake[0].rich_menus[menu_id]["areas"]
@@ -311,7 +311,9 @@ async def test_broadcast_goes_out_as_multicasts_of_500(
     body = json.dumps({"text": "📣 清掃の日", "choices": []}, ensure_ascii=False)
     for i in range(600):
         store.enqueue(store.touch_user("line", f"Ub{i:04d}", "ja").id, body)
-    worker = Worker(bot.server.app[conversation_key], {"line": bot.server.app[line_key]})
+    worker = Worker(
+        bot.server.app[conversation_key], {"line": bot.server.app[channels_key]["line"]}
+    )
     counts = await worker.run_once()
     assert counts["sent"] == 600
     multicast = [s for s in fake[0].sent if s.kind == "multicast"]
@@ -353,7 +355,7 @@ def test_no_proxy_wins_over_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_a_slow_answer_shows_the_loading_animation_first(
     bot: TestClient, fake: tuple[FakeLine, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    channel = bot.server.app[line_key]
+    channel = bot.server.app[channels_key]["line"]
     answer_many = channel.conversation.handle_many
 
     def slowly(inbounds: list[Any]) -> list[Any]:

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.adapters.telegram import TelegramChannel, render, split_text
 from bot.adapters.web import conversation_key
 from bot.config import Settings
-from bot.server import create_app, telegram_key
+from bot.server import channels_key, create_app
 from bot.worker import Worker
 from intents.types import Card, Choice, Reply
 from tests.fakes.telegram_api import FakeTelegram
@@ -167,14 +167,16 @@ async def test_flood_limit_reply_is_delivered_later(
             break
         await asyncio.sleep(0.02)
     assert store.outbox_pending() == 1
-    worker = Worker(bot.server.app[conversation_key], {"telegram": bot.server.app[telegram_key]})
+    worker = Worker(
+        bot.server.app[conversation_key], {"telegram": bot.server.app[channels_key]["telegram"]}
+    )
     assert (await worker.run_once())["sent"] == 1
     (reply,) = fake[0].sent()
     assert "中間支援" in reply["text"]
 
 
 async def test_set_webhook(bot: TestClient, fake: tuple[FakeTelegram, str]) -> None:
-    channel: TelegramChannel = bot.server.app[telegram_key]
+    channel: TelegramChannel = bot.server.app[channels_key]["telegram"]
     assert await channel.set_webhook("https://bot.example.jp/")
     assert fake[0].webhook["url"] == "https://bot.example.jp/callback/telegram"
     assert fake[0].webhook["secret_token"] == SECRET
@@ -212,7 +214,9 @@ async def test_sign_up_by_buttons(bot: TestClient, fake: tuple[FakeTelegram, str
     done = fake[0].sent()[-1]
     assert "申し込みました" in done["text"]
     assert len(await fake[0].wait_for("answerCallbackQuery", 4)) == 4
-    worker = Worker(bot.server.app[conversation_key], {"telegram": bot.server.app[telegram_key]})
+    worker = Worker(
+        bot.server.app[conversation_key], {"telegram": bot.server.app[channels_key]["telegram"]}
+    )
     assert (await worker.run_once())["sent"] == 1  # the representative hears of it
     assert "新しい申し込み" in fake[0].sent()[-1]["text"]
     assert str(fake[0].sent()[-1]["chat_id"]) == "900"
