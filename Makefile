@@ -33,6 +33,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/route.py
 	$(BIN)/python bench/groups.py
 	$(BIN)/python bench/line_load.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
