@@ -147,9 +147,9 @@ def detail(turn: Turn, match: Match) -> Reply:
             turn.say("groups_gone"), "group_detail", choices=_menu(turn), locale=turn.locale
         )
     lines = [group.description] if group.description else []
-    fields = [f.short for code in group.fields if (f := turn.fields.get(code))]
+    fields = [f.label(turn.locale) for code in group.fields if (f := turn.fields.get(code))]
     if fields:
-        lines.append("分野：" + "・".join(fields))
+        lines.append(turn.say("groups_detail_fields", fields="・".join(fields)))
     lines.append(_where(turn, group))
     badges = _badges(turn, group)
     if badges:
@@ -184,7 +184,9 @@ def _next_step(turn: Turn) -> Reply:
 def _ask_field(turn: Turn) -> Reply:
     turn.state["awaiting"] = AWAIT_FIELD
     choices = [
-        Choice(f.short, f"gf:{f.code}") for code in POPULAR_FIELDS if (f := turn.fields.get(code))
+        Choice(f.label(turn.locale), f"gf:{f.code}")
+        for code in POPULAR_FIELDS
+        if (f := turn.fields.get(code))
     ][: MAX_CHOICES - 1]
     choices.append(Choice(turn.messages.label("groups_any_field", turn.locale), f"gf:{ANY}"))
     return Reply(
@@ -198,7 +200,7 @@ def _ask_field(turn: Turn) -> Reply:
 
 def _ask_area(turn: Turn) -> Reply:
     turn.state["awaiting"] = AWAIT_AREA
-    choices = [Choice(a.full_name, f"ga:{a.code}") for a in turn.places.areas]
+    choices = [Choice(a.label(turn.locale), f"ga:{a.code}") for a in turn.places.areas]
     choices.append(Choice(turn.messages.label("groups_any_area", turn.locale), f"ga:{ANY}"))
     return Reply(
         turn.say("groups_ask_area"),
@@ -245,7 +247,7 @@ def _nothing_found(turn: Turn, criteria: str, area: Area | None) -> Reply:
     """Never an empty reply: offer fields that do have groups (in this area first)."""
     counts = turn.store.field_counts(area.code if area else None)
     choices = [
-        Choice(f.short, f"gf:{f.code}")
+        Choice(f.label(turn.locale), f"gf:{f.code}")
         for code, _ in counts
         if (f := turn.fields.get(code)) and code != _state(turn).get("field")
     ][: MAX_CHOICES - 2]
@@ -274,14 +276,14 @@ def _card(turn: Turn, group: GroupView, area: Area | None) -> Card:
 
 
 def _where(turn: Turn, group: GroupView, area: Area | None = None) -> str:
-    names = "・".join(a.full_name for code in group.areas if (a := turn.places.get(code)))
+    names = "・".join(a.label(turn.locale) for code in group.areas if (a := turn.places.get(code)))
     ranks = turn.messages.items("groups_rank", turn.locale)
     if group.citywide:
         return ranks[2]
     if area is None:
         return "📍 " + names
     rank = min(group.area_rank, 3)
-    shown = area.full_name if rank == 0 else names
+    shown = area.label(turn.locale) if rank == 0 else names
     return "📍 " + ranks[rank].format(area=shown)
 
 
@@ -313,8 +315,8 @@ def _criteria(turn: Turn) -> str:
     data = _state(turn)
     field = turn.fields.get(data.get("field") or "")
     area = turn.places.get(data.get("area") or "")
-    field_text = field.short if field else turn.say("groups_all_fields")
-    area_text = area.full_name if area else turn.say("groups_all_areas")
+    field_text = field.label(turn.locale) if field else turn.say("groups_all_fields")
+    area_text = area.label(turn.locale) if area else turn.say("groups_all_areas")
     return f"「{field_text}」×「{area_text}」"
 
 

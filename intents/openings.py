@@ -22,7 +22,7 @@ from intents.turn import Turn
 from intents.types import Card, Choice, Reply
 from knowledge.messages import Messages
 from knowledge.text import fold
-from knowledge.when import TOKYO, Period, format_span
+from knowledge.when import TOKYO, Period, format_span, period_label
 from storage.openings import CallView, SignUpResult
 
 PAGE = 5
@@ -107,7 +107,7 @@ def _results(turn: Turn) -> Reply:
         offset=page * PAGE,
     )
     slots = _describe(turn, data)
-    criteria = "・".join(slots.values()) or turn.say("openings_all")
+    criteria = _criteria(turn, data) or turn.say("openings_all")
     if total == 0:
         choices = [
             Choice(turn.messages.label("openings_all", turn.locale), "ol"),
@@ -154,11 +154,24 @@ def _describe(turn: Turn, data: dict[str, Any]) -> dict[str, str]:
     return slots
 
 
+def _criteria(turn: Turn, data: dict[str, Any]) -> str:
+    """What was searched for, in the turn's language: 「大船地域・子ども・子育て・今週末」."""
+    parts = []
+    if (area := turn.places.get(data.get("area_code") or "")) is not None:
+        parts.append(area.label(turn.locale))
+    if (field := turn.fields.get(data.get("field_code") or "")) is not None:
+        parts.append(field.label(turn.locale))
+    if data.get("from") and data.get("to"):
+        first, last = date.fromisoformat(data["from"]), date.fromisoformat(data["to"])
+        parts.append(period_label(first, last, str(data.get("period") or ""), turn.locale))
+    return "・".join(parts)
+
+
 def _card(turn: Turn, call: CallView) -> Card:
     label = turn.messages.label
     lines = [
         call.group_name,
-        "🗓 " + format_span(call.starts_at, call.ends_at),
+        "🗓 " + format_span(call.starts_at, call.ends_at, turn.locale),
         "📍 " + _where(turn, call),
     ]
     lines.append(_places_line(turn, call))
@@ -182,7 +195,7 @@ def _card(turn: Turn, call: CallView) -> Card:
 def _where(turn: Turn, call: CallView) -> str:
     area = turn.places.get(call.area)
     return (
-        f"{call.place}（{area.full_name}）"
+        f"{call.place}（{area.label(turn.locale)}）"
         if area and area.full_name != call.place
         else call.place
     )
@@ -219,11 +232,11 @@ def detail(turn: Turn, match: Match) -> Reply:
         "openings_detail",
         group=call.group_name,
         description=call.description,
-        when=format_span(call.starts_at, call.ends_at),
+        when=format_span(call.starts_at, call.ends_at, turn.locale),
         place=_where(turn, call),
         meeting_point=call.meeting_point,
         bring=call.bring or "—",
-        field=field.short if field else call.field,
+        field=field.label(turn.locale) if field else call.field,
         places=_places_line(turn, call),
     )
     badges = _badges(turn, call)
@@ -354,7 +367,7 @@ def _age_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
 def _summary(turn: Turn, values: dict[str, Any]) -> str:
     call = turn.store.get_call(int(values["call_id"]))
     title = call.title if call else ""
-    when = format_span(call.starts_at, call.ends_at) if call else ""
+    when = format_span(call.starts_at, call.ends_at, turn.locale) if call else ""
     text = turn.say(
         "signup_confirm_wait" if values.get("wait") else "signup_confirm",
         title=title,
@@ -412,7 +425,7 @@ def _finish(turn: Turn, values: dict[str, Any]) -> Reply:
 def _after_sign_up(turn: Turn, call: CallView, result: SignUpResult) -> Reply:
     label = turn.messages.label
     mine = Choice(label("openings_mine", turn.locale), "mine")
-    when = format_span(call.starts_at, call.ends_at)
+    when = format_span(call.starts_at, call.ends_at, turn.locale)
     slots = {"call_id": str(call.id), "outcome": result.outcome}
     if result.outcome == "full":
         choices = [Choice(label("openings_wait", turn.locale), f"ow:{call.id}"), *_menu(turn)]
@@ -501,7 +514,7 @@ def my_sign_ups(turn: Turn, match: Match) -> Reply:
         body = "\n".join(
             [
                 item.call.group_name,
-                "🗓 " + format_span(item.call.starts_at, item.call.ends_at),
+                "🗓 " + format_span(item.call.starts_at, item.call.ends_at, turn.locale),
                 "📍 " + item.call.meeting_point,
                 status,
             ]
@@ -574,7 +587,7 @@ def _tell_about_cancellation(turn: Turn, result: SignUpResult, reason: str) -> N
         body = turn.say(
             "notice_promoted",
             title=call.title,
-            when=format_span(call.starts_at, call.ends_at),
+            when=format_span(call.starts_at, call.ends_at, turn.locale),
             meeting_point=call.meeting_point,
         )
         enqueue(
@@ -636,7 +649,7 @@ def reminder_body(messages: Messages, locale: str, call: CallView) -> str:
             "notice_reminder",
             locale,
             title=call.title,
-            when=format_span(call.starts_at, call.ends_at),
+            when=format_span(call.starts_at, call.ends_at, locale),
             meeting_point=call.meeting_point,
             bring=call.bring or "—",
         ),

@@ -28,6 +28,7 @@ from intents.menu import MENU_PAYLOAD
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import MAX_CHOICES, Choice, Reply
+from knowledge.romaji import romanized_name
 from knowledge.when import parse_period, today_in_tokyo
 
 SEARCH_FILE = Path(__file__).parents[1] / "knowledge" / "search.toml"
@@ -125,6 +126,7 @@ class SearchRule:
             if wants_groups or wants_openings or field or wish or period:
                 kind = "openings" if wants_openings or period else "groups"
                 slots = {"place": outside.name, "kind": kind, **slots}
+                slots["place_en"] = romanized_name(outside.reading)
                 slots.pop("area_code", None)
                 return Match("outside_city", OUTSIDE_SCORE, outside_city, slots)
             return None
@@ -161,9 +163,13 @@ def outside_city(turn: Turn, match: Match) -> Reply:
     """「藤沢は鎌倉市の外です」 and the five areas, keeping the field the message named."""
     field = match.slots.get("field_code", ANY)
     prefix = "oq" if match.slots.get("kind") == "openings" else "gq"
-    choices = [Choice(a.full_name, f"{prefix}:{field}:{a.code}") for a in turn.places.areas]
+    areas = turn.places.areas
+    choices = [Choice(a.label(turn.locale), f"{prefix}:{field}:{a.code}") for a in areas]
     choices.append(Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD))
-    text = turn.say("outside_city", place=match.slots["place"])
+    place = match.slots["place"]
+    if turn.locale.startswith("en"):
+        place = match.slots.get("place_en") or place
+    text = turn.say("outside_city", place=place)
     return Reply(
         text, "outside_city", choices=choices, slots=dict(match.slots), locale=turn.locale
     )

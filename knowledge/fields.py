@@ -32,6 +32,11 @@ class ActivityField:
     guideline_count: int
     short: str  # a button label
     words: tuple[str, ...]
+    short_en: str = ""
+
+    def label(self, locale: str) -> str:
+        """The button label in the given language."""
+        return self.short_en if locale.startswith("en") and self.short_en else self.short
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,7 @@ class FieldIndex:
                     guideline_name=r.get("guideline_name", ""),
                     guideline_count=int(r.get("guideline_count", 0)),
                     short=r["short"],
+                    short_en=r.get("short_en", ""),
                     # English words are matched whole (fields.py): "kids", "beach cleanup".
                     words=(*r.get("words", ()), *r.get("words_en", ())),
                 )

@@ -39,6 +39,13 @@ class Area:
     full_name: str
     reading: str
     neighbours: tuple[str, ...]
+    full_name_en: str = ""
+
+    def label(self, locale: str) -> str:
+        """「大船地域」, or "Ofuna area" in English."""
+        return (
+            self.full_name_en if locale.startswith("en") and self.full_name_en else self.full_name
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +120,14 @@ class PlaceIndex:
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
         areas = [
-            Area(a["code"], a["name"], a["full_name"], a["reading"], tuple(a["neighbours"]))
+            Area(
+                a["code"],
+                a["name"],
+                a["full_name"],
+                a["reading"],
+                tuple(a["neighbours"]),
+                a.get("full_name_en", ""),
+            )
             for a in raw["area"]
         ]
         places: list[Place] = []

@@ -123,3 +123,8 @@ def spellings(reading: str) -> set[str]:
     long = romanize(reading)
     short = long.replace("ou", "o").replace("oo", "o").replace("uu", "u")
     return {s for s in (long, short) if s}
+
+
+def romanized_name(reading: str) -> str:
+    """A place's name as English text writes it: ふじさわ → Fujisawa, おおふな → Ofuna."""
+    return min(spellings(reading), key=len, default="").capitalize()

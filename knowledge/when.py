@@ -172,9 +172,30 @@ def _month(year: int, month: int, today: date) -> Period:
     return Period(first, last, f"{month}月")
 
 
-def format_span(start: datetime, end: datetime) -> str:
-    """「12月5日(土) 10:00〜12:00」 in Tokyo time."""
+def period_label(first: date, last: date, said: str, locale: str = "ja") -> str:
+    """How to name a span of days: as the resident said it (「今週末」), or in English by its
+    dates ("5–6 Dec")."""
+    if not locale.startswith("en"):
+        return said or f"{first.month}月{first.day}日〜{last.month}月{last.day}日"
+    if first == last:
+        return f"{WEEKDAYS_EN[first.weekday()]} {first.day} {MONTHS_EN[first.month - 1]}"
+    if first.month == last.month:
+        return f"{first.day}–{last.day} {MONTHS_EN[first.month - 1]}"
+    return f"{first.day} {MONTHS_EN[first.month - 1]} – {last.day} {MONTHS_EN[last.month - 1]}"
+
+
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_span(start: datetime, end: datetime, locale: str = "ja") -> str:
+    """「12月5日(土) 10:00〜12:00」 in Tokyo time ("Sat 5 Dec, 10:00–12:00" in English)."""
     s, e = start.astimezone(TOKYO), end.astimezone(TOKYO)
+    if locale.startswith("en"):
+        day = f"{WEEKDAYS_EN[s.weekday()]} {s.day} {MONTHS_EN[s.month - 1]}"
+        if e.date() != s.date():
+            return f"{day}, {s:%H:%M} – {e.day} {MONTHS_EN[e.month - 1]}, {e:%H:%M}"
+        return f"{day}, {s:%H:%M}–{e:%H:%M}"
     day = f"{s.month}月{s.day}日({WEEKDAYS[s.weekday()]})"
     if e.date() != s.date():
         return f"{day} {s:%H:%M}〜{e.month}月{e.day}日 {e:%H:%M}"
