@@ -80,7 +80,7 @@ class _Answer:
 
     score: float
     entry: FaqEntry
-    fact: Fact | None
+    facts: tuple[Fact, ...] = ()
 
 
 def _best_answer(turn: Turn, text: str, context: str = "") -> _Answer | None:
@@ -89,14 +89,15 @@ def _best_answer(turn: Turn, text: str, context: str = "") -> _Answer | None:
     if best is None:
         return None
     score = faq_confidence(best, result.anchored, text)
-    if result.fact is not None and result.anchored:
-        # A row of one of the guideline's charts, named: lead with its figure. The best
-        # entry, if it states the figure too, is the more focused answer.
-        fact = result.fact
-        entry = best.entry if fact.value in best.entry.answer else turn.faq.get(fact.chart.entry)
+    if result.facts and result.anchored:
+        # Rows of one of the guideline's charts, named: lead with their figures. The best
+        # entry, if it is of that chart's section and states the figure, is more focused.
+        fact = result.facts[0]
+        focused = best.entry.section == fact.chart.section and fact.value in best.entry.answer
+        entry = best.entry if focused else turn.faq.get(fact.chart.entry)
         if entry is not None:
-            return _Answer(max(score, FACT_SCORE), entry, fact)
-    return _Answer(score, best.entry, None)
+            return _Answer(max(score, FACT_SCORE), entry, result.facts)
+    return _Answer(score, best.entry)
 
 
 def questions_in(text: str) -> list[str]:
@@ -131,14 +132,14 @@ class FaqRule:
         main = max(answers, key=lambda a: a.score)
         others = [a for a in answers if a.score >= PART_SCORE and a.entry.id != main.entry.id]
         slots = {"faq_id": main.entry.id}
-        if main.fact is not None:
-            slots["fact"] = main.fact.item
+        if main.facts:
+            slots["fact"] = "・".join(f.item for f in main.facts)
         also = list(dict.fromkeys(a.entry.id for a in others))[:MAX_ALSO]
         if also:
             slots["also"] = ",".join(also)
         if main.score < FAQ_FLOOR:
             return None  # too little of the message is explained by any entry
-        return Match("faq", main.score, answer, slots, (main.entry, main.fact))
+        return Match("faq", main.score, answer, slots, (main.entry, main.facts))
 
 
 class FaqPayloadRule:
@@ -167,10 +168,10 @@ class FeedbackRule:
 
 def answer(turn: Turn, match: Match) -> Reply:
     """The entry's answer, its source, related questions and the feedback buttons."""
-    entry, fact = match.data if isinstance(match.data, tuple) else (match.data, None)
+    entry, facts = match.data if isinstance(match.data, tuple) else (match.data, ())
     text = entry.answer_for(turn.locale) + "\n" + turn.say("source_format", source=entry.source)
-    if fact is not None:
-        text = fact.lead(turn.locale) + "\n\n" + text
+    if facts:
+        text = "\n".join(f.lead(turn.locale) for f in facts) + "\n\n" + text
     also = [e for i in match.slots.get("also", "").split(",") if i and (e := turn.faq.get(i))]
     if also:
         text += "\n\n" + turn.say("faq_also")

@@ -25,11 +25,12 @@ NAMED = 0.74
 NAMED_IN_FIGURE_QUESTION = 0.6  # 「作業が集中してるのは何%」 names 「特定の個人に…集中する」
 # Without a question word for a figure, the row's name must be this share of the message.
 SAYS_LITTLE_ELSE = 0.6
+MAX_ROWS = 3
 CONTEXT_BONUS = 0.3  # a chart's own context words in the message
 ENTRY_BONUS = 0.2  # the chart's FAQ entry is among the best matches
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Chart:
     """One table or chart of the guideline and how to word one of its rows."""
 
@@ -41,7 +42,7 @@ class Chart:
     context: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Fact:
     """One figure: a row of a chart."""
 
@@ -150,19 +151,21 @@ class FactIndex:
 
     def find(
         self, text: str, likely_entries: Iterable[str] = (), asks_figure: bool = False
-    ) -> Fact | None:
-        """The row ``text`` names, or None. Unless the message asks for a figure (何%, 何団体,
-        いつ …), the row's name must be most of what it says (「スタッフの性別の偏りは？」)."""
+    ) -> tuple[Fact, ...]:
+        """The rows ``text`` names: the best one, and others of its chart the message also
+        names (「その他・わからない・未回答はそれぞれ何%？」), at most MAX_ROWS. Unless the message
+        asks for a figure (何%, 何団体, いつ …), a row's name must be most of what it says
+        (「スタッフの性別の偏りは？」)."""
         query = _content(text)
         if not query:
-            return None
+            return ()
         query_total = sum(WEIGHTS[t[0]] * self._idf.get(t, self._unknown) for t in query)
         likely = set(likely_entries)
         got: dict[int, float] = {}
         for t in query:
             for i in self._by_term.get(t, ()):
                 got[i] = got.get(i, 0.0) + self._names[i][1][t]
-        best: tuple[float, float, Fact] | None = None
+        scored: dict[Fact, float] = {}
         for i, weight in got.items():
             fact, _, total, figure_only = self._names[i]
             if figure_only and not asks_figure:
@@ -177,6 +180,9 @@ class FactIndex:
                 continue  # 「いつできた」 alone could be the center or the ordinance
             score = named + weight / 100  # a longer name, fully there, beats a shorter one
             score += CONTEXT_BONUS * in_context + ENTRY_BONUS * (fact.chart.entry in likely)
-            if best is None or score > best[0]:
-                best = (score, named, fact)
-        return best[2] if best else None
+            scored[fact] = max(score, scored.get(fact, 0.0))
+        if not scored:
+            return ()
+        ranked = sorted(scored, key=scored.__getitem__, reverse=True)
+        best = ranked[0]
+        return tuple([best, *(f for f in ranked[1:] if f.chart is best.chart)][:MAX_ROWS])

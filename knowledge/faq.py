@@ -98,7 +98,8 @@ class FaqResult:
 
     hits: tuple[FaqHit, ...]
     anchored: bool
-    fact: Fact | None = None  # the one figure the message asks for, if it names a chart's row
+    # The figures the message asks for, when it names rows of one of the guideline's charts.
+    facts: tuple[Fact, ...] = ()
 
     @property
     def best(self) -> FaqHit | None:
@@ -366,10 +367,9 @@ class FaqIndex:
             )
             for e in ranked[: max(limit, 2)]
         ]
-        fact = self._facts.find(text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS))
-        if fact is not None and fact.chart.entry not in self._entries:
-            fact = None
-        return FaqResult(tuple(hits[:limit]), anchored, fact)
+        facts = self._facts.find(text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS))
+        facts = tuple(f for f in facts if f.chart.entry in self._entries)
+        return FaqResult(tuple(hits[:limit]), anchored, facts)
 
     def _boost(self, entry_id: str, asked: frozenset[str]) -> float:
         kinds = self._answer_kinds[entry_id]
