@@ -35,6 +35,7 @@ SEARCH_FILE = Path(__file__).parents[1] / "knowledge" / "search.toml"
 ANY = "*"
 # Against the other rules: a search with something to search for beats an FAQ guess (the FAQ
 # answers a named figure or term with more); a bare 「ボランティアしたい」 beats a weak one.
+SURE_SEARCH = 0.96  # above the FAQ's best (0.95), below a form's answer (0.97)
 SEARCH_WITH_SLOTS = 0.88
 SEARCH_WITHOUT_SLOTS = 0.7
 OUTSIDE_SCORE = 0.9
@@ -111,10 +112,10 @@ class SearchRule:
         wants_openings = bool(words.openings.search(hay)) and not words.not_openings.search(hay)
         period = parse_period(japanese_time(turn), today_in_tokyo(turn.now))
         field = turn.fields.find(turn.text)
-        if not (wants_groups or wants_openings or period or field):
+        wish = bool(words.wants.search(hay))
+        if not (wants_groups or wants_openings or period or field or wish):
             return None  # a place alone (「大船」) is not a search
         place = turn.places.find(turn.text)
-        wish = bool(words.wants.search(hay))
         slots: dict[str, str] = {}
         if field:
             slots["field_code"] = field.field.code
@@ -130,23 +131,29 @@ class SearchRule:
                 slots.pop("area_code", None)
                 return Match("outside_city", OUTSIDE_SCORE, outside_city, slots)
             return None
+        # What to search for (a field, a place) and that it is a search (団体, 募集, a day,
+        # a wish): surer than any FAQ answer.
+        sure = (
+            SURE_SEARCH
+            if (field or place) and (wants_groups or wants_openings or period or wish)
+            else SEARCH_WITH_SLOTS
+        )
         if period and (wants_openings or field or place or wish):
             slots["from"], slots["to"] = period.first.isoformat(), period.last.isoformat()
             slots["period"] = period.label
-            return Match("find_openings", SEARCH_WITH_SLOTS, openings.search, slots)
+            return Match("find_openings", sure, openings.search, slots)
         if wants_openings and not wants_groups:
-            score = SEARCH_WITH_SLOTS if field or place or wish else SEARCH_WITHOUT_SLOTS
+            score = sure if field or place or wish else SEARCH_WITHOUT_SLOTS
             return Match("find_openings", score, openings.search, slots)
         if wants_groups:
-            if field or place:
-                return Match("find_groups", SEARCH_WITH_SLOTS, groups.search, slots)
-            if wish:
-                # 「参加できる団体を探したい」: a group word and a wish is a search.
-                return Match("find_groups", SEARCH_WITH_SLOTS, groups.search, slots)
+            if field or place or wish:
+                # 「参加できる団体を探したい」: a group word and a wish is a search too.
+                return Match("find_groups", sure, groups.search, slots)
             return None
-        # An interest without 団体 or 募集: 「深沢でお祭り」「子ども食堂を手伝いたい」.
-        if field and (place or wish):
-            return Match("find_groups", SEARCH_WITH_SLOTS, groups_and_openings, slots)
+        # An interest without 団体 or 募集: 「深沢でお祭り」「子ども食堂を手伝いたい」; a place and
+        # a wish: 「御成町あたりで何かしたい」 (the field is asked next).
+        if (field and (place or wish)) or (place and wish):
+            return Match("find_groups", sure, groups_and_openings, slots)
         return None
 
 

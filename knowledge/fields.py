@@ -71,8 +71,9 @@ class FieldIndex:
         for word, codes in by_word.items():
             if len(codes) == 1:
                 self._by_name.setdefault(word, next(iter(codes)))
-        # Longest first: 「子ども食堂」 before 「子ども」, 「防災訓練」 before 「防災」.
-        self._words.sort(key=lambda w: len(w[0]), reverse=True)
+        # Longest first, by reading (a kanji word is as long as it sounds): 「子ども食堂」 before
+        # 「子ども」, 「科学教室」 before 「きょうしつ」.
+        self._words.sort(key=lambda w: (len(w[1]), len(w[0])), reverse=True)
         # Where each word is in that order, by its surface and by its reading, so a message is
         # matched by looking up its own substrings instead of testing every word.
         self._by_latin: dict[str, int] = {}

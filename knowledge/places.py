@@ -3,6 +3,7 @@ matcher that finds the area a resident means: 「大船駅の近く」「ゆい�
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,14 @@ class PlaceIndex:
                 if spoken not in BARE_AMBIGUOUS:
                     self._names.append((folded, spoken, p))
         self._names.sort(key=lambda n: len(n[0]), reverse=True)
+        # One-character towns (台, 津) only as a word of their own: at the start or after a
+        # non-kanji, and followed by a particle or 周辺 (「台で防災」, not 「舞台」「今泉台」).
+        self._single_places = {f: p for f, _, p in self._names if len(f) == 1}
+        self._single = re.compile(
+            r"(?<![\u4e00-\u9fff])(["
+            + "".join(map(re.escape, self._single_places))
+            + r"])(?=で|の|に|から|周辺|あたり|付近|近く|駅|$)"
+        )
         self._vocabulary = Vocabulary(
             [(f if len(f) >= 2 else "", r) for f, r, _ in self._names], MIN_READING
         )
@@ -198,6 +207,9 @@ class PlaceIndex:
         rank = self._vocabulary.first(folded, spoken)
         if rank is not None:
             place = self._names[rank][2]
+            return PlaceMatch(self._areas[place.area], place, exact=True)
+        if (single := self._single.search(folded)) is not None:
+            place = self._single_places[single.group(1)]
             return PlaceMatch(self._areas[place.area], place, exact=True)
         # Loosely only after no name matched exactly in any spelling, and only one slip
         # away (大舟 → 大船, こしごい → 腰越): 「鎌倉まつり」 is not 鎌倉山.

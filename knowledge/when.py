@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = "月火水木金土日"
+# A day said in kana is a word of its own: きょう in かんきょう (環境) or きょうどう (協働) is not
+# today. It stands at the start or after a non-kana, and is followed by a particle or the end.
+_KANA_WORD = r"(?<![ぁ-ゖァ-ヺー]){}(?=[のはにもでか]|$|\s|[、。!?！？])"
 _WEEKDAY_WORDS = {
     **{ch: i for i, ch in enumerate(WEEKDAYS)},
     **{w: i for i, w in enumerate(("げつ", "か", "すい", "もく", "きん", "ど", "にち"))},
@@ -57,11 +60,11 @@ def _weekday(text: str) -> int | None:
 def parse_day(text: str, today: date) -> date | None:
     """One calendar day, or None when the text names none (past dates are returned as such)."""
     t = _norm(text)
-    if re.search(r"明後日|あさって", t):
+    if re.search(rf"明後日|{_KANA_WORD.format('あさって')}", t):
         return today + timedelta(days=2)
-    if re.search(r"明日|あした|あす", t):
+    if re.search(rf"明日|{_KANA_WORD.format('あした')}|{_KANA_WORD.format('あす')}", t):
         return today + timedelta(days=1)
-    if re.search(r"今日|きょう|本日", t):
+    if re.search(rf"今日|{_KANA_WORD.format('きょう')}|本日", t):
         return today
     m = re.search(r"(20\d\d)[年/.-](\d{1,2})[月/.-](\d{1,2})(?!\d)", t)
     if m:
