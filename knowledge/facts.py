@@ -72,7 +72,7 @@ def load_facts(path: Path = FACTS_FILE) -> list[Fact]:
     # everyday words: 「まちづくりの団体はいくつ」「ごみ拾いの団体数」.
     with FIELDS_FILE.open("rb") as fh:
         field_words = {
-            f["guideline_name"]: [w for w in f["words"] if len(w) >= 2]
+            f["guideline_name"]: [w for w in (*f["words"], *f.get("words_en", ())) if len(w) >= 2]
             for f in tomllib.load(fh)["field"]
             if f.get("guideline_name")
         }
@@ -111,6 +111,10 @@ _ASKING = {
 }  # fmt: skip
 
 
+def _context_terms(text: str) -> set[str]:
+    return {t for t in terms(text) if t[0] in ("w", "c", "e")}
+
+
 def _content(text: str) -> Counter[str]:
     return Counter({t: c for t, c in terms(text).items() if t[0] != "k" and t not in _ASKING})
 
@@ -140,17 +144,30 @@ class FactIndex:
             for t in weights:
                 self._by_term.setdefault(t, []).append(len(self._names))
             self._names.append((fact, weights, sum(weights.values()), figure))
-        self._context = {
-            fact.chart.id: frozenset(t for c in fact.chart.context for t in _content(c))
-            for fact in self.facts
-        }
+        # Each chart's context phrases, as the terms each needs (団体 and 市 included: 「団体の
+        # 課題」 and 「市の課題」 tell two charts apart) and how much a full match weighs.
+        self._context: dict[str, list[tuple[frozenset[str], float]]] = {}
+        for fact in self.facts:
+            if fact.chart.id not in self._context:
+                phrases = [frozenset(_context_terms(c)) for c in fact.chart.context]
+                self._context[fact.chart.id] = [
+                    (p, sum(WEIGHTS[t[0]] for t in p)) for p in phrases if p
+                ]
 
     def knows(self, term: str) -> bool:
         """Whether any row's name uses this term."""
         return term in self._idf
 
+    def _in_context(self, chart: Chart, said: frozenset[str]) -> float:
+        """How strongly the message names this chart: the weight of its fullest phrase."""
+        return max((w for p, w in self._context[chart.id] if p <= said), default=0.0)
+
     def find(
-        self, text: str, likely_entries: Iterable[str] = (), asks_figure: bool = False
+        self,
+        text: str,
+        likely_entries: Iterable[str] = (),
+        asks_figure: bool = False,
+        context: str = "",
     ) -> tuple[Fact, ...]:
         """The rows ``text`` names: the best one, and others of its chart the message also
         names (「その他・わからない・未回答はそれぞれ何%？」), at most MAX_ROWS. Unless the message
@@ -161,6 +178,8 @@ class FactIndex:
             return ()
         query_total = sum(WEIGHTS[t[0]] * self._idf.get(t, self._unknown) for t in query)
         likely = set(likely_entries)
+        # The chart may be named here or in the question this one follows (「未回答は？」).
+        said = frozenset(_context_terms(text)) | frozenset(_context_terms(context))
         got: dict[int, float] = {}
         for t in query:
             for i in self._by_term.get(t, ()):
@@ -175,11 +194,12 @@ class FactIndex:
                 continue
             if not asks_figure and weight < SAYS_LITTLE_ELSE * query_total:
                 continue
-            in_context = bool(self._context[fact.chart.id] & query.keys())
+            in_context = self._in_context(fact.chart, said)
             if not (in_context or figure_only) and fact.chart.entry not in likely:
                 continue  # 「いつできた」 alone could be the center or the ordinance
             score = named + weight / 100  # a longer name, fully there, beats a shorter one
-            score += CONTEXT_BONUS * in_context + ENTRY_BONUS * (fact.chart.entry in likely)
+            score += CONTEXT_BONUS * bool(in_context) + in_context / 100
+            score += ENTRY_BONUS * (fact.chart.entry in likely)
             scored[fact] = max(score, scored.get(fact, 0.0))
         if not scored:
             return ()

@@ -367,7 +367,9 @@ class FaqIndex:
             )
             for e in ranked[: max(limit, 2)]
         ]
-        facts = self._facts.find(text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS))
+        facts = self._facts.find(
+            text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS), context
+        )
         facts = tuple(f for f in facts if f.chart.entry in self._entries)
         return FaqResult(tuple(hits[:limit]), anchored, facts)
 
