@@ -137,9 +137,13 @@ class FactIndex:
         # message is compared only with the names that share a word with it.
         self._names: list[tuple[Fact, dict[str, float], float, bool]] = []
         self._by_term: dict[str, list[int]] = {}
+        topic = {
+            fact.chart.id: {t for c in fact.chart.context for t in _content(c)}
+            for fact in self.facts
+        }
         for fact, name_terms, figure in names:
-            if not name_terms:
-                continue
+            if not set(name_terms) - topic[fact.chart.id]:
+                continue  # a name that only says the chart's topic (「課題」) names no row
             weights = {t: WEIGHTS[t[0]] * self._idf[t] for t in name_terms}
             for t in weights:
                 self._by_term.setdefault(t, []).append(len(self._names))
@@ -198,7 +202,8 @@ class FactIndex:
             if not (in_context or figure_only) and fact.chart.entry not in likely:
                 continue  # 「いつできた」 alone could be the center or the ordinance
             score = named + weight / 100  # a longer name, fully there, beats a shorter one
-            score += CONTEXT_BONUS * bool(in_context) + in_context / 100
+            # The fuller the phrase that names the chart, the surer: 「団体の課題」 over 「課題」.
+            score += CONTEXT_BONUS * bool(in_context) + in_context / 5
             score += ENTRY_BONUS * (fact.chart.entry in likely)
             scored[fact] = max(score, scored.get(fact, 0.0))
         if not scored:
