@@ -25,6 +25,7 @@ from knowledge.analyzer import Token, latin_words, to_hiragana, tokens
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.toml")
 TERM_CACHE = 8192
+ENGLISH_PHRASE = 3  # words in the longest English synonym ("talk to staff")
 
 # Weights per kind: a word or concept says most; a reading a little less (homophones); a kana
 # bigram is a weak hint that only adds up over several.
@@ -44,7 +45,7 @@ class Synonyms:
     """Words that name one concept of ours, looked up by normalised form (and English word)."""
 
     by_norm: dict[tuple[str, ...], tuple[str, ...]]
-    by_english: dict[str, tuple[str, ...]]
+    by_english: dict[tuple[str, ...], tuple[str, ...]]  # stems of one or more words
     stop: frozenset[str]
     stop_en: frozenset[str]
     longest: int
@@ -54,11 +55,12 @@ class Synonyms:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
         by_norm: dict[tuple[str, ...], list[str]] = {}
-        by_english: dict[str, list[str]] = {}
+        by_english: dict[tuple[str, ...], list[str]] = {}
         for concept, words in data["concepts"].items():
             for word in words:
                 if word.isascii():
-                    by_english.setdefault(stem(word.lower()), []).append(concept)
+                    key = tuple(stem(w) for w in latin_words(word))
+                    by_english.setdefault(key, []).append(concept)
                     continue
                 key = tuple(t.norm for t in tokens(_clean(word), fine=True))
                 if key:
@@ -108,13 +110,11 @@ def terms(text: str) -> Counter[str]:
         for j in range(i + 1, min(len(norms), i + syn.longest) + 1):
             for concept in syn.by_norm.get(tuple(norms[i:j]), ()):
                 out["c:" + concept] += 1
-    for word in latin_words(text):
-        w = stem(word)
-        if w in syn.stop_en:
-            continue
-        out["e:" + w] += 1
-        for concept in syn.by_english.get(w, ()):
-            out["c:" + concept] += 1
+    stems = [stem(w) for w in latin_words(text)]
+    out.update("e:" + w for w in stems if w not in syn.stop_en)
+    for i in range(len(stems)):
+        for j in range(i + 1, min(len(stems), i + ENGLISH_PHRASE) + 1):
+            out.update("c:" + concept for concept in syn.by_english.get(tuple(stems[i:j]), ()))
     spoken = "".join(_spoken(t) for t in words)
     out.update("k:" + spoken[i : i + 2] for i in range(len(spoken) - 1))
     return out

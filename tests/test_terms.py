@@ -1,0 +1,83 @@
+"""The analyser, the index terms and our domain's synonyms (knowledge/analyzer.py, terms.py,
+synonyms.toml): each synonym shown working, and the paraphrases they exist for."""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+
+import pytest
+
+from intents.conversation import Conversation
+from intents.types import Inbound
+from knowledge.analyzer import tokens
+from knowledge.terms import SYNONYMS_FILE, stem, terms
+from knowledge.text import reading
+
+
+def _concepts() -> dict[str, list[str]]:
+    with SYNONYMS_FILE.open("rb") as fh:
+        return tomllib.load(fh)["concepts"]
+
+
+@pytest.mark.parametrize("concept", sorted(_concepts()))
+def test_every_word_of_a_concept_gives_its_term(concept: str) -> None:
+    for word in _concepts()[concept]:
+        got = terms(word)
+        assert f"c:{concept}" in got, (word, dict(got))
+
+
+def test_sudachi_normalises_what_residents_write_differently() -> None:
+    norms = {t.surface: t.norm for t in tokens("子どもの寄附とけが", fine=True)}
+    assert norms == {"子ども": "子供", "の": "の", "寄附": "寄付", "と": "と", "けが": "怪我"}
+
+
+def test_readings_come_from_the_analyser() -> None:
+    assert reading("協働") == "きょうどう"
+    assert reading("大船駅") == "おおふなえき"
+    assert reading("abc123") == "abc123"  # Latin letters and digits are not read aloud
+
+
+def test_english_words_are_stemmed_and_stop_words_dropped() -> None:
+    got = terms("What groups are there for volunteers?")
+    assert {"e:group", "e:volunteer", "c:団体", "c:ボランティア"} <= got.keys()
+    assert "e:what" not in got
+    assert stem("activities") == "activity"
+
+
+def test_the_analyser_is_safe_in_threads() -> None:
+    texts = [f"市民活動センターの登録団体は{i}団体" for i in range(200)]
+    expected = [tuple(t.norm for t in tokens(x, fine=True)) for x in texts]
+    tokens.cache_clear()
+    results: list[list[tuple[str, ...]]] = [[] for _ in range(4)]
+
+    def work(n: int) -> None:
+        results[n] = [tuple(t.norm for t in tokens.__wrapped__(x, fine=True)) for x in texts]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r == expected for r in results)
+
+
+@pytest.mark.parametrize(
+    ("text", "section"),
+    [
+        ("お金の支援ってありますか", "6(2)"),
+        ("寄附したいんですが", "6(2)"),
+        ("けがしたらどうなる？", "6(2)"),
+        ("ボランティア中に他人のものを壊したら", "6(2)"),
+        ("指定管理者ってなに", "4(4)"),
+        ("きょうどうってなに", "2(5)"),
+    ],
+)
+def test_paraphrases_reach_the_right_section(
+    conversation: Conversation, text: str, section: str
+) -> None:
+    reply = conversation.handle(Inbound("test", "p", text=text))
+    assert reply.intent == "faq"
+    entry = conversation.faq.get(reply.slots["faq_id"])
+    assert entry is not None
+    assert entry.section.startswith(section), entry.id
