@@ -26,7 +26,8 @@ FAQ_MAX = 0.95
 FAQ_FLOOR = 0.2  # measured: a higher floor declines more right answers than wrong ones
 # In a message of several sentences, the questions are answered (the surest one; the others
 # that score at least PART_SCORE are offered as buttons) and the rest is their context.
-PART_SCORE = 0.6
+PART_SCORE = 0.4
+MAIN_MARGIN = 0.15
 _QUESTION = re.compile(
     r"[?？]|(か|の|かな|ですか|ますか|でしょうか|ください|下さい|教えて|知りたい|いい|ある|ない|る)$"
     r"|どう|何|なに|なん|いつ|どこ|誰|だれ|どれ|いくつ|いくら|どの|どんな"
@@ -129,7 +130,11 @@ class FaqRule:
             if whole is None:
                 return None
             answers = [whole]
-        main = max(answers, key=lambda a: a.score)
+        # The first question asked is the main one, unless another is clearly surer.
+        main = answers[0]
+        for other in answers[1:]:
+            if other.score > main.score + MAIN_MARGIN:
+                main = other
         others = [a for a in answers if a.score >= PART_SCORE and a.entry.id != main.entry.id]
         slots = {"faq_id": main.entry.id}
         if main.facts:

@@ -29,6 +29,7 @@ from intents.router import Match
 from intents.turn import Turn
 from intents.types import MAX_CHOICES, Choice, Reply
 from knowledge.romaji import romanized_name
+from knowledge.text import fold
 from knowledge.when import parse_period, today_in_tokyo
 
 SEARCH_FILE = Path(__file__).parents[1] / "knowledge" / "search.toml"
@@ -56,8 +57,6 @@ class SearchWords:
 
 
 def _pattern(words: list[str]) -> re.Pattern[str]:
-    from knowledge.text import fold
-
     forms = {fold(w) if not w.isascii() else w.lower() for w in words} - {""}
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 
@@ -84,9 +83,14 @@ def search_words(path: Path = SEARCH_FILE) -> SearchWords:
     )
 
 
+_LINK = re.compile(r"https?://\S+|www\.\S+|\S+@\S+")
+
+
 def _haystack(turn: Turn) -> str:
-    """The folded text, then the English as typed (lower case, spaces kept)."""
-    return turn.folded + " " + unicodedata.normalize("NFKC", turn.text).lower()
+    """The folded text, then the English as typed (lower case, spaces kept); links and
+    addresses are not words of a search (…/event is not an event)."""
+    text = _LINK.sub(" ", unicodedata.normalize("NFKC", turn.text).lower())
+    return (fold(text) if text.strip() else "") + " " + text
 
 
 def japanese_time(turn: Turn) -> str:
@@ -126,7 +130,7 @@ class SearchRule:
         if outside is not None and (place is None or not place.exact):
             if wants_groups or wants_openings or field or wish or period:
                 kind = "openings" if wants_openings or period else "groups"
-                slots = {"place": outside.name, "kind": kind, **slots}
+                slots = {**slots, "place": outside.name, "kind": kind}
                 slots["place_en"] = romanized_name(outside.reading)
                 slots.pop("area_code", None)
                 return Match("outside_city", OUTSIDE_SCORE, outside_city, slots)

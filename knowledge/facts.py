@@ -10,6 +10,7 @@ FAQ entry the message matches best.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections import Counter
 from collections.abc import Iterable
@@ -26,6 +27,9 @@ NAMED_IN_FIGURE_QUESTION = 0.6  # 「作業が集中してるのは何%」 names
 # Without a question word for a figure, the row's name must be this share of the message.
 SAYS_LITTLE_ELSE = 0.6
 MAX_ROWS = 3
+KIND_BONUS = 0.3
+NEGATION = "c:無い"  # synonyms.toml
+NOT_ANSWERS = {"その他", "未回答", "わからない", "回答した団体数"}
 CONTEXT_BONUS = 0.3  # a chart's own context words in the message
 ENTRY_BONUS = 0.2  # the chart's FAQ entry is among the best matches
 
@@ -107,12 +111,30 @@ def load_facts(path: Path = FACTS_FILE) -> list[Fact]:
 _ASKING = {
     "c:数", "c:割合", "w:何", "w:幾", "w:数", "r:なん", "r:いく", "r:すう", "e:number",
     "c:調査", "w:回答", "r:かいとう", "w:答える", "r:こたえ", "c:団体", "w:団体", "r:だんたい",
-    "w:程度", "r:ていど", "e:answer", "e:group",
+    "w:程度", "r:ていど", "e:answer", "e:group", "w:いつ", "r:いつ", "e:when", "e:many",
 }  # fmt: skip
 
 
+def _number(value: str) -> float | None:
+    found = re.match(r"[0-9,]+(?:\.[0-9]+)?", value)
+    return float(found.group(0).replace(",", "")) if found else None
+
+
+def _kind_of(value: str) -> str:
+    """The kind of question a figure answers (question_kinds.toml's names)."""
+    if value.endswith("%"):
+        return "percent"
+    if re.search(r"[0-9]年|年度|月", value) and not value.endswith(("団体", "件")):
+        return "when"
+    return "count"
+
+
+# 「…と答えた団体」 is how every survey row is asked: its 団体 does not say 団体側.
+_ANSWERED_BY = re.compile(r"(答え|こたえ|回答し|挙げ|あげ|選ん|えらん)た団体")
+
+
 def _context_terms(text: str) -> set[str]:
-    return {t for t in terms(text) if t[0] in ("w", "c", "e")}
+    return {t for t in terms(_ANSWERED_BY.sub("", text)) if t[0] in ("w", "c", "e")}
 
 
 def _content(text: str) -> Counter[str]:
@@ -141,13 +163,25 @@ class FactIndex:
             fact.chart.id: {t for c in fact.chart.context for t in _content(c)}
             for fact in self.facts
         }
+        # Per name, the terms that say the row itself, beyond its chart's topic: at least one
+        # must be in the message (「課題」 alone names no row of a chart about 課題).
+        self._own: list[frozenset[str]] = []
         for fact, name_terms, figure in names:
-            if not set(name_terms) - topic[fact.chart.id]:
-                continue  # a name that only says the chart's topic (「課題」) names no row
+            own = frozenset(name_terms) - topic[fact.chart.id]
+            if not own:
+                continue
             weights = {t: WEIGHTS[t[0]] * self._idf[t] for t in name_terms}
             for t in weights:
                 self._by_term.setdefault(t, []).append(len(self._names))
             self._names.append((fact, weights, sum(weights.values()), figure))
+            self._own.append(own)
+        # Charts whose rows can be ranked: three or more, all percentages or all counts.
+        units: dict[str, set[str]] = {}
+        sizes: Counter[str] = Counter()
+        for fact in self.facts:
+            units.setdefault(fact.chart.id, set()).add(_kind_of(fact.value))
+            sizes[fact.chart.id] += 1
+        self._rankable = {c for c, u in units.items() if len(u) == 1 and sizes[c] >= 3}
         # Each chart's context phrases, as the terms each needs (団体 and 市 included: 「団体の
         # 課題」 and 「市の課題」 tell two charts apart) and how much a full match weighs.
         self._context: dict[str, list[tuple[frozenset[str], float]]] = {}
@@ -162,9 +196,44 @@ class FactIndex:
         """Whether any row's name uses this term."""
         return term in self._idf
 
+    def extreme(
+        self, text: str, likely_entries: Iterable[str] = (), context: str = "", least: bool = False
+    ) -> tuple[Fact, ...]:
+        """「一番多いのは？」: the largest row (or the smallest) of the chart the message names
+        by its context words; rows that are not an answer (その他, 未回答) are left out."""
+        said = frozenset(_context_terms(text)) | frozenset(_context_terms(context))
+        likely = set(likely_entries)
+        charts = {f.chart.id: f.chart for f in self.facts if f.chart.id in self._rankable}
+        strength = {c: self._in_context(chart, said) for c, chart in charts.items()}
+        named = [c for c, w in strength.items() if w > 0]
+        if not named:
+            return ()
+        best = max(named, key=lambda c: (strength[c], charts[c].entry in likely))
+        rows = [
+            (number, f)
+            for f in self.facts
+            if f.chart.id == best
+            and f.item not in NOT_ANSWERS
+            and f.value.endswith(("%", "団体"))
+            and (number := _number(f.value)) is not None
+        ]
+        if not rows:
+            return ()
+        pick = min(rows, key=lambda r: r[0]) if least else max(rows, key=lambda r: r[0])
+        return (pick[1],)
+
+    def names_chart(self, fact: Fact, text: str, context: str = "") -> bool:
+        """Whether the message (or the question it follows) names the fact's chart in its
+        own words (「市側で「未回答」は？」): then it is about the guideline, whatever else."""
+        said = frozenset(_context_terms(text)) | frozenset(_context_terms(context))
+        return self._in_context(fact.chart, said) > 0
+
     def _in_context(self, chart: Chart, said: frozenset[str]) -> float:
-        """How strongly the message names this chart: the weight of its fullest phrase."""
-        return max((w for p, w in self._context[chart.id] if p <= said), default=0.0)
+        """How strongly the message names this chart: the weight of all the words of its
+        phrases that are there in full (「市側の課題」 and 「協働の課題」 say more than the
+        second alone, which two charts share)."""
+        named = frozenset().union(*(p for p, _ in self._context[chart.id] if p <= said))
+        return sum(WEIGHTS[t[0]] for t in named)
 
     def find(
         self,
@@ -172,6 +241,7 @@ class FactIndex:
         likely_entries: Iterable[str] = (),
         asks_figure: bool = False,
         context: str = "",
+        asked_kind: str = "",
     ) -> tuple[Fact, ...]:
         """The rows ``text`` names: the best one, and others of its chart the message also
         names (「その他・わからない・未回答はそれぞれ何%？」), at most MAX_ROWS. Unless the message
@@ -191,8 +261,10 @@ class FactIndex:
         scored: dict[Fact, float] = {}
         for i, weight in got.items():
             fact, _, total, figure_only = self._names[i]
-            if figure_only and not asks_figure:
+            if (figure_only and not asks_figure) or not self._own[i] & query.keys():
                 continue
+            if NEGATION in self._own[i] and NEGATION not in query:
+                continue  # 「課題はない」 is not named by 「課題」
             named = weight / total
             if named < (NAMED_IN_FIGURE_QUESTION if asks_figure else NAMED):
                 continue
@@ -205,6 +277,8 @@ class FactIndex:
             # The fuller the phrase that names the chart, the surer: 「団体の課題」 over 「課題」.
             score += CONTEXT_BONUS * bool(in_context) + in_context / 5
             score += ENTRY_BONUS * (fact.chart.entry in likely)
+            if asked_kind and _kind_of(fact.value) == asked_kind:
+                score += KIND_BONUS  # いつ wants a date, not the count of the same year
             scored[fact] = max(score, scored.get(fact, 0.0))
         if not scored:
             return ()

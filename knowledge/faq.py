@@ -57,6 +57,7 @@ CONTEXT_WEIGHT = 0.5  # the words of the question a follow-up follows
 RANKED = 24  # entries ranked in full for a message: the rest have too little BM25 to win
 FUZZ_CANDIDATES = 8  # entries whose phrasings a message is compared with, character by character
 FIGURE_KINDS = frozenset({"percent", "count", "when", "most"})
+_LEAST = re.compile("少な|すくな|最少|least|fewest|smallest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,10 +368,20 @@ class FaqIndex:
             )
             for e in ranked[: max(limit, 2)]
         ]
+        kinds = asked & FIGURE_KINDS
         facts = self._facts.find(
-            text, [h.entry.id for h in hits[:2]], bool(asked & FIGURE_KINDS), context
+            text,
+            [h.entry.id for h in hits[:2]],
+            bool(kinds),
+            context,
+            next(iter(sorted(kinds - {"most"})), ""),
         )
+        if not facts and "most" in asked:
+            least = bool(_LEAST.search(_plain(text)))
+            facts = self._facts.extreme(text, [h.entry.id for h in hits[:2]], context, least)
         facts = tuple(f for f in facts if f.chart.entry in self._entries)
+        if facts and not anchored:
+            anchored = self._facts.names_chart(facts[0], text, context)
         return FaqResult(tuple(hits[:limit]), anchored, facts)
 
     def _boost(self, entry_id: str, asked: frozenset[str]) -> float:

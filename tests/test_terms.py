@@ -81,3 +81,27 @@ def test_paraphrases_reach_the_right_section(
     entry = conversation.faq.get(reply.slots["faq_id"])
     assert entry is not None
     assert entry.section.startswith(section), entry.id
+
+
+def _ask_for(value: str) -> str:
+    if value.endswith("%"):
+        return "何%"
+    if value.endswith("団体"):
+        return "何団体"
+    if value.endswith("件"):
+        return "何件"
+    return "いつ"
+
+
+def test_every_figure_is_reachable_by_a_direct_question(conversation: Conversation) -> None:
+    """Each row of each chart (knowledge/facts.toml), asked for directly with its chart's own
+    words, gets a reply whose first line states its figure."""
+    from knowledge.facts import load_facts
+
+    missed = []
+    for i, fact in enumerate(load_facts()):
+        question = f"{fact.chart.context[0]}で「{fact.item}」は{_ask_for(fact.value)}？"
+        reply = conversation.handle(Inbound("test", f"figure-{i}", text=question))
+        if fact.value not in reply.text.split("\n")[0]:
+            missed.append((question, reply.text.split("\n")[0][:60]))
+    assert missed == []
