@@ -89,8 +89,11 @@ _LINK = re.compile(r"https?://\S+|www\.\S+|\S+@\S+")
 def _haystack(turn: Turn) -> str:
     """The folded text, then the English as typed (lower case, spaces kept); links and
     addresses are not words of a search (…/event is not an event)."""
-    text = _LINK.sub(" ", unicodedata.normalize("NFKC", turn.text).lower())
-    return (fold(text) if text.strip() else "") + " " + text
+    text = unicodedata.normalize("NFKC", turn.text).lower()
+    if not _LINK.search(text):
+        return turn.folded + " " + text
+    text = _LINK.sub(" ", text)
+    return fold(text) + " " + text
 
 
 def japanese_time(turn: Turn) -> str:
