@@ -376,3 +376,24 @@ async def test_a_quick_answer_shows_no_loading_animation(
     await fake[0].wait_for(1)
     await asyncio.sleep(line_adapter.LOADING_AFTER + 0.1)
     assert fake[0].loading == []
+
+
+async def test_identical_kept_replies_go_out_with_their_own_messages(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    """Two users got the same reply while LINE was down: the worker groups the identical
+    bodies into one multicast, which must carry the stored messages, not a blank text."""
+    conversation = bot.server.app[conversation_key]
+    store = conversation.store
+    body = json.dumps(
+        {"line_messages": [{"type": "text", "text": "協働とは、市と団体が力を合わせること"}]},
+        ensure_ascii=False,
+    )
+    for user in ("Ukept1", "Ukept2"):
+        store.enqueue(store.touch_user("line", user, "ja").id, body)
+    worker = Worker(conversation, {"line": bot.server.app[channels_key]["line"]})
+    counts = await worker.run_once()
+    assert counts["sent"] == 2
+    delivered = [s for s in fake[0].sent if s.kind in ("push", "multicast")]
+    assert delivered
+    assert all("協働とは" in texts(s) for s in delivered)

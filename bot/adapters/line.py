@@ -178,7 +178,10 @@ def render(reply: Reply) -> list[LineMessage]:
 
 
 def render_body(body: dict[str, Any]) -> list[LineMessage]:
-    """An outbox body (``{"text", "choices"}``) as LINE messages."""
+    """An outbox body as LINE messages: a kept reply's own stored messages
+    (``{"line_messages"}``), or a notice's ``{"text", "choices"}`` rendered."""
+    if "line_messages" in body:
+        return list(body["line_messages"])
     choices = [Choice(c["label"], c["payload"]) for c in body.get("choices", [])]
     return render(Reply(str(body.get("text", "")), "notice", choices=choices))
 
@@ -357,7 +360,7 @@ class LineChannel:
 
     async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
         """The worker's sender: push one outbox message, at most once per ``retry_key``."""
-        messages = body["line_messages"] if "line_messages" in body else render_body(body)
+        messages = render_body(body)
         # The same outbox message always gets the same retry key, so LINE drops a repeat of a
         # push it already accepted (answering 409) even if we crashed before noting it.
         key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
