@@ -127,6 +127,7 @@ class Conversation:
                     reply, end = self._answer(inbounds[i], p, *begun)
                 except Exception as exc:  # a bug in one handler must not take the others
                     results[i] = exc
+                    self._release(inbounds[i])
                     continue
                 results[i] = reply
                 if end is not None:
@@ -143,6 +144,15 @@ class Conversation:
                 if isinstance(answered, Reply):
                     answered.notices.extend(str(json.loads(b).get("text", "")) for b in bodies)
         return [results[i] for i in range(len(inbounds))]
+
+    def _release(self, inbound: Inbound) -> None:
+        """A turn that failed leaves its event id unclaimed: the inbox's retry, or the
+        platform's redelivery, answers it (once)."""
+        if inbound.event_id:
+            try:
+                self.store.release_event(inbound.platform, inbound.event_id)
+            except Exception:
+                log.exception("could not release event %s", inbound.event_id)
 
     def _answer(
         self, inbound: Inbound, prepared: _Prepared, user: UserRef, state: dict[str, Any]

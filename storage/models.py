@@ -89,6 +89,27 @@ class ProcessedEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+class InboxEvent(SQLModel, table=True):
+    """A webhook's event, stored before the webhook is acknowledged (the durable inbox): the
+    turn is answered from here, so a crash after the 200 loses nothing. ``claimed_until`` is a
+    lease: a process that died holding it lets another take the event when it runs out."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id"),
+        Index("ix_inbox_due", "platform", "done_at", "claimed_until"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    event_id: str = Field(max_length=128)
+    body: str  # JSON: what the adapter needs to answer it (the inbound, where to reply)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    attempts: int = Field(default=0)
+    claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    done_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
 class UnansweredQuestion(SQLModel, table=True):
     """A question the bot could not answer, kept for the 市民活動センター without who asked it."""
 

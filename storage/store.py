@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage.db import create_turn_engine
+from storage.inbox import InboxQueries
 from storage.models import (
     FaqFeedback,
     Group,
@@ -259,7 +260,7 @@ def _view(g: Any, rank: int) -> GroupView:
     )
 
 
-class Store(OpeningQueries, StaffQueries):
+class Store(OpeningQueries, StaffQueries, InboxQueries):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
     def __init__(self, engine: Engine) -> None:
@@ -463,6 +464,17 @@ class Store(OpeningQueries, StaffQueries):
         """Record an event id; False when it was already processed (by us or another process)."""
         with self._turn_connection() as c:
             return self._turn.claim(c, platform, event_id[:128], utcnow())
+
+    def release_event(self, platform: str, event_id: str) -> None:
+        """Forget an event id whose turn failed before it was answered, so that a retry of
+        the inbox or a redelivery answers it (once)."""
+        table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+        with self.session() as s:
+            s.execute(
+                table.delete().where(
+                    (table.c.platform == platform) & (table.c.event_id == event_id[:128])
+                )
+            )
 
     # FAQ feedback and unanswered questions ------------------------------------------------
 

@@ -10,12 +10,13 @@ expired, send ``X-Line-Retry-Key`` with every push.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +45,12 @@ from linebot.v3.webhooks import (
     UserSource,
 )
 
+from bot.adapters.inbox import InboxDrainer
 from bot.adapters.lanes import UserLanes
 from bot.worker import DeliveryError
 from intents.conversation import Conversation
 from intents.types import Card, Choice, Inbound, Reply
+from storage.inbox import StoredEvent
 from storage.store import AlreadyHandled
 
 log = logging.getLogger(__name__)
@@ -202,6 +205,7 @@ class LineChannel:
         self._proxy: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes: UserLanes[Inbound, Reply] = UserLanes(self.conversation.handle_many)
+        self._inbox: InboxDrainer | None = None
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 
@@ -218,9 +222,13 @@ class LineChannel:
             cookie_jar=aiohttp.DummyCookieJar(),  # the Messaging API sets none
         )
         self._proxy = _proxy_for(self.api_base)
+        self._inbox = InboxDrainer(self.conversation.store, PLATFORM, self._answer_stored)
+        self._inbox.start()  # also what an earlier process left unanswered
 
     async def close(self, grace: float = 10.0) -> None:
         """Finish events in flight, then close the client."""
+        if self._inbox is not None:
+            await self._inbox.close(grace)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
         self._lanes.close()
@@ -252,8 +260,15 @@ class LineChannel:
             return web.Response(status=400, text="invalid signature")
         except (UnicodeDecodeError, ValueError, KeyError, TypeError):
             return web.Response(status=400, text="invalid body")
-        if events:
-            self._spawn(self._process(events))
+        # Store, then acknowledge: once LINE has our 200 it never sends these events again.
+        stored = [r for i, event in enumerate(events) if (r := _stored(event, raw, i)) is not None]
+        try:
+            await asyncio.to_thread(self.conversation.store.put_inbox, PLATFORM, stored)
+        except Exception:
+            log.exception("could not store %d LINE events; LINE will redeliver", len(stored))
+            return web.Response(status=503, text="try again")
+        if self._inbox is not None:
+            self._inbox.wake()
         return web.Response(text="OK")
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -262,41 +277,32 @@ class LineChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, events: Iterable[Any]) -> None:
-        for event in events:
-            source = getattr(event, "source", None)
-            try:
-                async with self._lanes.turn(getattr(source, "user_id", None) or ""):
-                    await self._handle(event)
-            except Exception:  # one bad event must not stop the others
-                log.exception("LINE event failed")
-
-    async def _handle(self, event: Any) -> None:
-        source = getattr(event, "source", None)
-        if not isinstance(source, UserSource) or not source.user_id:
-            return  # groups and rooms: this bot talks one to one
-        user_id = source.user_id
-        event_id = getattr(event, "webhook_event_id", None)
+    async def _answer_stored(self, event: StoredEvent) -> None:
+        """Answer one event from the inbox (raises when it must be tried again)."""
+        body = json.loads(event.body)
+        user_id = str(body["user"])
         store = self.conversation.store
-        if isinstance(event, UnfollowEvent):
-            if not event_id or await asyncio.to_thread(store.claim_event, PLATFORM, event_id):
-                await asyncio.to_thread(store.set_user_active, PLATFORM, user_id, False)
-            return
-        inbound = _inbound(event, user_id, event_id)
-        if inbound is None:
-            return
-        # The turn claims the event id in its first transaction: a redelivery, or the same
-        # event at another process, stops there.
-        loading = asyncio.get_running_loop().call_later(
-            LOADING_AFTER, lambda: self._spawn(self._show_loading(user_id))
-        )
-        try:
-            reply = await self._lanes.run(inbound)
-        except AlreadyHandled:
-            return
-        finally:
-            loading.cancel()
-        await self._send(getattr(event, "reply_token", None), user_id, render(reply))
+        async with self._lanes.turn(user_id):
+            if body["kind"] == "unfollow":
+                if await asyncio.to_thread(store.claim_event, PLATFORM, event.event_id):
+                    await asyncio.to_thread(store.set_user_active, PLATFORM, user_id, False)
+                return
+            inbound = Inbound(
+                PLATFORM, user_id, text=body.get("text"), payload=body.get("payload"),
+                event_id=event.event_id,
+            )  # fmt: skip
+            # The turn claims the event id in its first transaction: a redelivery, or the
+            # same event at another process, stops there.
+            loading = asyncio.get_running_loop().call_later(
+                LOADING_AFTER, lambda: self._spawn(self._show_loading(user_id))
+            )
+            try:
+                reply = await self._lanes.run(inbound)
+            except AlreadyHandled:
+                return
+            finally:
+                loading.cancel()
+        await self._send(body.get("reply_token"), user_id, render(reply))
 
     async def _show_loading(self, user_id: str) -> None:
         """LINE's typing indicator, for 5 s or until our reply arrives."""
@@ -434,6 +440,31 @@ def _proxy_for(url: str) -> str | None:
     if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
     return urllib.request.getproxies().get(parts.scheme)
+
+
+def _stored(event: Any, raw: bytes, index: int) -> tuple[str, str] | None:
+    """An event as the inbox keeps it: its id and what answering it needs (JSON)."""
+    source = getattr(event, "source", None)
+    if not isinstance(source, UserSource) or not source.user_id:
+        return None  # groups and rooms: this bot talks one to one
+    # LINE gives every event an id; should one lack it, the body and position name it.
+    event_id = (
+        getattr(event, "webhook_event_id", None)
+        or hashlib.sha256(raw + str(index).encode()).hexdigest()
+    )
+    if isinstance(event, UnfollowEvent):
+        return event_id, json.dumps({"kind": "unfollow", "user": source.user_id})
+    inbound = _inbound(event, source.user_id, event_id)
+    if inbound is None:
+        return None
+    body = {
+        "kind": "turn",
+        "user": source.user_id,
+        "text": inbound.text,
+        "payload": inbound.payload,
+        "reply_token": getattr(event, "reply_token", None),
+    }
+    return event_id, json.dumps(body, ensure_ascii=False)
 
 
 def _inbound(event: Any, user_id: str, event_id: str | None) -> Inbound | None:

@@ -10,6 +10,7 @@ otherwise, compared in constant time), answer 200 quickly, each ``update_id`` on
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 import logging
@@ -26,10 +27,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ExtBot
 
+from bot.adapters.inbox import InboxDrainer
 from bot.adapters.lanes import UserLanes
 from bot.worker import DeliveryError
 from intents.conversation import Conversation
 from intents.types import Choice, Inbound, Reply
+from storage.inbox import StoredEvent
+from storage.store import AlreadyHandled
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +107,22 @@ class TelegramChannel:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes: UserLanes[Inbound, Reply] = UserLanes(self.conversation.handle_many)
+        self._inbox: InboxDrainer | None = None
 
     @property
     def bot(self) -> ExtBot[Any]:
         return self.application.bot
 
     async def open(self) -> None:
-        """Initialize the bot (``getMe``)."""
+        """Initialize the bot (``getMe``) and start answering from the inbox."""
         await self.application.initialize()
+        self._inbox = InboxDrainer(self.conversation.store, PLATFORM, self._answer_stored)
+        self._inbox.start()  # also what an earlier process left unanswered
 
     async def close(self, grace: float = 10.0) -> None:
         """Finish updates in flight, then shut the application down."""
+        if self._inbox is not None:
+            await self._inbox.close(grace)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
         self._lanes.close()
@@ -137,23 +146,29 @@ class TelegramChannel:
             return web.Response(status=400, text="invalid body")
         if update is None:
             return web.Response(status=400, text="invalid body")
-        task = asyncio.create_task(self._process(update))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Store, then acknowledge: Telegram does not send an update again after our 200.
+        stored = [(str(update.update_id), json.dumps(data, ensure_ascii=False))]
+        try:
+            await asyncio.to_thread(self.conversation.store.put_inbox, PLATFORM, stored)
+        except Exception:
+            log.exception(
+                "could not store Telegram update %s; it will be resent", update.update_id
+            )
+            return web.Response(status=503, text="try again")
+        if self._inbox is not None:
+            self._inbox.wake()
         return web.Response(text="OK")
 
-    async def _process(self, update: Update) -> None:
-        try:
-            user = update.effective_user
-            async with self._lanes.turn(str(user.id) if user else ""):
-                await self._handle(update)
-        except Exception:
-            log.exception("Telegram update %s failed", update.update_id)
+    async def _answer_stored(self, event: StoredEvent) -> None:
+        """Answer one update from the inbox (raises when it must be tried again)."""
+        update = Update.de_json(json.loads(event.body), self.bot)
+        if update is None:
+            return
+        user = update.effective_user
+        async with self._lanes.turn(str(user.id) if user else ""):
+            await self._handle(update, event.event_id)
 
-    async def _handle(self, update: Update) -> None:
-        store = self.conversation.store
-        if not await asyncio.to_thread(store.claim_event, PLATFORM, str(update.update_id)):
-            return  # Telegram retried, or another process has it
+    async def _handle(self, update: Update, event_id: str) -> None:
         query = update.callback_query
         if query is not None:
             # Stop the button's spinner first, whatever happens next.
@@ -169,6 +184,7 @@ class TelegramChannel:
                 str(query.from_user.id),
                 payload=query.data,
                 locale=_locale(query.from_user),
+                event_id=event_id,
             )
         else:
             message = update.message
@@ -176,7 +192,12 @@ class TelegramChannel:
                 return  # this bot talks one to one
             chat_id = message.chat.id
             inbound = _inbound(message.text, str(message.from_user.id), _locale(message.from_user))
-        reply = await self._lanes.run(inbound)
+            inbound = dataclasses.replace(inbound, event_id=event_id)
+        # The turn claims the update id in its first transaction: a repeat stops there.
+        try:
+            reply = await self._lanes.run(inbound)
+        except AlreadyHandled:
+            return
         try:
             await self._send(chat_id, reply)
         except DeliveryError as exc:

@@ -1,0 +1,191 @@
+"""The durable inbox (storage/inbox.py, bot/adapters/inbox.py): a webhook's events are stored
+before the 200 and answered from the table, so a crash, a failed turn or a database that was
+briefly away loses nothing and answers nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.adapters.web import conversation_key
+from bot.config import Settings
+from bot.server import create_app
+from intents.conversation import Conversation
+from storage import Store
+from storage.inbox import LEASE
+from storage.models import utcnow
+from tests import line_events as ev
+from tests.fakes.line_api import FakeLine
+
+SECRET = "line-channel-secret-for-tests"
+AiohttpServer = Callable[..., Awaitable[TestServer]]
+AiohttpClient = Callable[..., Awaitable[TestClient]]
+
+
+# --- storage, on SQLite and PostgreSQL --------------------------------------------------------
+
+
+def test_events_are_stored_once_and_taken_by_one(store: Store) -> None:
+    store.put_inbox("line", [("e1", '{"n": 1}'), ("e2", '{"n": 2}')])
+    store.put_inbox("line", [("e1", '{"n": 1}')])  # a redelivery
+    assert store.inbox_pending("line") == 2
+    first = store.take_inbox("line")
+    assert [e.event_id for e in first] == ["e1", "e2"]
+    assert store.take_inbox("line") == []  # leased: another process gets nothing
+    store.finish_inbox([first[0].id])
+    store.release_inbox(first[1].id)  # its turn failed: it is due again at once
+    (again,) = store.take_inbox("line")
+    assert again.event_id == "e2"
+    assert again.attempts == 2
+    assert store.inbox_pending("line") == 1
+
+
+def test_a_dead_processs_lease_runs_out(store: Store) -> None:
+    store.put_inbox("telegram", [("u1", "{}")])
+    assert len(store.take_inbox("telegram")) == 1
+    later = utcnow() + LEASE + timedelta(seconds=1)
+    (taken,) = store.take_inbox("telegram", now=later)  # the holder died: ours now
+    assert taken.event_id == "u1"
+    assert store.take_inbox("line", now=later) == []  # platforms are apart
+
+
+def test_answered_events_are_pruned_after_a_week(store: Store) -> None:
+    store.put_inbox("line", [("old", "{}")])
+    (event,) = store.take_inbox("line")
+    store.finish_inbox([event.id])
+    assert store.prune_inbox() == 0
+    assert store.prune_inbox(utcnow() + timedelta(days=8)) == 1
+
+
+def test_a_failed_turn_leaves_its_event_id_unclaimed(
+    conversation: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intents.types import Inbound
+
+    original = conversation._answer
+    calls = {"n": 0}
+
+    def flaky(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug or a dropped connection mid-turn")
+        return original(*args)
+
+    monkeypatch.setattr(conversation, "_answer", flaky)
+    inbound = Inbound("line", "Uf", text="協働ってなに？", event_id="evt-flaky")
+    (first,) = conversation.handle_many([inbound])
+    assert isinstance(first, RuntimeError)
+    reply = conversation.handle(inbound)  # the retry answers it ...
+    assert reply.intent == "faq"
+    (again,) = conversation.handle_many([inbound])  # ... and only once
+    assert type(again).__name__ == "AlreadyHandled"
+
+
+# --- LINE, end to end through the real app and the fake API ----------------------------------
+
+
+@pytest.fixture
+async def fake(aiohttp_server: AiohttpServer) -> tuple[FakeLine, str]:
+    fake = FakeLine()
+    server = await aiohttp_server(fake.app)
+    return fake, str(server.make_url("")).rstrip("/")
+
+
+def _settings(fake: tuple[FakeLine, str], db: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{db}",
+        line_channel_secret=SECRET,
+        line_channel_access_token=fake[0].token,
+        line_api_base_url=fake[1],
+    )
+
+
+async def _post(client: TestClient, body: bytes) -> int:
+    headers = {"Content-Type": "application/json", "X-Line-Signature": ev.sign(body, SECRET)}
+    response = await client.post("/callback/line", data=body, headers=headers)
+    return response.status
+
+
+async def test_events_acknowledged_before_a_crash_are_answered_after_restart(
+    aiohttp_client: AiohttpClient, fake: tuple[FakeLine, str], tmp_path: Path
+) -> None:
+    """What a killed process had acknowledged is in the table; the next one answers it."""
+    settings = _settings(fake, tmp_path / "crash.db")
+    from bot.runtime import open_conversation
+
+    left = open_conversation(settings)  # the events as the dead process stored them
+    bodies = [
+        ("evt-a", {"kind": "turn", "user": "Ua", "text": "協働ってなに？", "payload": None,
+                   "reply_token": "expired-token"}),
+        ("evt-b", {"kind": "turn", "user": "Ub", "text": "補償制度", "payload": None,
+                   "reply_token": None}),
+    ]  # fmt: skip
+    left.store.put_inbox("line", [(eid, json.dumps(b, ensure_ascii=False)) for eid, b in bodies])
+    left.store.close()
+    fake[0].expired_tokens.add("expired-token")
+    client = await aiohttp_client(create_app(settings))
+    sent = await fake[0].wait_for(2)
+    assert {s.to for s in sent if s.kind == "push"} == {"Ua", "Ub"}  # tokens spent: pushed
+    assert any("協働" in json.dumps(s.messages, ensure_ascii=False) for s in sent)
+    store = client.server.app[conversation_key].store
+    for _ in range(100):  # marked done right after the batch's replies went out
+        if store.inbox_pending("line") == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert store.inbox_pending("line") == 0
+
+
+async def test_an_event_that_cannot_be_stored_is_not_acknowledged(
+    aiohttp_client: AiohttpClient,
+    fake: tuple[FakeLine, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = await aiohttp_client(create_app(_settings(fake, tmp_path / "full.db")))
+    store = client.server.app[conversation_key].store
+
+    def full(*_args: Any) -> None:
+        raise OSError("database or disk is full")
+
+    monkeypatch.setattr(store, "put_inbox", full)
+    assert await _post(client, ev.body(ev.text("Uc", "協働ってなに？"))) == 503
+    monkeypatch.undo()
+    assert await _post(client, ev.body(ev.text("Uc", "協働ってなに？"))) == 200  # redelivered
+    (sent,) = await fake[0].wait_for(1)
+    assert sent.to == "Uc" or sent.kind == "reply"
+
+
+async def test_a_turn_that_failed_is_tried_again_and_answered_once(
+    aiohttp_client: AiohttpClient,
+    fake: tuple[FakeLine, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.adapters import inbox
+
+    monkeypatch.setattr(inbox, "IDLE_CHECK", 0.05)
+    client = await aiohttp_client(create_app(_settings(fake, tmp_path / "flaky.db")))
+    conversation = client.server.app[conversation_key]
+    original = conversation._answer
+    calls = {"n": 0}
+
+    def flaky(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("dropped connection mid-turn")
+        return original(*args)
+
+    monkeypatch.setattr(conversation, "_answer", flaky)
+    assert await _post(client, ev.body(ev.text("Ud", "協働ってなに？"))) == 200
+    (sent,) = await fake[0].wait_for(1)
+    assert "協働" in json.dumps(sent.messages, ensure_ascii=False)
+    await asyncio.sleep(0.3)
+    assert len(fake[0].sent) == 1  # once
+    assert conversation.store.inbox_pending("line") == 0
