@@ -5,7 +5,8 @@ Run with ``make bench``. Figures only; no pass/fail. Uses throw-away SQLite file
 
 The sets: ``faq_devset.tsv`` (tuned on) and ``faq_heldout.tsv`` (never tuned on), labelled by
 entry id; the blind sets, written by people who saw only the guideline and the city's facts:
-``*_blind_dev.tsv`` (tuned on) and ``*_blind_heldout.tsv`` (never tuned on: the honest figure).
+``*_blind_dev.tsv`` (tuned on), ``*_blind_heldout.tsv`` (never tuned on) and
+``*_blind_final.tsv`` (a third pair, written last by other helpers, read once at the end).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from storage.store import UserRef
 from tests.helpers import evaluate, load_utterances
 from tests.judge import Verdict, judge_faq, judge_search, read_tsv
 
-FAQ_SETS = ("faq_blind_dev.tsv", "faq_blind_heldout.tsv")
-SEARCH_SETS = ("search_blind_dev.tsv", "search_blind_heldout.tsv")
+FAQ_SETS = ("faq_blind_dev.tsv", "faq_blind_heldout.tsv", "faq_blind_final.tsv")
+SEARCH_SETS = ("search_blind_dev.tsv", "search_blind_heldout.tsv", "search_blind_final.tsv")
 CONFUSIONS = 12
 ROUNDS = 5
 
