@@ -29,6 +29,20 @@ AiohttpServer = Callable[..., Awaitable[TestServer]]
 AiohttpClient = Callable[..., Awaitable[TestClient]]
 
 
+def _fail_first_turn(conversation: Conversation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first turn raises (a bug, a dropped connection mid-turn); the others run."""
+    original = conversation._answer
+    calls = {"n": 0}
+
+    def flaky(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("dropped connection mid-turn")
+        return original(*args)
+
+    monkeypatch.setattr(conversation, "_answer", flaky)
+
+
 # --- storage, on SQLite and PostgreSQL --------------------------------------------------------
 
 
@@ -69,16 +83,7 @@ def test_a_failed_turn_leaves_its_event_id_unclaimed(
 ) -> None:
     from intents.types import Inbound
 
-    original = conversation._answer
-    calls = {"n": 0}
-
-    def flaky(*args: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("a bug or a dropped connection mid-turn")
-        return original(*args)
-
-    monkeypatch.setattr(conversation, "_answer", flaky)
+    _fail_first_turn(conversation, monkeypatch)
     inbound = Inbound("line", "Uf", text="協働ってなに？", event_id="evt-flaky")
     (first,) = conversation.handle_many([inbound])
     assert isinstance(first, RuntimeError)
@@ -173,16 +178,7 @@ async def test_a_turn_that_failed_is_tried_again_and_answered_once(
     monkeypatch.setattr(inbox, "IDLE_CHECK", 0.05)
     client = await aiohttp_client(create_app(_settings(fake, tmp_path / "flaky.db")))
     conversation = client.server.app[conversation_key]
-    original = conversation._answer
-    calls = {"n": 0}
-
-    def flaky(*args: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("dropped connection mid-turn")
-        return original(*args)
-
-    monkeypatch.setattr(conversation, "_answer", flaky)
+    _fail_first_turn(conversation, monkeypatch)
     assert await _post(client, ev.body(ev.text("Ud", "協働ってなに？"))) == 200
     (sent,) = await fake[0].wait_for(1)
     assert "協働" in json.dumps(sent.messages, ensure_ascii=False)
