@@ -11,26 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.helpers import free_port, wait_for_port
 from tests.judge import read_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("faq_blind_dev.tsv", "search_blind_dev.tsv", "faq_devset.tsv")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _memory(pid: int) -> dict[str, int]:
@@ -64,7 +57,7 @@ def _messages() -> list[str]:
 
 def main() -> None:
     """Start, measure, send the sets, measure again."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
@@ -76,12 +69,7 @@ def main() -> None:
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                time.sleep(0.2)
+            wait_for_port(port)
             _chat(port, "warm", "こんにちは")
             started = _memory(proc.pid)
             messages = _messages()

@@ -98,7 +98,7 @@ def terms(text: str) -> Counter[str]:
     syn = synonyms()
     clean = _clean(text)
     out: Counter[str] = Counter()
-    words = [t for t in tokens(clean, fine=True)]
+    words = tokens(clean, fine=True)
     content = [t for t in words if t.is_content and not _is_stop(t, syn)]
     for t in content:
         if not t.surface.isascii():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,3 +150,20 @@ def throwaway_postgres(admin_url: str, prefix: str = "tsunagaru_test") -> Iterat
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, within: float = 60.0) -> None:
+    """Until a server listens on the loopback port (a ``python -m bot serve`` starting)."""
+    deadline = time.time() + within
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import open_call
+from tests.helpers import free_port, open_call, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -26,12 +24,6 @@ pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
     reason="Debian chromium is not installed (apt-get install chromium); CI installs it",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +44,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     conversation.handle(__import__("intents.types", fromlist=["Inbound"]).Inbound(
         "web", "asker", text="ゆるキャラの名前は"))  # fmt: skip
     store.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "NO_PROXY": "127.0.0.1,localhost"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
+    wait_for_port(port)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=20)

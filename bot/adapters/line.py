@@ -302,7 +302,8 @@ class LineChannel:
                 return
             finally:
                 loading.cancel()
-        await self._send(body.get("reply_token"), user_id, render(reply))
+            # Inside the user's lane: their next reply cannot overtake this one.
+            await self._send(body.get("reply_token"), user_id, render(reply))
 
     async def _show_loading(self, user_id: str) -> None:
         """LINE's typing indicator, for 5 s or until our reply arrives."""
