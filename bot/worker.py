@@ -20,13 +20,15 @@ from typing import Any, Protocol
 from intents.conversation import Conversation
 from intents.openings import PULL_PLATFORMS, remind_at, reminder_body
 from storage.models import utcnow
-from storage.openings import Delivery
+from storage.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
 LOOK_AHEAD = timedelta(hours=36)  # reminders are due from 18:00 the day before
 MAX_BACKOFF = timedelta(hours=1)
-MAX_ATTEMPTS = 12
+BACKOFF_BASE = 15.0  # seconds before the second try; doubled for each try after it
+BACKOFF_JITTER = 5.0  # seconds, at most, added at random (workers do not retry in step)
+MAX_ATTEMPTS = 12  # about four hours of tries (the backoff stops growing at an hour)
 CLAIM_BATCH = 1000
 MULTICAST_MAX = 500  # LINE's limit of recipients per multicast
 
@@ -91,12 +93,16 @@ class Worker:
         store = self.conversation.store
         claimed = await asyncio.to_thread(store.claim_due, platforms, now, CLAIM_BATCH)
         # The same body to many people (a broadcast) goes out as one multicast per 500 where
-        # the platform has it (LINE); everything else one push at a time.
-        batches: dict[tuple[str, str], list[Delivery]] = {}
+        # the platform has it (LINE); everything else one push at a time. A chunk that failed
+        # is retried as the same chunk (its messages have the same tries and the same next
+        # time), so it is sent with the same retry key: LINE drops it if it had arrived.
+        batches: dict[tuple[str, str, int], list[Delivery]] = {}
         for message in claimed:
-            batches.setdefault((message.platform, message.body), []).append(message)
+            batches.setdefault((message.platform, message.body, message.attempts), []).append(
+                message
+            )
         sent = failed = 0
-        for (platform, body), items in batches.items():
+        for (platform, body, _), items in batches.items():
             sender = self.senders[platform]
             multicast = getattr(sender, "multicast", None)
             if multicast is not None and len(items) > 1:
@@ -107,12 +113,10 @@ class Worker:
                         await multicast([m.platform_user_id for m in chunk], json.loads(body), key)
                     except DeliveryError as exc:
                         failed += len(chunk)
-                        for m in chunk:
-                            await self._settle_failure(m, exc, now)
+                        await self._settle_failure(chunk, exc, now)
                         continue
                     sent += len(chunk)
-                    for m in chunk:
-                        await asyncio.to_thread(store.mark_delivered, m.id, now)
+                    await asyncio.to_thread(self._delivered, chunk, now)
                 continue
             for message in items:
                 try:
@@ -121,20 +125,32 @@ class Worker:
                     )
                 except DeliveryError as exc:
                     failed += 1
-                    await self._settle_failure(message, exc, now)
+                    await self._settle_failure([message], exc, now)
                     continue
                 sent += 1
-                await asyncio.to_thread(store.mark_delivered, message.id, now)
+                await asyncio.to_thread(self._delivered, [message], now)
         return sent, failed
 
-    async def _settle_failure(self, message: Delivery, exc: DeliveryError, now: datetime) -> None:
+    def _delivered(self, messages: list[Delivery], now: datetime) -> None:
+        for message in messages:
+            self.conversation.store.mark_delivered(message.id, now)
+
+    async def _settle_failure(
+        self, messages: list[Delivery], exc: DeliveryError, now: datetime
+    ) -> None:
+        """A retryable failure: due again after a backoff (the same for the whole chunk);
+        a permanent one (blocked, bad id, a message the platform refuses) or one too many:
+        failed, kept for the console, never marked delivered."""
         store = self.conversation.store
-        if exc.retry and message.attempts < MAX_ATTEMPTS:
-            backoff = min(MAX_BACKOFF, timedelta(seconds=15 * 2**message.attempts))
-            jitter = timedelta(seconds=random.uniform(0, 5))  # noqa: S311
-            await asyncio.to_thread(
-                store.mark_failed, message.id, str(exc), now + backoff + jitter
-            )
-        else:  # permanent (blocked, bad id) or too many tries: stop trying
-            log.warning("giving up on outbox %d: %s", message.id, exc)
-            await asyncio.to_thread(store.mark_delivered, message.id, now)
+        attempts = messages[0].attempts
+        if exc.retry and attempts < MAX_ATTEMPTS:
+            backoff = min(MAX_BACKOFF, timedelta(seconds=BACKOFF_BASE * 2 ** (attempts - 1)))
+            jitter = timedelta(seconds=random.uniform(0, BACKOFF_JITTER))  # noqa: S311
+            for message in messages:
+                await asyncio.to_thread(
+                    store.mark_failed, message.id, str(exc), now + backoff + jitter
+                )
+            return
+        log.warning("giving up on outbox %s: %s", [m.id for m in messages], exc)
+        for message in messages:
+            await asyncio.to_thread(store.give_up, message.id, str(exc), now)

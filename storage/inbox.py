@@ -21,15 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import Connection, delete, func, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from storage.models import InboxEvent, utcnow
+from storage.turns import TurnSql
 
-LEASE = timedelta(seconds=60)  # a turn takes milliseconds; a process silent this long is gone
+# A turn takes milliseconds and an event waits in memory a second or two at most (the
+# drainer's bound): a lease this old belongs to a process that is gone.
+LEASE = timedelta(seconds=30)
 KEEP_DONE = timedelta(days=7)  # done events are kept this long (redeliveries come in minutes)
 
 
@@ -47,28 +48,59 @@ class StoredEvent:
 class _HasSession(Protocol):
     def session(self) -> AbstractContextManager[Session]: ...
 
+    def connection(self) -> AbstractContextManager[Connection]: ...
+
+    def _turn_connection(self) -> AbstractContextManager[Connection]: ...
+
+
+class _HasTurns(_HasSession, Protocol):
+    _turn: TurnSql
+
 
 class InboxQueries:
     """The inbox's statements (see the module docstring)."""
 
-    def put_inbox(self: _HasSession, platform: str, events: Sequence[tuple[str, str]]) -> None:
+    def put_inbox(
+        self: _HasTurns,
+        platform: str,
+        events: Sequence[tuple[str, str]],
+        *,
+        lease: bool = False,
+        now: datetime | None = None,
+    ) -> list[StoredEvent]:
         """Store ``(event_id, body)`` pairs in one committed insert; repeats are ignored.
+
+        With ``lease`` the new rows are leased to this process at once (it answers them now,
+        without taking them again) and come back; without, they wait for a drainer.
 
         Raises whatever the database raises: the webhook then answers non-2xx, and the
         platform delivers the events again later."""
-        if not events:
-            return
-        now = utcnow()
-        rows = [
-            {"platform": platform, "event_id": eid[:128], "body": body, "received_at": now,
-             "attempts": 0}
-            for eid, body in dict(events).items()
-        ]  # fmt: skip
-        table = InboxEvent.__table__  # type: ignore[attr-defined]
-        with self.session() as s:
-            dialect = s.get_bind().dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            s.execute(insert(table).values(rows).on_conflict_do_nothing())
+        (stored,) = InboxQueries.put_inbox_many(self, [(platform, events, lease)], now=now)
+        return stored
+
+    def put_inbox_many(
+        self: _HasTurns,
+        puts: Sequence[tuple[str, Sequence[tuple[str, str]], bool]],
+        *,
+        now: datetime | None = None,
+    ) -> list[list[StoredEvent]]:
+        """Several webhooks' ``put_inbox`` in one transaction (one commit: on PostgreSQL the
+        wait for the disk is shared). One list per put: what it leased."""
+        now = now or utcnow()
+        rows: list[tuple[str, str, str, bool]] = []
+        for platform, events, lease in puts:
+            rows.extend((platform, eid[:128], body, lease) for eid, body in dict(events).items())
+        if not rows:
+            return [[] for _ in puts]
+        with self.connection() as c:
+            inserted = self._turn.put_inbox(c, rows, now, now + LEASE)
+        mine = {(p, e): StoredEvent(i, p, e, b, n) for i, p, e, b, n in inserted}
+        out: list[list[StoredEvent]] = []
+        for platform, events, lease in puts:
+            got = [mine[(platform, eid[:128])] for eid, _ in dict(events).items()
+                   if lease and (platform, eid[:128]) in mine]  # fmt: skip
+            out.append(sorted(got, key=lambda e: e.id))
+        return out
 
     def take_inbox(
         self: _HasSession,
@@ -106,31 +138,42 @@ class InboxQueries:
             ).all()  # fmt: skip
         return sorted((StoredEvent(*r) for r in rows), key=lambda e: e.id)
 
-    def finish_inbox(self: _HasSession, event_ids: Sequence[int]) -> None:
-        """Mark events answered."""
-        if event_ids:
-            with self.session() as s:
-                s.execute(
-                    update(InboxEvent)
-                    .where(col(InboxEvent.id).in_(list(event_ids)))
+    def finish_inbox(self: _HasSession, done: Sequence[int], released: Sequence[int] = ()) -> None:
+        """Mark events answered, and give others back at once (their turn failed: the next
+        round takes them again), in one transaction.
+
+        On PostgreSQL this commits on the turn pool, without waiting for the disk: should a
+        crash lose it, the event is taken again and its turn finds its id already claimed
+        (processed_events), so it is not answered twice."""
+        if not done and not released:
+            return
+        table = InboxEvent.__table__  # type: ignore[attr-defined]
+        with self._turn_connection() as c:
+            if done:
+                c.execute(
+                    update(table)
+                    .where(table.c.id.in_(sorted(done)))
                     .values(done_at=utcnow(), claimed_until=None)
+                )
+            if released:
+                c.execute(
+                    update(table)
+                    .where(table.c.id.in_(sorted(released)))
+                    .values(claimed_until=None)
                 )
 
     def release_inbox(self: _HasSession, event_id: int) -> None:
-        """Give an event back at once (its turn failed): the next round takes it again."""
-        with self.session() as s:
-            s.execute(
-                update(InboxEvent).where(col(InboxEvent.id) == event_id).values(claimed_until=None)
-            )
+        """Give one event back at once (see ``finish_inbox``)."""
+        InboxQueries.finish_inbox(self, (), [event_id])
 
     def inbox_pending(self: _HasSession, platform: str | None = None) -> int:
         """How many events are not answered yet (health, tests, benchmarks)."""
         table = InboxEvent.__table__  # type: ignore[attr-defined]
-        query = core_select(table.c.id).where(table.c.done_at.is_(None))
+        query = core_select(func.count()).select_from(table).where(table.c.done_at.is_(None))
         if platform is not None:
             query = query.where(table.c.platform == platform)
         with self.session() as s:
-            return len(s.execute(query).all())
+            return int(s.execute(query).scalar_one())
 
     def prune_inbox(self: _HasSession, now: datetime | None = None) -> int:
         """Forget answered events older than KEEP_DONE; returns how many."""

@@ -259,6 +259,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = Field(default=0)
     claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    failed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # given up
     last_error: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 

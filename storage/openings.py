@@ -1,5 +1,5 @@
-"""Queries for volunteer openings: invites, representatives, recruitment calls, sign-ups and
-the outbox. Mixed into :class:`storage.store.Store`.
+"""Queries for volunteer openings: invites, representatives, recruitment calls and sign-ups.
+Mixed into :class:`storage.store.Store` (the outbox is in ``storage.outbox``).
 
 Races closed here, on SQLite and PostgreSQL alike:
 
@@ -7,7 +7,6 @@ Races closed here, on SQLite and PostgreSQL alike:
   statement, so two people tapping at once cannot both get it;
 - an invite code: ``UPDATE … SET used_at WHERE used_at IS NULL`` lets one redemption win;
 - a reminder: its outbox row has a unique ``dedupe_key``, so two workers enqueue it once;
-- delivery: a worker claims a message with a conditional UPDATE before sending it.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, case, delete, func, literal, or_, update
-from sqlalchemy import select as core_select
+from sqlalchemy import case, delete, func, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -39,7 +37,6 @@ from storage.models import (
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on phones
 INVITE_TTL = timedelta(days=7)
-CLAIM_LEASE = timedelta(minutes=2)
 ACTIVE = ("confirmed", "waiting")
 
 
@@ -139,18 +136,6 @@ class Profile:
     contact: str | None
     age_group: str | None
     consent_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """An outbox message claimed for delivery."""
-
-    id: int
-    user_id: int
-    platform: str
-    platform_user_id: str
-    body: str
-    attempts: int
 
 
 def invite_hash(code: str) -> str:
@@ -518,108 +503,6 @@ class OpeningQueries:
 
     # --- outbox -----------------------------------------------------------------------------
 
-    def enqueue(
-        self: _HasSession,
-        user_id: int,
-        body: str,
-        *,
-        dedupe_key: str | None = None,
-        deliver_after: datetime | None = None,
-    ) -> bool:
-        """Queue a message; False when one with the same ``dedupe_key`` already exists."""
-        try:
-            with self.session() as s:
-                s.add(
-                    OutboxMessage(
-                        user_id=user_id,
-                        body=body,
-                        dedupe_key=dedupe_key,
-                        deliver_after=deliver_after or utcnow(),
-                    )
-                )
-            return True
-        except IntegrityError:
-            return False
-
-    def claim_due(
-        self: _HasSession, platforms: tuple[str, ...], now: datetime, limit: int = 50
-    ) -> list[Delivery]:
-        """Claim due messages to users on push platforms; another worker skips claimed ones."""
-        with self.session() as s:
-            candidates = s.exec(
-                select(OutboxMessage, User)
-                .join(User, col(User.id) == col(OutboxMessage.user_id))
-                .where(
-                    col(OutboxMessage.delivered_at).is_(None),
-                    col(OutboxMessage.deliver_after) <= now,
-                    or_(
-                        col(OutboxMessage.claimed_until).is_(None),
-                        col(OutboxMessage.claimed_until) < now,
-                    ),
-                    col(User.platform).in_(platforms),
-                    col(User.active),
-                )
-                .order_by(col(OutboxMessage.id))
-                .limit(limit)
-            ).all()
-            claimed = []
-            for message, user in candidates:
-                won = s.execute(
-                    update(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.id) == message.id,
-                        col(OutboxMessage.delivered_at).is_(None),
-                        or_(
-                            col(OutboxMessage.claimed_until).is_(None),
-                            col(OutboxMessage.claimed_until) < now,
-                        ),
-                    )
-                    .values(
-                        claimed_until=now + CLAIM_LEASE, attempts=col(OutboxMessage.attempts) + 1
-                    )
-                )
-                if _rowcount(won) == 1:
-                    claimed.append(
-                        Delivery(
-                            int(message.id or 0),
-                            int(user.id or 0),
-                            user.platform,
-                            user.platform_user_id,
-                            message.body,
-                            message.attempts + 1,
-                        )
-                    )
-            return claimed
-
-    def mark_delivered(self: _HasSession, message_id: int, now: datetime) -> None:
-        """The platform accepted the message."""
-        with self.session() as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == message_id)
-                .values(delivered_at=now, claimed_until=None)
-            )
-
-    def mark_failed(self: _HasSession, message_id: int, error: str, retry_at: datetime) -> None:
-        """Delivery failed; try again at ``retry_at``."""
-        with self.session() as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == message_id)
-                .values(claimed_until=None, deliver_after=retry_at, last_error=error[:300])
-            )
-
-    def outbox_pending(self: _HasSession) -> int:
-        """Messages not yet delivered (health and tests)."""
-        with self.session() as s:
-            return int(
-                s.exec(
-                    select(func.count())
-                    .select_from(OutboxMessage)
-                    .where(col(OutboxMessage.delivered_at).is_(None))
-                ).one()
-            )
-
     def reminders_due(
         self: _HasSession, now: datetime, until: datetime
     ) -> list[tuple[int, int, CallView]]:
@@ -796,27 +679,3 @@ def _cancel(s: Session, row: SignUp, now: datetime) -> SignUpResult:
 def _rowcount(result: Any) -> int:
     """Rows an UPDATE changed (Session.execute's static type hides CursorResult)."""
     return int(getattr(result, "rowcount", 0))
-
-
-def take_due(s: Session | Connection, user_id: int, now: datetime) -> list[str]:
-    """Mark the user's due outbox messages delivered and return their bodies (pull delivery)."""
-    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-    rows = s.execute(
-        core_select(outbox.c.id, outbox.c.body)
-        .where(
-            outbox.c.user_id == user_id,
-            outbox.c.delivered_at.is_(None),
-            outbox.c.deliver_after <= now,
-        )
-        .order_by(outbox.c.id)
-    ).all()
-    bodies = []
-    for row in rows:
-        done = s.execute(
-            update(outbox)
-            .where(outbox.c.id == row.id, outbox.c.delivered_at.is_(None))
-            .values(delivered_at=now)
-        )
-        if _rowcount(done) == 1:  # another request may have delivered it a moment ago
-            bodies.append(row.body)
-    return bodies

@@ -44,7 +44,8 @@ from storage.models import (
     area_bits,
     utcnow,
 )
-from storage.openings import OpeningQueries, take_due
+from storage.openings import OpeningQueries
+from storage.outbox import OutboxQueries, take_due
 from storage.staff import StaffQueries
 from storage.turns import MAX_COUNTER_KEY, Ending, TurnSql, UserRow
 
@@ -260,7 +261,7 @@ def _view(g: Any, rank: int) -> GroupView:
     )
 
 
-class Store(OpeningQueries, StaffQueries, InboxQueries):
+class Store(OpeningQueries, OutboxQueries, StaffQueries, InboxQueries):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
     def __init__(self, engine: Engine) -> None:

@@ -133,6 +133,26 @@ state AS (
 """  # noqa: S608 (no input in the text: only placeholders)
 
 
+INBOX_CHUNK = 200  # inbox rows per INSERT (5 parameters each; SQLite allows 32,766)
+
+
+@cache
+def put_inbox_sql(rows: int) -> str:
+    """Insert ``rows`` inbox events (``:pN, :eN, :bN, :lN``: platform, event id, body, leased
+    now); the ones stored before are skipped."""
+    values = ",\n  ".join(
+        f"(:p{i}, :e{i}, :b{i}, :now, CASE WHEN :l{i} THEN 1 ELSE 0 END, "
+        f"CASE WHEN :l{i} THEN :lease END)"
+        for i in range(rows)
+    )
+    return f"""
+INSERT INTO inbox (platform, event_id, body, received_at, attempts, claimed_until)
+VALUES {values}
+ON CONFLICT (platform, event_id) DO NOTHING
+RETURNING id, platform, event_id, body, attempts
+"""  # noqa: S608 (no input in the text: only placeholders)
+
+
 @dataclass(frozen=True, slots=True)
 class Ending:
     """One turn's end: whose, the locale to note (None: leave it), the state as JSON."""
@@ -239,6 +259,24 @@ class TurnSql:
     def save_state(self, c: Connection, user_id: int, data: str, now: datetime) -> None:
         """Insert or replace the user's conversation state."""
         self._run(c, SAVE_STATE, user_id=user_id, data=data, now=self._stamp(now))
+
+    def put_inbox(
+        self, c: Connection, rows: list[tuple[str, str, str, bool]], now: datetime, lease: datetime
+    ) -> list[tuple[int, str, str, str, int]]:
+        """Insert inbox rows ``(platform, event_id, body, leased)`` in one statement; an event
+        stored before is skipped. Returns ``(id, platform, event_id, body, attempts)`` of each
+        row inserted with a lease."""
+        out: list[tuple[int, str, str, str, int]] = []
+        for start in range(0, len(rows), INBOX_CHUNK):
+            chunk = rows[start : start + INBOX_CHUNK]
+            params: dict[str, Any] = {"now": self._stamp(now), "lease": self._stamp(lease)}
+            for i, (platform, event_id, body, leased) in enumerate(chunk):
+                params |= {f"p{i}": platform, f"e{i}": event_id, f"b{i}": body, f"l{i}": leased}
+            leased_by = {(p, e) for p, e, _, leased in chunk if leased}
+            for row in self._all(c, put_inbox_sql(len(chunk)), params):
+                if (row[1], row[2]) in leased_by:
+                    out.append((int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4])))
+        return out
 
     # --- the driver -----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -66,7 +67,8 @@ async def post_form(client: TestClient, page_url: str, action: str, **fields: st
 @pytest.mark.parametrize(
     "path",
     ["/admin/", "/admin/groups", "/admin/calls", "/admin/unanswered", "/admin/broadcast",
-     "/admin/audit", "/admin/groups/export.csv", "/admin/calls/1/signups.csv"],
+     "/admin/audit", "/admin/groups/export.csv", "/admin/calls/1/signups.csv",
+     "/admin/deliveries"],
 )  # fmt: skip
 async def test_everything_needs_sign_in(client: TestClient, path: str) -> None:
     response = await client.get(path, allow_redirects=False)
@@ -235,6 +237,32 @@ async def test_dashboard_and_broadcast(client: TestClient) -> None:
     assert "1人" in await sent.text()
     reply = c.handle(Inbound("test", "vol", text="こんにちは"))
     assert any("清掃の日" in n for n in reply.notices)
+
+
+async def test_failed_deliveries_are_listed_and_sent_again(client: TestClient) -> None:
+    """A message LINE refused stays visible, with why, until staff send it again."""
+    await sign_in(client)
+    store = conv(client).store
+    user = store.touch_user("line", "Ufail", "ja")
+    store.enqueue(user.id, json.dumps({"text": "<i>雨天延期</i>のお知らせ", "choices": []}))
+    (message,) = store.claim_due(("line",), datetime.now(UTC))
+    store.give_up(message.id, "LINE push 400: 'The user has blocked the bot'", datetime.now(UTC))
+    dashboard = await (await client.get("/admin/")).text()
+    assert re.search(r"配信エラー</span><b>1</b>", dashboard)
+    page = await client.get("/admin/deliveries")
+    html = await page.text()
+    assert "&lt;i&gt;雨天延期&lt;/i&gt;のお知らせ" in html  # escaped
+    assert "blocked the bot" in html
+    status = await post_form(
+        client, "/admin/deliveries", "/admin/deliveries/retry", ids=str(message.id)
+    )
+    assert status == 303
+    assert store.failed_deliveries() == []
+    assert store.outbox_pending() == 1  # due again
+    audit = await (await client.get("/admin/audit")).text()
+    assert "deliveries_retried" in audit
+    empty = await (await client.get("/admin/deliveries")).text()
+    assert "届かなかったメッセージはありません" in empty
 
 
 async def test_logout(client: TestClient) -> None:

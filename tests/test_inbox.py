@@ -159,7 +159,7 @@ async def test_an_event_that_cannot_be_stored_is_not_acknowledged(
     def full(*_args: Any) -> None:
         raise OSError("database or disk is full")
 
-    monkeypatch.setattr(store, "put_inbox", full)
+    monkeypatch.setattr(store, "put_inbox_many", full)
     assert await _post(client, ev.body(ev.text("Uc", "協働ってなに？"))) == 503
     monkeypatch.undo()
     assert await _post(client, ev.body(ev.text("Uc", "協働ってなに？"))) == 200  # redelivered

@@ -257,7 +257,7 @@ def test_split_text_counts_utf16() -> None:
     assert [utf16_units(p) <= 5000 for p in parts] == [True, True]
     assert "".join(parts) == "😀" * 3000
     assert split_text("") == [" "]
-    assert line_adapter.render(Reply("", "x")) == [{"type": "text", "text": " "}]
+    assert line_adapter.render(Reply("", "x")) == []  # LINE refuses blank texts: send nothing
 
 
 @pytest.mark.parametrize(
@@ -367,6 +367,25 @@ async def test_a_slow_answer_shows_the_loading_animation_first(
     (sent,) = await fake[0].wait_for(1)
     assert fake[0].loading == ["Uslow"]
     assert "協働" in texts(sent)
+
+
+async def test_queued_messages_of_one_user_show_one_loading_animation(
+    bot: TestClient, fake: tuple[FakeLine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a backlog every queued message has waited: the user sees one animation (it
+    lasts LOADING_SECONDS), not one request to LINE per message."""
+    channel = bot.server.app[channels_key]["line"]
+    answer_many = channel.conversation.handle_many
+
+    def slowly(inbounds: list[Any]) -> list[Any]:
+        time.sleep(0.5)  # longer than LOADING_AFTER, each
+        return answer_many(inbounds)
+
+    monkeypatch.setattr(channel._lanes, "_answer_many", slowly)
+    for n in range(4):
+        await post(bot, ev.body(ev.text("Uqueue", f"協働ってなに？{n}")))
+    await fake[0].wait_for(4, within=15)
+    assert fake[0].loading == ["Uqueue"]
 
 
 async def test_a_quick_answer_shows_no_loading_animation(

@@ -64,6 +64,8 @@ MAX_BUBBLES = 12
 MAX_ALT_TEXT = 1500
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
 LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
+LOADING_SECONDS = 5  # how long one animation shows (LINE: 5 to 60, in steps of 5)
+MAX_LOADING_USERS = 10_000  # users remembered as having the animation on screen
 RETRY_NAMESPACE = uuid.UUID("5b2d7f63-7c1c-4f0a-9d0e-2f6a1c3e9b11")
 
 
@@ -169,7 +171,7 @@ def render(reply: Reply) -> list[LineMessage]:
         carousel = {"type": "carousel", "contents": [_bubble(c) for c in cards]}
         messages.append({"type": "flex", "altText": alt or "一覧", "contents": carousel})
     if not messages:
-        messages.append({"type": "text", "text": " "})
+        return []  # nothing to say (LINE refuses blank texts): the caller sends nothing
     if reply.choices:
         messages[-1]["quickReply"] = {
             "items": [
@@ -206,6 +208,7 @@ class LineChannel:
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes: UserLanes[Inbound, Reply] = UserLanes(self.conversation.handle_many)
         self._inbox: InboxDrainer | None = None
+        self._loading_until: dict[str, float] = {}  # user → loop time the animation ends
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 
@@ -263,12 +266,12 @@ class LineChannel:
         # Store, then acknowledge: once LINE has our 200 it never sends these events again.
         stored = [r for i, event in enumerate(events) if (r := _stored(event, raw, i)) is not None]
         try:
-            await asyncio.to_thread(self.conversation.store.put_inbox, PLATFORM, stored)
+            if self._inbox is None:
+                raise RuntimeError("LineChannel.open() was not called")
+            await self._inbox.accept(stored)
         except Exception:
             log.exception("could not store %d LINE events; LINE will redeliver", len(stored))
             return web.Response(status=503, text="try again")
-        if self._inbox is not None:
-            self._inbox.wake()
         return web.Response(text="OK")
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -294,7 +297,7 @@ class LineChannel:
             # The turn claims the event id in its first transaction: a redelivery, or the
             # same event at another process, stops there.
             loading = asyncio.get_running_loop().call_later(
-                LOADING_AFTER, lambda: self._spawn(self._show_loading(user_id))
+                LOADING_AFTER, self._loading_for, user_id
             )
             try:
                 reply = await self._lanes.run(inbound)
@@ -305,10 +308,22 @@ class LineChannel:
             # Inside the user's lane: their next reply cannot overtake this one.
             await self._send(body.get("reply_token"), user_id, render(reply))
 
+    def _loading_for(self, user_id: str) -> None:
+        """Show the loading animation to a user who has waited LOADING_AFTER for a reply,
+        unless it is showing already (it lasts LOADING_SECONDS): under a backlog every
+        queued message has waited, and one animation per user is what they see."""
+        now = asyncio.get_running_loop().time()
+        if now < self._loading_until.get(user_id, 0.0):
+            return
+        if len(self._loading_until) > MAX_LOADING_USERS:  # forget the expired ones
+            self._loading_until = {u: t for u, t in self._loading_until.items() if t > now}
+        self._loading_until[user_id] = now + LOADING_SECONDS
+        self._spawn(self._show_loading(user_id))
+
     async def _show_loading(self, user_id: str) -> None:
         """LINE's typing indicator, for 5 s or until our reply arrives."""
         try:
-            body = {"chatId": user_id, "loadingSeconds": 5}
+            body = {"chatId": user_id, "loadingSeconds": LOADING_SECONDS}
             await self._post("/v2/bot/chat/loading/start", body)
         except (ApiException, aiohttp.ClientError, TimeoutError):
             log.info("loading animation not shown", exc_info=True)
@@ -337,6 +352,8 @@ class LineChannel:
         self, reply_token: str | None, user_id: str, messages: list[LineMessage]
     ) -> None:
         """Reply; if the token is spent or expired, push; if LINE is down, keep it for later."""
+        if not messages:
+            return
         if reply_token:
             try:
                 await self._post(
@@ -368,6 +385,8 @@ class LineChannel:
     async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
         """The worker's sender: push one outbox message, at most once per ``retry_key``."""
         messages = render_body(body)
+        if not messages:
+            raise DeliveryError("nothing to send (a blank message)", retry=False)
         # The same outbox message always gets the same retry key, so LINE drops a repeat of a
         # push it already accepted (answering 409) even if we crashed before noting it.
         key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
@@ -377,7 +396,10 @@ class LineChannel:
         self, platform_user_ids: list[str], body: dict[str, Any], retry_key: str
     ) -> None:
         """The worker's broadcast path: one request for up to 500 users."""
-        request = {"to": platform_user_ids[:500], "messages": render_body(body)}
+        messages = render_body(body)
+        if not messages:
+            raise DeliveryError("nothing to send (a blank message)", retry=False)
+        request = {"to": platform_user_ids[:500], "messages": messages}
         key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
         await self._deliver("/v2/bot/message/multicast", request, key, "multicast")
 

@@ -149,14 +149,14 @@ class TelegramChannel:
         # Store, then acknowledge: Telegram does not send an update again after our 200.
         stored = [(str(update.update_id), json.dumps(data, ensure_ascii=False))]
         try:
-            await asyncio.to_thread(self.conversation.store.put_inbox, PLATFORM, stored)
+            if self._inbox is None:
+                raise RuntimeError("TelegramChannel.open() was not called")
+            await self._inbox.accept(stored)
         except Exception:
             log.exception(
                 "could not store Telegram update %s; it will be resent", update.update_id
             )
             return web.Response(status=503, text="try again")
-        if self._inbox is not None:
-            self._inbox.wake()
         return web.Response(text="OK")
 
     async def _answer_stored(self, event: StoredEvent) -> None:

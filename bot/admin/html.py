@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
+from bot.admin.words import w
+
 NAV = [
     ("/admin/", "ダッシュボード"),
     ("/admin/groups", "団体"),
     ("/admin/calls", "募集"),
     ("/admin/unanswered", "未回答の質問"),
     ("/admin/broadcast", "お知らせ配信"),
+    ("/admin/deliveries", w("nav", "deliveries")),
     ("/admin/audit", "操作記録"),
 ]
 

@@ -18,18 +18,15 @@ from aiohttp.web_request import FileField
 from rapidfuzz import fuzz
 
 from bot import directory_csv
-from bot.adapters.web import conversation_key
-from bot.admin import auth
+from bot.admin import auth, common, deliveries
 from bot.admin.html import bar_chart, csrf_field, e, options, page, table
-from intents.conversation import Conversation
+from bot.admin.words import w
 from intents.openings import AGE_GROUPS
 from knowledge.when import TOKYO, format_span, today_in_tokyo
 from storage.store import GroupRecord, GroupView
 
 log = logging.getLogger(__name__)
 
-secret_key = web.AppKey("admin_secret", str)
-session_key = web.RequestKey("staff_session", auth.StaffSession)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SIMILAR = 80  # rapidfuzz ratio above which two unanswered questions are grouped
 SECURITY_HEADERS = {
@@ -40,26 +37,13 @@ SECURITY_HEADERS = {
 }
 
 
-def _conv(request: web.Request) -> Conversation:
-    return request.app[conversation_key]
-
-
-def _session(request: web.Request) -> auth.StaffSession:
-    return request[session_key]
-
-
-def _csrf(request: web.Request) -> str:
-    return auth.csrf_token(request.app[secret_key], _session(request))
-
-
-def _page(request: web.Request, title: str, body: str, status: int = 200) -> web.Response:
-    html = page(title, body, user=_session(request).username, csrf=_csrf(request))
-    return web.Response(text=html, content_type="text/html", status=status)
-
-
-async def _audit(request: web.Request, action: str, detail: str = "") -> None:
-    store = _conv(request).store
-    await asyncio.to_thread(store.audit, _session(request).username, action, detail)
+_conv = common.conversation
+_session = common.session
+_csrf = common.csrf
+_page = common.render
+_audit = common.audit
+secret_key = common.secret_key
+session_key = common.session_key
 
 
 @web.middleware
@@ -171,6 +155,8 @@ async def dashboard(request: web.Request) -> web.Response:
         ("利用者", d.users), ("登録団体", f"{d.groups}（確認済み {d.verified_groups}）"),
         ("受付中の募集", d.open_calls), ("有効な申し込み", d.active_sign_ups),
         ("未回答の質問", d.open_questions),
+        (w("deliveries", "dashboard_tile"),
+         await asyncio.to_thread(conv.store.count_failed_deliveries)),
     ]  # fmt: skip
     cards = "".join(f'<div class="tile"><span>{e(k)}</span><b>{e(v)}</b></div>' for k, v in tiles)
     faq = conv.faq
@@ -694,6 +680,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/admin/broadcast/preview", broadcast_preview)
     r.add_post("/admin/broadcast/send", broadcast_send)
     r.add_get("/admin/audit", audit_log)
+    deliveries.add_routes(app)
 
 
 async def _to_dashboard(request: web.Request) -> web.StreamResponse:

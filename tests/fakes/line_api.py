@@ -126,6 +126,8 @@ class FakeLine:
     expired_tokens: set[str] = field(default_factory=set)
     used_tokens: set[str] = field(default_factory=set)
     retry_keys: set[str] = field(default_factory=set)
+    tried_keys: list[str | None] = field(default_factory=list)  # of every push and multicast
+    lose_answers: int = 0  # the next pushes are accepted, but answered 500 (a lost answer)
     hang_seconds: float = 30.0
 
     def __post_init__(self) -> None:
@@ -210,12 +212,26 @@ class FakeLine:
             return checked
         parsed, body = checked
         key = request.headers.get("X-Line-Retry-Key")
-        if key is not None:
-            if key in self.retry_keys:
-                return _error(409, "The retry key is already accepted")
-            self.retry_keys.add(key)
+        if (repeat := self._repeat(key)) is not None:
+            return repeat
         await self._record(Sent("push", parsed.to, None, body["messages"], key, time.monotonic()))
-        return web.json_response({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
+        return self._accepted({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
+
+    def _repeat(self, key: str | None) -> web.Response | None:
+        """LINE's answer to a retry key it accepted before (409), else None."""
+        self.tried_keys.append(key)
+        if key is None:
+            return None
+        if key in self.retry_keys:
+            return _error(409, "The retry key is already accepted")
+        self.retry_keys.add(key)
+        return None
+
+    def _accepted(self, body: dict[str, Any]) -> web.Response:
+        if self.lose_answers > 0:  # it was sent; the answer is lost on the way back
+            self.lose_answers -= 1
+            return _error(500, "The server is busy")
+        return web.json_response(body)
 
     async def _multicast(self, request: web.Request) -> web.Response:
         checked = await self._messages(request, MulticastRequest, "multicast")
@@ -225,15 +241,13 @@ class FakeLine:
         if not 1 <= len(parsed.to) <= 500:
             return _error(400, "to: 1-500 user ids")
         key = request.headers.get("X-Line-Retry-Key")
-        if key is not None:
-            if key in self.retry_keys:
-                return _error(409, "The retry key is already accepted")
-            self.retry_keys.add(key)
+        if (repeat := self._repeat(key)) is not None:
+            return repeat
         for user in parsed.to:
             await self._record(
                 Sent("multicast", user, None, body["messages"], key, time.monotonic())
             )
-        return web.json_response({})
+        return self._accepted({})
 
     async def _loading(self, request: web.Request) -> web.Response:
         if (refused := await self._gate(request)) is not None:
