@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 settings_key = web.AppKey("settings", Settings)
 channels_key = web.AppKey("channels", dict[str, Channel])
 MAX_REQUEST = 1024 * 1024
+HEALTH_TIMEOUT = 5.0  # seconds
+PROCESS_NAME = f"serve:{socket.gethostname()}:{os.getpid()}"
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -77,10 +81,13 @@ async def telegram_callback(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers, 503 otherwise."""
+    """200 when the database takes a write (a full disk, a read-only replica or a lost
+    database answer 503: a load balancer then sends webhooks elsewhere), within
+    HEALTH_TIMEOUT seconds."""
     store = request.app[web_chat.conversation_key].store
     try:
-        await asyncio.to_thread(store.ping)
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await asyncio.to_thread(store.heartbeat, PROCESS_NAME)
     except Exception:
         log.exception("health check failed")
         return web.json_response({"status": "unavailable"}, status=503)

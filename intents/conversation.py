@@ -7,6 +7,7 @@ the input, load the user's state from the database, route, run the handler and s
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ from knowledge.messages import Messages
 from knowledge.places import PlaceIndex
 from knowledge.text import fold, language_of
 from knowledge.when import today_in_tokyo
+from storage import connection_died
 from storage.models import utcnow
 from storage.store import AlreadyHandled, Store, TurnEnd, TurnStart, UserRef
 
@@ -124,7 +126,7 @@ class Conversation:
                     results[i] = begun
                     continue
                 try:
-                    reply, end = self._answer(inbounds[i], p, *begun)
+                    reply, end = self._answer_once_more_if_cut(inbounds[i], p, *begun)
                 except Exception as exc:  # a bug in one handler must not take the others
                     results[i] = exc
                     self._release(inbounds[i])
@@ -144,6 +146,19 @@ class Conversation:
                 if isinstance(answered, Reply):
                     answered.notices.extend(str(json.loads(b).get("text", "")) for b in bodies)
         return [results[i] for i in range(len(inbounds))]
+
+    def _answer_once_more_if_cut(
+        self, inbound: Inbound, prepared: _Prepared, user: UserRef, state: dict[str, Any]
+    ) -> tuple[Reply, TurnEnd | None]:
+        """``_answer``; when the database connection died under it, once more on a new one,
+        from the state as it was loaded (the first try may have changed it)."""
+        try:
+            return self._answer(inbound, prepared, user, copy.deepcopy(state))
+        except Exception as exc:
+            if not connection_died(exc):
+                raise
+            log.warning("the database connection died mid-turn; answering once more")
+            return self._answer(inbound, prepared, user, state)
 
     def _release(self, inbound: Inbound) -> None:
         """A turn that failed leaves its event id unclaimed: the inbox's retry, or the

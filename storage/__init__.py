@@ -3,7 +3,7 @@
 This package is the only place that speaks SQL. ``Store`` is its front door.
 """
 
-from storage.db import create_db_engine, database_url, migrate
+from storage.db import connection_died, create_db_engine, database_url, migrate
 from storage.store import Store
 
-__all__ = ["Store", "create_db_engine", "database_url", "migrate"]
+__all__ = ["Store", "connection_died", "create_db_engine", "database_url", "migrate"]

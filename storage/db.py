@@ -9,6 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import create_engine
 
 DEFAULT_SQLITE = Path("var") / "tsunagaru.db"
@@ -37,8 +38,10 @@ def create_db_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    # No pre-ping (a round trip per checkout); connections are recycled instead.
-    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=10)
+    # Pre-ping: a connection the server dropped (a restart, a failover, an idle timeout) is
+    # found on checkout and replaced, instead of failing a sign-up. One round trip per
+    # checkout; the chat turn's own pool (below) goes without it, see there.
+    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=10)
 
 
 def create_turn_engine(engine: Engine) -> Engine:
@@ -52,6 +55,10 @@ def create_turn_engine(engine: Engine) -> Engine:
     on the main pool and wait for the disk. The flush cost about 0.3 ms of every commit, and a
     turn commits twice.
     """
+    # No pre-ping here: a turn runs its two statements on this pool, and a round trip before
+    # each would cost more than the statement. A dead connection fails its statement instead;
+    # SQLAlchemy then discards every connection of the pool opened before it, and the turn
+    # runs the statement once more (``intents.conversation._twice``) on a fresh one.
     return create_engine(
         engine.url,
         # statement_timeout: a turn's reads and bookkeeping take milliseconds; one that waits
@@ -98,3 +105,9 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     # locked" while another writer commits. IMMEDIATE makes the second writer wait instead.
     # (On the driver connection: exec_driver_sql would cost half the statement's time again.)
     conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+
+
+def connection_died(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database connection going away (and being discarded), so that
+    running the same work again on a new connection may well succeed."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

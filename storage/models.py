@@ -110,6 +110,15 @@ class InboxEvent(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
+class Heartbeat(SQLModel, table=True):
+    """The last time a process proved the database takes writes (``/healthz``)."""
+
+    __tablename__ = "heartbeats"
+
+    name: str = Field(primary_key=True, max_length=100)  # host:pid of the process
+    beat_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
 class UnansweredQuestion(SQLModel, table=True):
     """A question the bot could not answer, kept for the 市民活動センター without who asked it."""
 

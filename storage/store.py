@@ -38,6 +38,7 @@ from storage.models import (
     Group,
     GroupArea,
     GroupField,
+    Heartbeat,
     ProcessedEvent,
     UnansweredQuestion,
     User,
@@ -528,10 +529,25 @@ class Store(OpeningQueries, OutboxQueries, StaffQueries, InboxQueries):
             return int(s.exec(select(func.count()).select_from(User)).one())
 
     def ping(self) -> datetime:
-        """A round trip to the database (health check)."""
+        """A round trip to the database (a read)."""
         with self.session() as s:
             s.exec(select(func.count()).select_from(ProcessedEvent)).one()
         return utcnow()
+
+    def heartbeat(self, name: str) -> datetime:
+        """Prove the database takes a write: this process's heartbeat row, upserted and
+        committed as a webhook's events are (health check). Raises when it cannot."""
+        now = utcnow()
+        table = Heartbeat.__table__  # type: ignore[attr-defined]
+        with self.session() as s:
+            dialect = s.get_bind().dialect.name
+            insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+            s.execute(
+                insert.values(name=name[:100], beat_at=now).on_conflict_do_update(
+                    index_elements=["name"], set_={"beat_at": now}
+                )
+            )
+        return now
 
     # the group directory ------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""outbox messages the platform refused for good are kept as failed, not delivered
+"""outbox messages the platform refused for good are kept as failed, not delivered;
+heartbeats, the row /healthz writes to prove the database takes writes
 
 Revision ID: 0006
 Revises: 0005
@@ -19,8 +20,15 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "heartbeats",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("beat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("heartbeats")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("failed_at")
