@@ -34,6 +34,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/groups.py
 	$(BIN)/python bench/line_load.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ BACKOFF_BASE = 15.0  # seconds before the second try; doubled for each try after
 BACKOFF_JITTER = 5.0  # seconds, at most, added at random (workers do not retry in step)
 MAX_ATTEMPTS = 12  # about four hours of tries (the backoff stops growing at an hour)
 CLAIM_BATCH = 1000
+PRUNE_EVERY = 3600.0  # seconds between prunes of the inbox
 MULTICAST_MAX = 500  # LINE's limit of recipients per multicast
 
 
@@ -65,12 +67,19 @@ class Worker:
         return {"reminders_queued": queued, "sent": sent, "failed": failed}
 
     async def run_forever(self, interval: float = 30.0) -> None:
-        """Loop until cancelled."""
+        """Loop until cancelled; once an hour, forget answered inbox events older than a week
+        (storage.inbox.KEEP_DONE)."""
+        pruned_at = 0.0
         while True:
             try:
                 counts = await self.run_once()
                 if any(counts.values()):
                     log.info("worker: %s", counts)
+                if time.monotonic() - pruned_at > PRUNE_EVERY:
+                    pruned_at = time.monotonic()
+                    gone = await asyncio.to_thread(self.conversation.store.prune_inbox)
+                    if gone:
+                        log.info("worker: forgot %d answered inbox events", gone)
             except Exception:  # keep the worker alive; the next round retries
                 log.exception("worker round failed")
             await asyncio.sleep(interval)

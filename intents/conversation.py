@@ -47,6 +47,10 @@ _FORM_CONTROLS = {"f:back", "f:quit", "f:skip"}
 LANGUAGE_PAYLOADS = {"lang:en": "en", "lang:ja": "ja"}
 
 
+KEEP_REPLIES_ON = ("line", "telegram")  # platforms answered from the inbox
+KEPT_REPLIES = 3  # replies kept per user, for replay after a crash
+
+
 def build_router() -> Router:
     """Compose the feature rules in one place (the order does not matter; scores do)."""
     rules: list[Rule] = [
@@ -160,6 +164,16 @@ class Conversation:
             log.warning("the database connection died mid-turn; answering once more")
             return self._answer(inbound, prepared, user, state)
 
+    def replay(self, platform: str, user_id: str, event_id: str) -> Reply | None:
+        """The reply to an event whose turn committed, if it is among the user's last
+        KEPT_REPLIES: a process that died after the commit but before sending it leaves the
+        event to be taken again, and its turn must not run twice."""
+        state = self.store.saved_state(platform, user_id) or {}
+        for kept_id, kept in state.get("replies", []):
+            if kept_id == event_id:
+                return Reply.from_kept(kept)
+        return None
+
     def _release(self, inbound: Inbound) -> None:
         """A turn that failed leaves its event id unclaimed: the inbox's retry, or the
         platform's redelivery, answers it (once)."""
@@ -209,6 +223,10 @@ class Conversation:
         if state.pop("deleted", False):
             return reply, None  # 退会: nothing of this user is kept, not even the state
         state["choices"] = [[c.label, c.payload] for c in reply.buttons()]
+        if inbound.event_id and inbound.platform in KEEP_REPLIES_ON:
+            # Kept with the state (one commit): see ``replay``.
+            recent = [r for r in state.get("replies", []) if r[0] != inbound.event_id]
+            state["replies"] = [*recent, [inbound.event_id, reply.kept()]][-KEPT_REPLIES:]
         state["last_intent"] = reply.intent
         last_faq = state.get("last_faq")
         if reply.intent not in ("faq", "faq_feedback") and isinstance(last_faq, dict):

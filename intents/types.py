@@ -110,3 +110,24 @@ class Reply:
                 for card in self.cards
             ],
         }
+
+    def kept(self) -> list[Any]:
+        """A compact copy to keep with the conversation's state, so that a reply lost in a
+        crash (its turn committed, the process gone before it was sent) can be sent again."""
+        return [
+            self.text, self.intent, self.locale, list(self.notices),
+            [[c.label, c.payload] for c in self.choices],
+            [[k.title, k.body, [[b.label, b.payload] for b in k.buttons]] for k in self.cards],
+        ]  # fmt: skip
+
+    @classmethod
+    def from_kept(cls, kept: list[Any]) -> Reply:
+        """The reply :meth:`kept` saved."""
+        text, intent, locale, notices, choices, cards = kept
+        return cls(
+            str(text), str(intent),
+            choices=[Choice(str(label), str(payload)) for label, payload in choices],
+            cards=[Card(str(t), str(b), tuple(Choice(str(x), str(y)) for x, y in buttons))
+                   for t, b, buttons in cards],
+            locale=str(locale), notices=[str(n) for n in notices],
+        )  # fmt: skip

@@ -358,6 +358,12 @@ class Store(OpeningQueries, OutboxQueries, StaffQueries, InboxQueries):
             self._turn.seen(c, ref.id, ref.locale, utcnow())
             return ref
 
+    def saved_state(self, platform: str, platform_user_id: str) -> dict[str, Any] | None:
+        """The user's saved conversation state, or None (no user, no state)."""
+        with self._turn_connection() as c:
+            row = self._turn.user(c, platform, platform_user_id)
+        return dict(json.loads(row.data)) if row is not None and row.data else None
+
     def set_user_active(self, platform: str, platform_user_id: str, active: bool) -> None:
         """Unfollow/block: mark the user so nothing more is pushed to them."""
         with self.session() as s:

@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.adapters.web import conversation_key
 from bot.config import Settings
-from bot.server import create_app
+from bot.server import channels_key, create_app
 from intents.conversation import Conversation
+from intents.types import Inbound
 from storage import Store
 from storage.inbox import LEASE
 from storage.models import utcnow
@@ -145,6 +146,38 @@ async def test_events_acknowledged_before_a_crash_are_answered_after_restart(
             break
         await asyncio.sleep(0.02)
     assert store.inbox_pending("line") == 0
+
+
+@pytest.mark.parametrize("had_gone_out", [False, True])
+async def test_a_reply_lost_between_its_turn_and_sending_is_sent_once(
+    aiohttp_client: AiohttpClient, fake: tuple[FakeLine, str], tmp_path: Path, had_gone_out: bool
+) -> None:
+    """The process died after the turn committed (the sign-up, the state, the event id) but
+    before or just after the reply went out. The next process takes the event again; the turn
+    must not run twice, and the user gets the reply exactly once."""
+    settings = _settings(fake, tmp_path / "lost.db")
+    from bot.runtime import open_conversation
+
+    left = open_conversation(settings)
+    body = {"kind": "turn", "user": "Ulost", "text": "協働ってなに？", "payload": None,
+            "reply_token": "token-lost"}  # fmt: skip
+    left.store.put_inbox("line", [("evt-lost", json.dumps(body, ensure_ascii=False))], lease=True)
+    answered = left.handle(Inbound("line", "Ulost", text="協働ってなに？", event_id="evt-lost"))
+    left.store.close()  # … and the process is gone, its lease still on the event
+    if had_gone_out:
+        fake[0].used_tokens.add("token-lost")  # LINE had taken the reply
+    client = await aiohttp_client(create_app(settings))
+    store = client.server.app[conversation_key].store
+    channel = client.server.app[channels_key]["line"]
+    (event,) = store.take_inbox("line", now=utcnow() + LEASE + timedelta(seconds=1))
+    assert event.attempts == 2
+    await channel._answer_stored(event)
+    if had_gone_out:
+        assert fake[0].sent == []  # LINE said the token was used: not sent twice
+    else:
+        (sent,) = fake[0].sent
+        assert sent.reply_token == "token-lost"
+        assert answered.text.splitlines()[0] in json.dumps(sent.messages, ensure_ascii=False)
 
 
 async def test_an_event_that_cannot_be_stored_is_not_acknowledged(

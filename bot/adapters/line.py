@@ -302,11 +302,33 @@ class LineChannel:
             try:
                 reply = await self._lanes.run(inbound)
             except AlreadyHandled:
+                if event.attempts > 1:  # taken again: was its reply sent before a crash?
+                    await self._resend(body.get("reply_token"), user_id, event.event_id)
                 return
             finally:
                 loading.cancel()
             # Inside the user's lane: their next reply cannot overtake this one.
             await self._send(body.get("reply_token"), user_id, render(reply))
+
+    async def _resend(self, reply_token: str | None, user_id: str, event_id: str) -> None:
+        """Send again the kept reply of an event whose turn had committed when its process
+        died. Only with the reply token: LINE takes a token once, so if the reply had gone
+        out it answers 400 and nothing is sent twice."""
+        reply = await asyncio.to_thread(self.conversation.replay, PLATFORM, user_id, event_id)
+        if reply is None or not reply_token:
+            return
+        messages = render(reply)
+        if not messages:
+            return
+        try:
+            await self._post(
+                "/v2/bot/message/reply", {"replyToken": reply_token, "messages": messages}
+            )
+            log.info("sent again the reply to %s, lost in a crash", event_id)
+        except ApiException as exc:
+            if exc.status != 400:
+                raise  # LINE is down: the event is tried again later
+            log.info("the reply to %s had gone out (token used)", event_id)
 
     def _loading_for(self, user_id: str) -> None:
         """Show the loading animation to a user who has waited LOADING_AFTER for a reply,
