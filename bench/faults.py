@@ -8,7 +8,8 @@ webhooks. Every event has its own reply token, so a reply names its event:
 - acknowledged: webhooks the server answered 2xx (LINE sends those events never again);
 - answered: acknowledged events with a reply at the fake (reply or push), lost: without;
 - twice: events that got more than one reply;
-- recover: seconds from the fault's end (restart, LINE back, disk freed …) to the last reply.
+- recover: seconds from the fault's end (restart, LINE back, disk freed, the burst over …) to
+  the last reply.
 
 Faults: ``kill -9`` of the server mid-load, then a restart; the LINE API answering 500 for a
 while (the replies kept in the outbox, delivered by ``python -m bot worker``); PostgreSQL
@@ -374,7 +375,8 @@ async def burst(rig: Rig, label: str) -> None:
     await _fire([port], "after", 2000, 100.0, after)  # 20 s of ordinary load
     counts, _ = await _settle(rig, fired.acked + after.acked, 60)
     arrivals: dict[str, float] = await _arrivals(rig)
-    _report(label, f"burst 10 s at {rate:.0f} msg/s (1.5×)", fired, counts, 0.0)
+    drained = max((arrivals[t] for t in fired.acked if t in arrivals), default=burst_end)
+    _report(label, f"burst 10 s at {rate:.0f} msg/s (1.5×)", fired, counts, drained - burst_end)
     recovered = None
     for second in range(20):
         window = [t for t in after.acked

@@ -165,13 +165,18 @@ class Conversation:
             return self._answer(inbound, prepared, user, state)
 
     def replay(self, platform: str, user_id: str, event_id: str) -> Reply | None:
-        """The reply to an event whose turn committed, if it is among the user's last
-        KEPT_REPLIES: a process that died after the commit but before sending it leaves the
-        event to be taken again, and its turn must not run twice."""
+        """An event taken again after a crash found its id claimed: its turn had begun. If the
+        turn also ended (its reply is among the user's last KEPT_REPLIES, saved with the state
+        in the same commit), that reply, to send again instead of running the turn twice.
+
+        If the turn did not end, the conversation is as it was before it (its state was not
+        saved): the claim is released and None returned, so the caller runs the turn again.
+        (What a handler committed meanwhile, a sign-up, is guarded by its own uniqueness.)"""
         state = self.store.saved_state(platform, user_id) or {}
         for kept_id, kept in state.get("replies", []):
             if kept_id == event_id:
                 return Reply.from_kept(kept)
+        self.store.release_event(platform, event_id)
         return None
 
     def _release(self, inbound: Inbound) -> None:

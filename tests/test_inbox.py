@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.adapters import line as line_adapter
 from bot.adapters.web import conversation_key
 from bot.config import Settings
 from bot.server import channels_key, create_app
@@ -219,3 +220,64 @@ async def test_a_turn_that_failed_is_tried_again_and_answered_once(
     await asyncio.sleep(0.3)
     assert len(fake[0].sent) == 1  # once
     assert conversation.store.inbox_pending("line") == 0
+
+
+async def test_past_the_bound_events_wait_in_the_table_and_are_answered_in_order(
+    store: Store,
+) -> None:
+    """Work held in memory is bounded: past ``max_in_flight`` the webhook still stores (and
+    so acknowledges) its events, which wait in the table and are answered, in the order they
+    came, as room frees up."""
+    from bot.adapters.inbox import InboxDrainer
+
+    answered: list[str] = []
+    gate = asyncio.Event()
+    most = 0
+
+    async def answer(event: Any) -> None:
+        nonlocal most
+        most = max(most, drainer.in_flight)
+        await gate.wait()
+        answered.append(event.event_id)
+
+    drainer = InboxDrainer(store, "line", answer, max_in_flight=3)
+    drainer.start()
+    for n in range(10):
+        await drainer.accept([(f"e{n}", "{}")])  # stored and committed: the 200 may go
+    assert drainer.in_flight == 3  # the rest wait in the table, not in memory
+    assert store.inbox_pending("line") == 10
+    gate.set()
+    for _ in range(200):
+        if len(answered) == 10 and store.inbox_pending("line") == 0:
+            break
+        await asyncio.sleep(0.02)
+    await drainer.close()
+    assert answered == [f"e{n}" for n in range(10)]
+    assert most <= 3
+    assert store.inbox_pending("line") == 0
+
+
+async def test_an_event_whose_turn_began_but_did_not_end_is_run_again(
+    aiohttp_client: AiohttpClient, fake: tuple[FakeLine, str], tmp_path: Path
+) -> None:
+    """The process died between the turn's first transaction (the event id claimed) and its
+    last (the state and the kept reply): nothing of the turn stands but the claim, so the
+    next process runs the turn again — once."""
+    settings = _settings(fake, tmp_path / "unfinished.db")
+    client = await aiohttp_client(create_app(settings))
+    store = client.server.app[conversation_key].store
+    channel = client.server.app[channels_key]["line"]
+    body = {"kind": "turn", "user": "Uhalf", "text": "基金はあるの？", "payload": None,
+            "reply_token": "token-half"}  # fmt: skip
+    store.put_inbox("line", [("evt-half", json.dumps(body, ensure_ascii=False))], lease=True)
+    assert store.claim_event("line", "evt-half")  # the dead process's first transaction
+    later = utcnow() + LEASE + timedelta(seconds=1)
+    (event,) = store.take_inbox("line", now=later)
+    with pytest.raises(line_adapter.TurnUnfinished):
+        await channel._answer_stored(event)
+    assert fake[0].sent == []
+    store.release_inbox(event.id)  # what the drainer does with a failed turn
+    (again,) = store.take_inbox("line", now=later)
+    await channel._answer_stored(again)
+    (sent,) = fake[0].sent
+    assert "基金" in json.dumps(sent.messages, ensure_ascii=False)

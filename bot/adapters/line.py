@@ -302,23 +302,26 @@ class LineChannel:
             try:
                 reply = await self._lanes.run(inbound)
             except AlreadyHandled:
-                if event.attempts > 1:  # taken again: was its reply sent before a crash?
+                if event.attempts > 1:  # taken again after a crash
                     await self._resend(body.get("reply_token"), user_id, event.event_id)
                 return
             finally:
                 loading.cancel()
             # Inside the user's lane: their next reply cannot overtake this one.
-            await self._send(body.get("reply_token"), user_id, render(reply))
+            await self._send(body.get("reply_token"), user_id, render(reply), event.event_id)
 
     async def _resend(self, reply_token: str | None, user_id: str, event_id: str) -> None:
         """Send again the kept reply of an event whose turn had committed when its process
         died. Only with the reply token: LINE takes a token once, so if the reply had gone
         out it answers 400 and nothing is sent twice."""
         reply = await asyncio.to_thread(self.conversation.replay, PLATFORM, user_id, event_id)
-        if reply is None or not reply_token:
-            return
+        if reply is None:  # the turn had not ended: run it (its claim is released)
+            raise TurnUnfinished(event_id)
         messages = render(reply)
         if not messages:
+            return
+        if not reply_token:  # it went out as a push with the event's retry key: LINE dedupes
+            await self._push(user_id, messages, _event_retry_key(event_id))
             return
         try:
             await self._post(
@@ -371,7 +374,11 @@ class LineChannel:
             await response.read()
 
     async def _send(
-        self, reply_token: str | None, user_id: str, messages: list[LineMessage]
+        self,
+        reply_token: str | None,
+        user_id: str,
+        messages: list[LineMessage],
+        event_id: str | None = None,
     ) -> None:
         """Reply; if the token is spent or expired, push; if LINE is down, keep it for later."""
         if not messages:
@@ -392,8 +399,9 @@ class LineChannel:
                 log.warning("LINE reply failed (network); keeping it for the worker")
                 await self._keep_for_later(user_id, messages)
                 return
+        key = _event_retry_key(event_id) if event_id else str(uuid.uuid4())
         try:
-            await self._push(user_id, messages, str(uuid.uuid4()))
+            await self._push(user_id, messages, key)
         except DeliveryError:
             await self._keep_for_later(user_id, messages)
 
@@ -477,6 +485,16 @@ class LineChannel:
         )
         await self.api.set_default_rich_menu(menu_id, _request_timeout=REQUEST_TIMEOUT)
         return menu_id
+
+
+class TurnUnfinished(Exception):
+    """An event taken again whose turn had begun but not ended: run it again (the inbox
+    retries it; its claim was released)."""
+
+
+def _event_retry_key(event_id: str) -> str:
+    """The X-Line-Retry-Key of the push that answers an event: the same every time."""
+    return str(uuid.uuid5(RETRY_NAMESPACE, f"event:{event_id}"))
 
 
 def _proxy_for(url: str) -> str | None:

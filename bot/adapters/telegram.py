@@ -166,9 +166,9 @@ class TelegramChannel:
             return
         user = update.effective_user
         async with self._lanes.turn(str(user.id) if user else ""):
-            await self._handle(update, event.event_id)
+            await self._handle(update, event.event_id, again=event.attempts > 1)
 
-    async def _handle(self, update: Update, event_id: str) -> None:
+    async def _handle(self, update: Update, event_id: str, *, again: bool = False) -> None:
         query = update.callback_query
         if query is not None:
             # Stop the button's spinner first, whatever happens next.
@@ -197,7 +197,17 @@ class TelegramChannel:
         try:
             reply = await self._lanes.run(inbound)
         except AlreadyHandled:
-            return
+            if not again:
+                return
+            # Taken again after a crash: the kept reply if the turn ended (Telegram has no
+            # way to drop a repeat, so a crash just after sending may send it twice), else
+            # the turn runs again (its claim released).
+            kept = await asyncio.to_thread(
+                self.conversation.replay, PLATFORM, inbound.user_id, event_id
+            )
+            if kept is None:
+                raise RuntimeError(f"turn of update {event_id} had not ended: run again") from None
+            reply = kept
         try:
             await self._send(chat_id, reply)
         except DeliveryError as exc:
