@@ -66,6 +66,7 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
 LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
 LOADING_SECONDS = 5  # how long one animation shows (LINE: 5 to 60, in steps of 5)
 MAX_LOADING_USERS = 10_000  # users remembered as having the animation on screen
+MAX_LOADING_REQUESTS = 4  # loading requests at once; past that, none (work comes first)
 RETRY_NAMESPACE = uuid.UUID("5b2d7f63-7c1c-4f0a-9d0e-2f6a1c3e9b11")
 
 
@@ -209,6 +210,7 @@ class LineChannel:
         self._lanes: UserLanes[Inbound, Reply] = UserLanes(self.conversation.handle_many)
         self._inbox: InboxDrainer | None = None
         self._loading_until: dict[str, float] = {}  # user → loop time the animation ends
+        self._loading_requests = 0  # loading animation requests on their way
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 
@@ -340,6 +342,8 @@ class LineChannel:
         now = asyncio.get_running_loop().time()
         if now < self._loading_until.get(user_id, 0.0):
             return
+        if self._loading_requests >= MAX_LOADING_REQUESTS:
+            return  # catching up on a backlog: a request per waiting user would slow it
         if len(self._loading_until) > MAX_LOADING_USERS:  # forget the expired ones
             self._loading_until = {u: t for u, t in self._loading_until.items() if t > now}
         self._loading_until[user_id] = now + LOADING_SECONDS
@@ -347,11 +351,14 @@ class LineChannel:
 
     async def _show_loading(self, user_id: str) -> None:
         """LINE's typing indicator, for 5 s or until our reply arrives."""
+        self._loading_requests += 1
         try:
             body = {"chatId": user_id, "loadingSeconds": LOADING_SECONDS}
             await self._post("/v2/bot/chat/loading/start", body)
         except (ApiException, aiohttp.ClientError, TimeoutError):
             log.info("loading animation not shown", exc_info=True)
+        finally:
+            self._loading_requests -= 1
 
     # --- outbound -------------------------------------------------------------------------------
 
