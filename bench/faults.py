@@ -13,7 +13,7 @@ webhooks. Every event has its own reply token, so a reply names its event:
 
 Faults: ``kill -9`` of the server mid-load, then a restart; the LINE API answering 500 for a
 while (the replies kept in the outbox, delivered by ``python -m bot worker``); PostgreSQL
-terminating every connection six times mid-load; SQLite on a full disk (a 1 MB tmpfs: needs
+terminating every connection six times mid-load; SQLite on a full disk (an 8 MB tmpfs: needs
 root, skipped otherwise); a 10-second burst at 1.5× capacity; two servers and two workers on
 one PostgreSQL, one server killed mid-run. Figures only; run with ``make bench``.
 """
@@ -327,7 +327,7 @@ async def full_disk(label: str) -> None:
     mount = Path(tempfile.mkdtemp(prefix="tsunagaru-full-"))
     tool = shutil.which("mount") or "/bin/mount"
     mounted = await asyncio.to_thread(
-        subprocess.run, [tool, "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        subprocess.run, [tool, "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
         capture_output=True, check=False,
     )  # fmt: skip
     if mounted.returncode != 0:

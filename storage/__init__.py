@@ -3,7 +3,20 @@
 This package is the only place that speaks SQL. ``Store`` is its front door.
 """
 
-from storage.db import connection_died, create_db_engine, database_url, migrate
+from storage.db import (
+    connection_died,
+    create_db_engine,
+    database_unavailable,
+    database_url,
+    migrate,
+)
 from storage.store import Store
 
-__all__ = ["Store", "connection_died", "create_db_engine", "database_url", "migrate"]
+__all__ = [
+    "Store",
+    "connection_died",
+    "create_db_engine",
+    "database_unavailable",
+    "database_url",
+    "migrate",
+]

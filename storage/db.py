@@ -9,7 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import create_engine
 
 DEFAULT_SQLITE = Path("var") / "tsunagaru.db"
@@ -111,3 +111,14 @@ def connection_died(exc: BaseException) -> bool:
     """Whether ``exc`` is the database connection going away (and being discarded), so that
     running the same work again on a new connection may well succeed."""
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not do the work for now (a full disk, a lock
+    held too long, a lost connection, a server going down) rather than that the work itself
+    is wrong: trying again later may succeed, so such a failure never counts against it."""
+    import sqlite3
+
+    import psycopg
+
+    return isinstance(exc, OperationalError | sqlite3.OperationalError | psycopg.OperationalError)

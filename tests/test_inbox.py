@@ -281,3 +281,27 @@ async def test_an_event_whose_turn_began_but_did_not_end_is_run_again(
     await channel._answer_stored(again)
     (sent,) = fake[0].sent
     assert "基金" in json.dumps(sent.messages, ensure_ascii=False)
+
+
+async def test_a_database_that_is_away_is_waited_out_not_given_up(store: Store) -> None:
+    """A full disk fails every turn for a while: the event is tried again for as long as it
+    takes, never given up after MAX_ATTEMPTS like an event that fails by itself."""
+    import sqlite3
+
+    from bot.adapters import inbox
+
+    tries: list[int] = []
+
+    async def answer(event: Any) -> None:
+        tries.append(event.attempts)
+        if len(tries) <= inbox.MAX_ATTEMPTS + 2:
+            raise sqlite3.OperationalError("database or disk is full")
+
+    drainer = inbox.InboxDrainer(store, "line", answer)
+    await drainer.accept([("e-full", "{}")])
+    for _ in range(inbox.MAX_ATTEMPTS + 3):
+        await drainer.settle()
+        await drainer.drain_once()
+    await drainer.settle()
+    assert len(tries) == inbox.MAX_ATTEMPTS + 3  # the last one went through
+    assert store.inbox_pending("line") == 0

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 
+from storage import database_unavailable
 from storage.inbox import StoredEvent
 from storage.store import Store
 
@@ -219,7 +220,9 @@ class InboxDrainer:
             self._released.append(event.id)
             raise
         except Exception as exc:
-            if event.attempts >= MAX_ATTEMPTS:
+            # A database that is away (a full disk, a failover) is waited out, however long;
+            # only an event that fails by itself (a bug it triggers) is given up.
+            if event.attempts >= MAX_ATTEMPTS and not database_unavailable(exc):
                 log.error("giving up on %s event %s", self._platform, event.event_id,
                           exc_info=exc)  # fmt: skip
                 self._done.append(event.id)
