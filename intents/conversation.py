@@ -7,7 +7,6 @@ the input, load the user's state from the database, route, run the handler and s
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import re
@@ -155,14 +154,16 @@ class Conversation:
         self, inbound: Inbound, prepared: _Prepared, user: UserRef, state: dict[str, Any]
     ) -> tuple[Reply, TurnEnd | None]:
         """``_answer``; when the database connection died under it, once more on a new one,
-        from the state as it was loaded (the first try may have changed it)."""
+        from the state as saved before this turn (the first try may have changed ``state``;
+        the saved one is untouched until the turn's end)."""
         try:
-            return self._answer(inbound, prepared, user, copy.deepcopy(state))
+            return self._answer(inbound, prepared, user, state)
         except Exception as exc:
             if not connection_died(exc):
                 raise
             log.warning("the database connection died mid-turn; answering once more")
-            return self._answer(inbound, prepared, user, state)
+            saved = self.store.saved_state(inbound.platform, inbound.user_id) or {}
+            return self._answer(inbound, prepared, user, saved)
 
     def replay(self, platform: str, user_id: str, event_id: str) -> Reply | None:
         """An event taken again after a crash found its id claimed: its turn had begun. If the
