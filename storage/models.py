@@ -107,6 +107,7 @@ class InboxEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     attempts: int = Field(default=0)
     claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=100)  # host:pid:start of the holder
     done_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 

@@ -142,11 +142,11 @@ def put_inbox_sql(rows: int) -> str:
     now); the ones stored before are skipped."""
     values = ",\n  ".join(
         f"(:p{i}, :e{i}, :b{i}, :now, CASE WHEN :l{i} THEN 1 ELSE 0 END, "
-        f"CASE WHEN :l{i} THEN :lease END)"
+        f"CASE WHEN :l{i} THEN :lease END, CASE WHEN :l{i} THEN :owner END)"
         for i in range(rows)
     )
     return f"""
-INSERT INTO inbox (platform, event_id, body, received_at, attempts, claimed_until)
+INSERT INTO inbox (platform, event_id, body, received_at, attempts, claimed_until, claimed_by)
 VALUES {values}
 ON CONFLICT (platform, event_id) DO NOTHING
 RETURNING id, platform, event_id, body, attempts
@@ -261,7 +261,12 @@ class TurnSql:
         self._run(c, SAVE_STATE, user_id=user_id, data=data, now=self._stamp(now))
 
     def put_inbox(
-        self, c: Connection, rows: list[tuple[str, str, str, bool]], now: datetime, lease: datetime
+        self,
+        c: Connection,
+        rows: list[tuple[str, str, str, bool]],
+        now: datetime,
+        lease: datetime,
+        owner: str,
     ) -> list[tuple[int, str, str, str, int]]:
         """Insert inbox rows ``(platform, event_id, body, leased)`` in one statement; an event
         stored before is skipped. Returns ``(id, platform, event_id, body, attempts)`` of each
@@ -269,7 +274,9 @@ class TurnSql:
         out: list[tuple[int, str, str, str, int]] = []
         for start in range(0, len(rows), INBOX_CHUNK):
             chunk = rows[start : start + INBOX_CHUNK]
-            params: dict[str, Any] = {"now": self._stamp(now), "lease": self._stamp(lease)}
+            params: dict[str, Any] = {
+                "now": self._stamp(now), "lease": self._stamp(lease), "owner": owner,
+            }  # fmt: skip
             for i, (platform, event_id, body, leased) in enumerate(chunk):
                 params |= {f"p{i}": platform, f"e{i}": event_id, f"b{i}": body, f"l{i}": leased}
             leased_by = {(p, e) for p, e, _, leased in chunk if leased}

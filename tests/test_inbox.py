@@ -305,3 +305,30 @@ async def test_a_database_that_is_away_is_waited_out_not_given_up(store: Store) 
     await drainer.settle()
     assert len(tries) == inbox.MAX_ATTEMPTS + 3  # the last one went through
     assert store.inbox_pending("line") == 0
+
+
+def test_a_dead_processs_events_on_this_machine_are_taken_over_at_once(store: Store) -> None:
+    """A restart after kill -9 need not wait out the dead process's leases: a process on this
+    machine that is gone is recognised by its pid; one elsewhere (or alive) is waited for."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from storage import inbox
+
+    store.put_inbox("line", [("mine", "{}"), ("dead", "{}"), ("alive", "{}"), ("far", "{}")],
+                    lease=True)  # fmt: skip
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    host = socket.gethostname()[:60]
+    owners = {"dead": f"{host}:{gone.stdout.strip()}:0123",
+              "alive": f"{host}:{os.getppid()}:0123", "far": "elsewhere:1:0123"}  # fmt: skip
+    table = inbox.InboxEvent.__table__  # type: ignore[attr-defined]
+    with store.session() as s:
+        for event_id, owner in owners.items():
+            s.execute(table.update().where(table.c.event_id == event_id)
+                      .values(claimed_by=owner))  # fmt: skip
+    assert store.take_over_dead("line") == 1
+    (taken,) = store.take_inbox("line")
+    assert taken.event_id == "dead"

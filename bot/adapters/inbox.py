@@ -263,9 +263,15 @@ class InboxDrainer:
             log.exception("%s inbox: could not note %d events", self._platform, len(done))
 
     async def _run(self) -> None:
+        idle = True  # at start, and whenever IDLE_CHECK passes without a wake-up
         while True:
-            with suppress(TimeoutError):
+            if idle:
+                await self._take_over_dead()
+            idle = False
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_CHECK)
+            except TimeoutError:
+                idle = True
             self._wake.clear()
             try:
                 await self.drain_once()
@@ -274,3 +280,14 @@ class InboxDrainer:
             except Exception:  # the database is away: the events wait; look again soon
                 log.exception("%s inbox: could not take events", self._platform)
                 await asyncio.sleep(1.0)
+
+    async def _take_over_dead(self) -> None:
+        """Free the leases of processes on this machine that died (the others' run out)."""
+        try:
+            freed = await asyncio.to_thread(self._store.take_over_dead, self._platform)
+        except Exception:  # the leases run out by themselves
+            log.exception("%s inbox: could not look for dead processes", self._platform)
+            return
+        if freed:
+            log.info("%s inbox: took over %d events of a process that died", self._platform,
+                     freed)  # fmt: skip

@@ -1,5 +1,6 @@
 """outbox messages the platform refused for good are kept as failed, not delivered;
-heartbeats, the row /healthz writes to prove the database takes writes
+heartbeats, the row /healthz writes to prove the database takes writes; who holds an inbox
+lease, so that a restarted process takes over a dead one's events at once
 
 Revision ID: 0006
 Revises: 0005
@@ -20,6 +21,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("inbox") as batch:
+        batch.add_column(sa.Column("claimed_by", sa.String(length=100), nullable=True))
     op.create_table(
         "heartbeats",
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -30,5 +33,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("heartbeats")
+    with op.batch_alter_table("inbox") as batch:
+        batch.drop_column("claimed_by")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("failed_at")
