@@ -415,6 +415,7 @@ async def scale_out(rig: Rig, label: str) -> None:
     load = asyncio.create_task(_fire([port1, port2], "scale", 800, 200.0, fired))
     await asyncio.sleep(2.0)
     first.send_signal(signal.SIGKILL)
+    first.wait()  # reaped, as a supervisor (systemd, the platform) does
     killed_at = time.time()
     await load
     # The dead server's events wait for their lease (30 s) and are taken by the other.

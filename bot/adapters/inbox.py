@@ -291,3 +291,4 @@ class InboxDrainer:
         if freed:
             log.info("%s inbox: took over %d events of a process that died", self._platform,
                      freed)  # fmt: skip
+            self._wake.set()
