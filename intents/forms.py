@@ -147,11 +147,13 @@ def answer(turn: Turn, match: Match) -> Reply:
     if payload == RESUME_PAYLOAD:
         return _ask(turn, form)
     if payload.startswith("f:goto:"):
+        # The preview's 「直す」: back to a question answered before, then to the preview.
+        # From anywhere else, or forward, it is ignored (a crafted jump skips nothing).
         key = payload.removeprefix("f:goto:")
-        if any(q.key == key for q in form.questions):
+        at_preview = question is form.questions[-1]
+        if at_preview and key in values and key != question.key:
             data["step"] = form.index(key)
-            data["return_to"] = form.questions[-1].key
-            return _ask(turn, form)
+            data["return_to"] = question.key
         return _ask(turn, form)
     if (payload == "f:skip" or text.lower() in SKIP_WORDS) and question.optional:
         values[question.key] = None
@@ -163,6 +165,10 @@ def answer(turn: Turn, match: Match) -> Reply:
         if parsed.error:
             return _ask(turn, form, error=parsed.error, **parsed.error_values)
         if question is form.questions[-1]:
+            missing = _first_missing(turn, form, values)
+            if missing is not None:  # never finish a form with a required answer missing
+                data["step"] = missing
+                return _ask(turn, form)
             return form.finish(turn, values)
         values[question.key] = parsed.value
         values.update(parsed.extra)
@@ -170,6 +176,16 @@ def answer(turn: Turn, match: Match) -> Reply:
         data["step"] = form.index(data.pop("return_to"))
         return _advance(turn, form, 0)
     return _advance(turn, form, +1)
+
+
+def _first_missing(turn: Turn, form: Form, values: dict[str, Any]) -> int | None:
+    """The step of the first question that applies, is required and has no answer."""
+    for step, q in enumerate(form.questions[:-1]):
+        if q.optional or q.skip(turn, values):
+            continue
+        if values.get(q.key) is None:
+            return step
+    return None
 
 
 def _advance(turn: Turn, form: Form, direction: int) -> Reply:

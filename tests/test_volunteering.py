@@ -306,3 +306,18 @@ def test_failed_push_is_retried_later_not_lost(bot: Conversation, clock: Clock) 
     clock.now = NOW + timedelta(minutes=2)
     assert asyncio.run(worker.run_once())["sent"] == 1
     assert sender.sent == [("U1", "確定しました")]
+
+
+def test_the_sign_up_form_cannot_be_skipped_by_jumping_to_the_end(bot: Conversation) -> None:
+    """f:goto:<key> is the preview's 「直す」 button: it jumps to a question already answered.
+    Crafted, it must not carry anyone past consent, name, contact and age to a sign-up."""
+    rep = link_rep(bot)
+    call_id = int(post_call(rep).slots["call_id"])
+    me = talk(bot, "skipper")
+    me(payload=f"os:{call_id}")  # the form opens at its first question (consent)
+    jumped = me(payload="f:goto:confirm")
+    assert jumped.slots.get("step") != "confirm"
+    me(payload="f:v:yes")  # … whatever question that was, this is no confirmation
+    assert bot.store.all_volunteers(call_id) == []
+    profile = bot.store.profile(bot.store.touch_user("test", "skipper", "ja").id)
+    assert profile.consent_at is None
