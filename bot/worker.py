@@ -125,7 +125,7 @@ class Worker:
                         await self._settle_failure(chunk, exc, now)
                         continue
                     sent += len(chunk)
-                    await asyncio.to_thread(self._delivered, chunk, now)
+                    await asyncio.to_thread(store.mark_delivered, [m.id for m in chunk], now)
                 continue
             for message in items:
                 try:
@@ -137,12 +137,8 @@ class Worker:
                     await self._settle_failure([message], exc, now)
                     continue
                 sent += 1
-                await asyncio.to_thread(self._delivered, [message], now)
+                await asyncio.to_thread(store.mark_delivered, [message.id], now)
         return sent, failed
-
-    def _delivered(self, messages: list[Delivery], now: datetime) -> None:
-        for message in messages:
-            self.conversation.store.mark_delivered(message.id, now)
 
     async def _settle_failure(
         self, messages: list[Delivery], exc: DeliveryError, now: datetime
@@ -155,11 +151,8 @@ class Worker:
         if exc.retry and attempts < MAX_ATTEMPTS:
             backoff = min(MAX_BACKOFF, timedelta(seconds=BACKOFF_BASE * 2 ** (attempts - 1)))
             jitter = timedelta(seconds=random.uniform(0, BACKOFF_JITTER))  # noqa: S311
-            for message in messages:
-                await asyncio.to_thread(
-                    store.mark_failed, message.id, str(exc), now + backoff + jitter
-                )
+            ids = [m.id for m in messages]
+            await asyncio.to_thread(store.mark_failed, ids, str(exc), now + backoff + jitter)
             return
         log.warning("giving up on outbox %s: %s", [m.id for m in messages], exc)
-        for message in messages:
-            await asyncio.to_thread(store.give_up, message.id, str(exc), now)
+        await asyncio.to_thread(store.give_up, [m.id for m in messages], str(exc), now)

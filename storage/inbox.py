@@ -108,14 +108,10 @@ class InboxQueries:
         return out
 
     def take_inbox(
-        self: _HasSession,
-        platform: str,
-        ids: Sequence[int] | None = None,
-        limit: int = 100,
-        now: datetime | None = None,
+        self: _HasSession, platform: str, limit: int = 100, now: datetime | None = None
     ) -> list[StoredEvent]:
-        """Take (lease) events to answer: the given ids, or any that are due (never taken, or
-        whose lease ran out), oldest first. Only what this call leased comes back."""
+        """Take (lease) up to ``limit`` events that are due (never taken, or whose lease ran
+        out), oldest first. Only what this call leased comes back."""
         now = now or utcnow()
         table = InboxEvent.__table__  # type: ignore[attr-defined]
         due = (
@@ -124,17 +120,16 @@ class InboxQueries:
             & or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
         )
         with self.session() as s:
-            if ids is None:
-                ids = list(
-                    s.execute(
-                        core_select(table.c.id).where(due).order_by(table.c.id).limit(limit)
-                    ).scalars()
-                )
+            ids = list(
+                s.execute(
+                    core_select(table.c.id).where(due).order_by(table.c.id).limit(limit)
+                ).scalars()
+            )
             if not ids:
                 return []
             rows = s.execute(
                 update(table)
-                .where(due & table.c.id.in_(list(ids)))
+                .where(due & table.c.id.in_(ids))
                 .values(
                     claimed_until=now + LEASE,
                     claimed_by=LEASE_OWNER,

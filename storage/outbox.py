@@ -131,33 +131,23 @@ class OutboxQueries:
                     )
             return claimed
 
-    def mark_delivered(self: _HasSession, message_id: int, now: datetime) -> None:
-        """The platform accepted the message."""
-        with self.session() as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == message_id)
-                .values(delivered_at=now, claimed_until=None)
-            )
+    def mark_delivered(self: _HasSession, message_ids: Sequence[int], now: datetime) -> None:
+        """The platform accepted the messages."""
+        _settle(self, message_ids, delivered_at=now, claimed_until=None)
 
-    def mark_failed(self: _HasSession, message_id: int, error: str, retry_at: datetime) -> None:
+    def mark_failed(
+        self: _HasSession, message_ids: Sequence[int], error: str, retry_at: datetime
+    ) -> None:
         """Delivery failed for now; try again at ``retry_at``."""
-        with self.session() as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == message_id)
-                .values(claimed_until=None, deliver_after=retry_at, last_error=error[:MAX_ERROR])
-            )
+        _settle(
+            self, message_ids, claimed_until=None, deliver_after=retry_at,
+            last_error=error[:MAX_ERROR],
+        )  # fmt: skip
 
-    def give_up(self: _HasSession, message_id: int, error: str, now: datetime) -> None:
-        """The platform refused the message for good, or it was tried too often: it is not
-        sent again unless staff say so (``retry_failed``)."""
-        with self.session() as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == message_id)
-                .values(claimed_until=None, failed_at=now, last_error=error[:MAX_ERROR])
-            )
+    def give_up(self: _HasSession, message_ids: Sequence[int], error: str, now: datetime) -> None:
+        """The platform refused the messages for good, or they were tried too often: they
+        are not sent again unless staff say so (``retry_failed``)."""
+        _settle(self, message_ids, claimed_until=None, failed_at=now, last_error=error[:MAX_ERROR])
 
     def failed_deliveries(self: _HasSession, limit: int = 200) -> list[FailedDelivery]:
         """The newest messages that could not be delivered (the console)."""
@@ -212,6 +202,17 @@ class OutboxQueries:
         with self.session() as s:
             return int(
                 s.exec(select(func.count()).select_from(OutboxMessage).where(_not_done())).one()
+            )
+
+
+def _settle(store: _HasSession, message_ids: Sequence[int], **values: Any) -> None:
+    """One UPDATE of the given messages (a multicast's 500 are one statement)."""
+    if message_ids:
+        with store.session() as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(list(message_ids)))
+                .values(**values)
             )
 
 

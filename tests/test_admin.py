@@ -246,7 +246,7 @@ async def test_failed_deliveries_are_listed_and_sent_again(client: TestClient) -
     user = store.touch_user("line", "Ufail", "ja")
     store.enqueue(user.id, json.dumps({"text": "<i>雨天延期</i>のお知らせ", "choices": []}))
     (message,) = store.claim_due(("line",), datetime.now(UTC))
-    store.give_up(message.id, "LINE push 400: 'The user has blocked the bot'", datetime.now(UTC))
+    store.give_up([message.id], "LINE push 400: 'The user has blocked the bot'", datetime.now(UTC))
     dashboard = await (await client.get("/admin/")).text()
     assert re.search(r"配信エラー</span><b>1</b>", dashboard)
     page = await client.get("/admin/deliveries")

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 
+from bot.adapters.lanes import BatchThread
 from storage import database_unavailable
 from storage.inbox import StoredEvent
 from storage.store import Store
@@ -36,75 +35,6 @@ MAX_PUTS = 256  # webhooks stored in one transaction
 Put = tuple[str, Sequence[tuple[str, str]], bool]
 
 
-class InboxWriter:
-    """Stores webhooks' events on a thread of its own: every webhook waiting when it comes
-    free goes into one transaction (one commit, one wake-up of the loop for all of them).
-    Under load that is the difference between a commit per webhook and a commit per batch."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._jobs: queue.SimpleQueue[tuple[Put, asyncio.Future[list[StoredEvent]]] | None]
-        self._jobs = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-
-    async def put(
-        self, platform: str, events: Sequence[tuple[str, str]], lease: bool
-    ) -> list[StoredEvent]:
-        """Store the events, committed; the leased ones come back. Raises what the database
-        raised."""
-        loop = asyncio.get_running_loop()
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._serve, args=(loop,), name="inbox-writer", daemon=True
-            )
-            self._thread.start()
-        future: asyncio.Future[list[StoredEvent]] = loop.create_future()
-        self._jobs.put(((platform, events, lease), future))
-        return await future
-
-    def close(self) -> None:
-        """Stop the thread after what is queued."""
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread = None
-
-    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
-        stop = False
-        while not stop:
-            job = self._jobs.get()
-            batch: list[tuple[Put, asyncio.Future[list[StoredEvent]]]] = []
-            while job is not None:
-                batch.append(job)
-                if len(batch) == MAX_PUTS:
-                    break
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-            stop = job is None
-            if not batch:
-                continue
-            results: list[list[StoredEvent]] | Exception
-            try:
-                results = self._store.put_inbox_many([put for put, _ in batch])
-            except Exception as exc:  # nothing of the batch was stored
-                results = exc
-            with suppress(RuntimeError):  # the loop has closed: nobody is waiting
-                loop.call_soon_threadsafe(_settle, [f for _, f in batch], results)
-
-
-def _settle(
-    futures: list[asyncio.Future[list[StoredEvent]]], results: list[list[StoredEvent]] | Exception
-) -> None:
-    for n, future in enumerate(futures):
-        if future.cancelled():
-            continue
-        if isinstance(results, Exception):
-            future.set_exception(results)
-        else:
-            future.set_result(results[n])
-
-
 class InboxDrainer:
     """Stores the events of one platform and answers them with ``answer``."""
 
@@ -116,7 +46,11 @@ class InboxDrainer:
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._store = store
-        self._writer = InboxWriter(store)
+        # Every webhook waiting when the writer comes free is stored in one transaction (one
+        # commit, one wake-up of the loop): under load, a commit per batch, not per webhook.
+        self._writer: BatchThread[Put, list[StoredEvent]] = BatchThread(
+            lambda puts: self._store.put_inbox_many(puts), max_batch=MAX_PUTS, name="inbox-writer"
+        )
         self._platform = platform
         self._answer = answer
         self._max = max_in_flight
@@ -154,7 +88,7 @@ class InboxDrainer:
             self._unleased_puts += 1
             self._unleased_generation += 1
         try:
-            taken = await self._writer.put(self._platform, events, lease)
+            taken = await self._writer.run((self._platform, events, lease))
         finally:
             if not lease:
                 self._unleased_puts -= 1
@@ -193,7 +127,7 @@ class InboxDrainer:
                 return taken  # an event that finishes wakes the drainer again
             quiet = self._unleased_puts == 0
             generation = self._unleased_generation
-            events = await asyncio.to_thread(self._store.take_inbox, self._platform, None, room)
+            events = await asyncio.to_thread(self._store.take_inbox, self._platform, room)
             for event in events:
                 self._begin(event)
             taken += len(events)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Generic, TypeVar
 
@@ -29,8 +29,10 @@ R = TypeVar("R")
 MAX_BATCH = 64  # messages answered together; a bigger batch only delays its first reply
 
 
-class UserLanes(Generic[T, R]):
-    """Orders work per user and answers it on its thread (or threads), in batches.
+class BatchThread(Generic[T, R]):
+    """Answers items on a thread (or threads) of its own, in batches: a thread that comes
+    free takes every item waiting (up to ``max_batch``) and hands all the results back with
+    one wake-up of the event loop.
 
     ``answer_many`` gets the waiting items in order and returns one result per item: the
     answer, or the exception that item raised. If it raises, every item of the batch fails
@@ -39,29 +41,20 @@ class UserLanes(Generic[T, R]):
 
     def __init__(
         self,
-        answer_many: Callable[[list[T]], list[R | Exception]],
+        answer_many: Callable[[list[T]], Sequence[R | Exception]],
         threads: int = 1,
+        max_batch: int = MAX_BATCH,
+        name: str = "batch",
     ) -> None:
         self._answer_many = answer_many
-        self._locks: dict[str, asyncio.Lock] = {}
         self._threads = threads
+        self._max_batch = max_batch
+        self._name = name
         self._jobs: queue.SimpleQueue[tuple[T, asyncio.Future[R]] | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
 
-    @asynccontextmanager
-    async def turn(self, user_key: str) -> AsyncIterator[None]:
-        """Wait for this user's earlier events (asyncio locks are first come, first served):
-        their replies go out in order."""
-        lock = self._locks.setdefault(user_key, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and self._locks.get(user_key) is lock:
-                del self._locks[user_key]
-
     async def run(self, item: T) -> R:
-        """Answer ``item`` on one of the lanes' threads; raises what answering it raised."""
+        """Answer ``item`` on one of the threads; raises what answering it raised."""
         # No semaphore in front: the threads are few and fixed, and a backlog waits in the
         # queue (asyncio.Semaphore scans its waiters on every acquire: slow under load).
         if not self._workers:
@@ -79,7 +72,7 @@ class UserLanes(Generic[T, R]):
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         for i in range(self._threads):
             worker = threading.Thread(
-                target=self._serve, args=(loop,), name=f"turns-{i}", daemon=True
+                target=self._serve, args=(loop,), name=f"{self._name}-{i}", daemon=True
             )
             worker.start()
             self._workers.append(worker)
@@ -91,7 +84,7 @@ class UserLanes(Generic[T, R]):
             batch: list[tuple[T, asyncio.Future[R]]] = []
             while job is not None:
                 batch.append(job)
-                if len(batch) == MAX_BATCH:
+                if len(batch) == self._max_batch:
                     break
                 try:
                     job = self._jobs.get_nowait()
@@ -101,6 +94,7 @@ class UserLanes(Generic[T, R]):
             if not batch:
                 continue
             futures = [future for _, future in batch]
+            results: Sequence[R | Exception]
             try:
                 results = self._answer_many([item for item, _ in batch])
             except Exception as exc:  # handed to every waiting coroutine
@@ -109,7 +103,31 @@ class UserLanes(Generic[T, R]):
                 loop.call_soon_threadsafe(_settle, futures, results)
 
 
-def _settle(futures: list[asyncio.Future[R]], results: list[R | Exception]) -> None:
+class UserLanes(BatchThread[T, R]):
+    """Orders work per user (:meth:`turn`) and answers it on its thread, in batches."""
+
+    def __init__(
+        self,
+        answer_many: Callable[[list[T]], Sequence[R | Exception]],
+        threads: int = 1,
+    ) -> None:
+        super().__init__(answer_many, threads, name="turns")
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def turn(self, user_key: str) -> AsyncIterator[None]:
+        """Wait for this user's earlier events (asyncio locks are first come, first served):
+        their replies go out in order."""
+        lock = self._locks.setdefault(user_key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._locks.get(user_key) is lock:
+                del self._locks[user_key]
+
+
+def _settle(futures: list[asyncio.Future[R]], results: Sequence[R | Exception]) -> None:
     for future, result in zip(futures, results, strict=True):
         if future.cancelled():
             continue

@@ -105,7 +105,6 @@ class TelegramChannel:
             .updater(None)
             .build()
         )
-        self._tasks: set[asyncio.Task[None]] = set()
         self._lanes: UserLanes[Inbound, Reply] = UserLanes(self.conversation.handle_many)
         self._inbox: InboxDrainer | None = None
 
@@ -123,8 +122,6 @@ class TelegramChannel:
         """Finish updates in flight, then shut the application down."""
         if self._inbox is not None:
             await self._inbox.close(grace)
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=grace)
         self._lanes.close()
         await self.application.shutdown()
 
