@@ -57,7 +57,11 @@ def _import(store: Store, path: Path) -> int:
         return 1
     print(
         f"取り込みました（{parsed.encoding}）: 新規 {summary.created}件・更新 {summary.updated}件"
-        + (f"・サンプル {summary.samples_removed}件を削除" if summary.samples_removed else "")
+        + (
+            f"（サンプル {summary.samples_left}件はそのまま。コンソールの「団体」で削除できます）"
+            if summary.samples_left
+            else ""
+        )
     )
     return 0
 

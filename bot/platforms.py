@@ -81,6 +81,7 @@ async def run_platform_command(args: argparse.Namespace, settings: Settings) -> 
             if not settings.line_enabled:
                 print("LINE_CHANNEL_SECRET と LINE_CHANNEL_ACCESS_TOKEN を設定してください。")
                 return 2
+            from bot.adapters.line import REPRESENTATIVE_MENU
             from bot.richmenu import draw, menu_items  # Pillow, only for this command
 
             line = _line(settings, conversation)
@@ -90,9 +91,18 @@ async def run_platform_command(args: argparse.Namespace, settings: Settings) -> 
                 if args.save:
                     await asyncio.to_thread(Path(args.save).write_bytes, image)
                 menu_id = await line.setup_rich_menu(image, menu_items())
+                rep_id = await line.setup_rich_menu(
+                    draw(args.font, "representative"),
+                    menu_items("representative"),
+                    name="tsunagaru representatives",
+                    default=False,
+                )
+                await asyncio.to_thread(
+                    conversation.store.set_app_value, REPRESENTATIVE_MENU, rep_id
+                )
             finally:
                 await line.close()
-            print(f"rich menu {menu_id} を作成し、既定に設定しました。")
+            print(f"rich menu {menu_id} を既定に、{rep_id} を団体の代表者用に設定しました。")
             return 0
         if not (settings.telegram_enabled and settings.public_url):
             print("TELEGRAM_BOT_TOKEN・TELEGRAM_WEBHOOK_SECRET・PUBLIC_URL を設定してください。")

@@ -1,5 +1,6 @@
-"""The LINE rich menu: six tiles (FAQ・団体をさがす・ボランティア・予約確認・募集する・ヘルプ),
-drawn here as a PNG so nothing has to be designed by hand."""
+"""The LINE rich menus, drawn here as PNGs so nothing has to be designed by hand: the default
+one every resident sees (FAQ・団体をさがす・ボランティア・予約確認・募集する・ヘルプ), and the
+one a group's representative is switched to when they link (募集する・自分の募集 first)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ ITEMS = [  # (label, English subtitle, payload, colour)
     ("募集する", "Post a call", "rc:new", "#8a6d1f"),
     ("ヘルプ", "Help", "help", "#4a5a63"),
 ]
+REPRESENTATIVE_ITEMS = [
+    ("募集する", "Post a call", "rc:new", "#8a6d1f"),
+    ("自分の募集", "My calls", "rc:mine", "#a0522d"),
+    ("ボランティア", "Volunteering", "ol", "#c0532b"),
+    ("予約確認", "My bookings", "mine", "#6b4aa0"),
+    ("FAQ", "Questions", "menu", "#0b6e4f"),
+    ("ヘルプ", "Help", "help", "#4a5a63"),
+]
+MENUS = {"resident": ITEMS, "representative": REPRESENTATIVE_ITEMS}
 # Fonts that can draw Japanese, where a machine has them (Debian: fonts-noto-cjk, fonts-ipafont).
 CJK_FONTS = [
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
@@ -26,9 +36,9 @@ CJK_FONTS = [
 ]
 
 
-def menu_items() -> list[tuple[str, str]]:
+def menu_items(menu: str = "resident") -> list[tuple[str, str]]:
     """(label, postback payload) for each tile, left to right, top to bottom."""
-    return [(label, payload) for label, _, payload, _ in ITEMS]
+    return [(label, payload) for label, _, payload, _ in MENUS[menu]]
 
 
 def _font(
@@ -40,7 +50,7 @@ def _font(
     return ImageFont.load_default(size=size), False
 
 
-def draw(font_path: str | None = None) -> bytes:
+def draw(font_path: str | None = None, menu: str = "resident") -> bytes:
     """The menu image as PNG. Without a Japanese font the tiles carry the English words."""
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     pen = ImageDraw.Draw(image)
@@ -49,7 +59,7 @@ def draw(font_path: str | None = None) -> bytes:
     if not japanese:  # the English words are longer: a smaller size fits the tiles
         title_font, _ = _font(110, font_path)
     tile_w, tile_h = WIDTH // 3, HEIGHT // 2
-    for i, (label, subtitle, _, colour) in enumerate(ITEMS):
+    for i, (label, subtitle, _, colour) in enumerate(MENUS[menu]):
         x, y = (i % 3) * tile_w, (i // 3) * tile_h
         pen.rectangle((x + 12, y + 12, x + tile_w - 12, y + tile_h - 12), fill=colour)
         main = label if japanese else subtitle

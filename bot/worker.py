@@ -91,7 +91,9 @@ class Worker:
             if now < remind_at(call.starts_at):
                 continue
             body = reminder_body(messages, "ja", call)
-            if store.enqueue(user_id, body, dedupe_key=f"remind:{sign_up_id}"):
+            # Keyed by the start too: a call moved after its reminder went out gets a new one.
+            key = f"remind:{sign_up_id}:{int(call.starts_at.timestamp())}"
+            if store.enqueue(user_id, body, dedupe_key=key):
                 queued += 1
         return queued
 

@@ -6,6 +6,12 @@ form survives a restart and any server process can continue it. Values are JSON-
 
 Payloads: ``f:v:<value>`` a choice, ``f:back``, ``f:quit``, ``f:skip``, ``f:goto:<key>`` (jump
 to a question from the preview, then come back to it).
+
+Whatever payloads arrive (crafted, stale, meant for another form), a question is asked only
+when every required question before it is answered, and a form finishes only when all are:
+``_ask`` and ``answer`` both check it. 「戻る」 goes to the question before, answered or not
+(only those the form started with already answered are passed over); from a question reached
+by 「直す」 it goes back to the preview.
 """
 
 from __future__ import annotations
@@ -90,7 +96,11 @@ def start(
     turn: Turn, form: Form, values: dict[str, Any] | None = None, at: str | None = None
 ) -> Reply:
     """Begin (or restart) a form, optionally prefilled and at a given question."""
-    turn.state[STATE] = {"name": form.name, "step": 0, "values": dict(values or {})}
+    values = dict(values or {})
+    # The questions passed over because their answer came with the form (a known name, the
+    # only group): 「戻る」 does not lead back to them.
+    prefilled = [q.key for q in form.questions if q.skip(turn, values)]
+    turn.state[STATE] = {"name": form.name, "step": 0, "values": values, "prefilled": prefilled}
     if at is not None:
         turn.state[STATE]["step"] = form.index(at)
     return _advance(turn, form, 0)
@@ -101,6 +111,8 @@ def active(turn: Turn) -> tuple[Form, dict[str, Any]] | None:
     data = turn.state.get(STATE)
     if not isinstance(data, dict) or data.get("name") not in FORMS:
         return None
+    if not isinstance(data.get("values"), dict):
+        data["values"] = {}
     return FORMS[data["name"]], data
 
 
@@ -132,9 +144,10 @@ def answer(turn: Turn, match: Match) -> Reply:
     if current is None:  # pragma: no cover - the rule checked
         return Reply(turn.say("unknown_choice"), "stale_choice", choices=menu_choices(turn))
     form, data = current
-    step = int(data.get("step", 0))
-    values: dict[str, Any] = data.setdefault("values", {})
-    question = form.questions[min(step, len(form.questions) - 1)]
+    step = _step(form, data)
+    values: dict[str, Any] = data["values"]
+    question = form.questions[step]
+    last = len(form.questions) - 1
     payload = turn.payload or ""
     text = turn.text.strip()
     if payload == "f:quit" or text.lower() in QUIT_WORDS:
@@ -143,16 +156,21 @@ def answer(turn: Turn, match: Match) -> Reply:
             turn.say("form_quit"), form.intent, choices=menu_choices(turn), locale=turn.locale
         )
     if payload == "f:back" or text.lower() in BACK_WORDS:
-        return _advance(turn, form, -1)
+        return _back(turn, form)
     if payload == RESUME_PAYLOAD:
         return _ask(turn, form)
     if payload.startswith("f:goto:"):
         # The preview's 「直す」: back to a question answered before, then to the preview.
-        # From anywhere else, or forward, it is ignored (a crafted jump skips nothing).
-        key = payload.removeprefix("f:goto:")
-        at_preview = question is form.questions[-1]
-        if at_preview and key in values and key != question.key:
-            data["step"] = form.index(key)
+        # From anywhere else, to a value that is not a question's answer, or to a question
+        # not answered, it is ignored (a crafted jump skips nothing).
+        target = _index(form, payload.removeprefix("f:goto:"))
+        if (
+            step == last
+            and target is not None
+            and target != step
+            and _answered(form, values, target)
+        ):
+            data["step"] = target
             data["return_to"] = question.key
         return _ask(turn, form)
     if (payload == "f:skip" or text.lower() in SKIP_WORDS) and question.optional:
@@ -164,7 +182,7 @@ def answer(turn: Turn, match: Match) -> Reply:
         parsed = question.parse(turn, raw, values)
         if parsed.error:
             return _ask(turn, form, error=parsed.error, **parsed.error_values)
-        if question is form.questions[-1]:
+        if step == last:
             missing = _first_missing(turn, form, values)
             if missing is not None:  # never finish a form with a required answer missing
                 data["step"] = missing
@@ -172,41 +190,95 @@ def answer(turn: Turn, match: Match) -> Reply:
             return form.finish(turn, values)
         values[question.key] = parsed.value
         values.update(parsed.extra)
-    if data.get("return_to"):
-        data["step"] = form.index(data.pop("return_to"))
+    back_to = _index(form, str(data.pop("return_to", "")))
+    if back_to is not None:
+        data["step"] = back_to
         return _advance(turn, form, 0)
     return _advance(turn, form, +1)
 
 
-def _first_missing(turn: Turn, form: Form, values: dict[str, Any]) -> int | None:
-    """The step of the first question that applies, is required and has no answer."""
-    for step, q in enumerate(form.questions[:-1]):
+def _step(form: Form, data: dict[str, Any]) -> int:
+    """The current step as saved, kept within the form (a saved state is not trusted)."""
+    try:
+        step = int(data.get("step", 0))
+    except (TypeError, ValueError):
+        step = 0
+    return min(max(step, 0), len(form.questions) - 1)
+
+
+def _index(form: Form, key: str) -> int | None:
+    """The step of the question ``key``; None when the form has no such question."""
+    return next((i for i, q in enumerate(form.questions) if q.key == key), None)
+
+
+def _answered(form: Form, values: dict[str, Any], step: int) -> bool:
+    question = form.questions[step]
+    if question.optional:
+        return question.key in values
+    return values.get(question.key) not in (None, "")
+
+
+def _first_missing(
+    turn: Turn, form: Form, values: dict[str, Any], before: int | None = None
+) -> int | None:
+    """The step of the first question (before ``before``; by default, before the last one)
+    that applies, is required and has no answer."""
+    end = len(form.questions) - 1 if before is None else before
+    for step, q in enumerate(form.questions[:end]):
         if q.optional or q.skip(turn, values):
             continue
-        if values.get(q.key) is None:
+        if values.get(q.key) in (None, ""):
             return step
     return None
 
 
+def _back_step(turn: Turn, form: Form, data: dict[str, Any]) -> int | None:
+    """Where 「戻る」 leads: the nearest question before this one that applies, answered or
+    not, except those the form began with answered; None at the first question."""
+    values = data["values"]
+    prefilled = set(data.get("prefilled") or ())
+    for step in range(_step(form, data) - 1, -1, -1):
+        q = form.questions[step]
+        if q.key in prefilled:
+            continue
+        if q.skip(turn, values) and not _answered(form, values, step):
+            continue  # does not apply to this person
+        return step
+    return None
+
+
+def _back(turn: Turn, form: Form) -> Reply:
+    data = turn.state[STATE]
+    back_to = _index(form, str(data.pop("return_to", "")))  # from a 「直す」: the preview
+    if back_to is None:
+        back_to = _back_step(turn, form, data)
+    if back_to is not None:
+        data["step"] = back_to
+    return _ask(turn, form)
+
+
 def _advance(turn: Turn, form: Form, direction: int) -> Reply:
+    """Ask the question ``direction`` steps on (0: this one), passing over those that do not
+    need asking."""
     data = turn.state[STATE]
     values = data["values"]
-    step = int(data.get("step", 0)) + direction
-    # Skip questions that do not apply, in the direction of travel.
-    while 0 <= step < len(form.questions) and form.questions[step].skip(turn, values):
-        step += -1 if direction < 0 else 1
-    if step < 0:
-        step = 0
-        while step < len(form.questions) - 1 and form.questions[step].skip(turn, values):
-            step += 1
+    step = _step(form, data) + direction
+    while step < len(form.questions) - 1 and form.questions[step].skip(turn, values):
+        step += 1
     data["step"] = min(step, len(form.questions) - 1)
     return _ask(turn, form)
 
 
 def _ask(turn: Turn, form: Form, error: str | None = None, **error_values: object) -> Reply:
     data = turn.state[STATE]
-    question = form.questions[int(data["step"])]
     values = data["values"]
+    step = _step(form, data)
+    missing = _first_missing(turn, form, values, before=step)
+    if missing is not None:  # an earlier required answer is missing: that question first
+        step, error = missing, None
+        data.pop("return_to", None)
+    data["step"] = step
+    question = form.questions[step]
     text = question.prompt(turn, values)
     if error:
         text = turn.say(error, **error_values) + "\n" + text
@@ -215,7 +287,7 @@ def _ask(turn: Turn, form: Form, error: str | None = None, **error_values: objec
     controls = []
     if question.optional:
         controls.append(Choice(label("form_skip", turn.locale), "f:skip"))
-    if int(data["step"]) > 0:
+    if data.get("return_to") or _back_step(turn, form, data) is not None:
         controls.append(Choice(label("form_back", turn.locale), "f:back"))
     controls.append(Choice(label("form_quit", turn.locale), "f:quit"))
     choices = choices[: MAX_CHOICES - len(controls)] + controls

@@ -8,14 +8,28 @@ from intents.types import Choice, Reply
 
 MENU_PAYLOAD = "menu"
 HELP_PAYLOAD = "help"
+MAX_CHOICES = 13  # LINE's quick replies; the other platforms show the same set
+REPRESENTATIVE_ITEMS = (("recruit_post", "rc:new"), ("recruit_mine", "rc:mine"))
 
 
 def menu_choices(turn: Turn) -> list[Choice]:
-    """The main-menu buttons in the turn's language, and one to switch the language."""
+    """The main-menu buttons in the turn's language, and one to switch the language.
+
+    A group's representative sees 募集する and 自分の募集 first.
+    """
     lang = turn.messages.language(turn.locale)
     other = "ja" if lang == "en" else "en"
     switch = Choice(turn.messages.label("language_switch", lang), f"lang:{other}")
-    return [*(Choice(item.labels[lang], item.payload) for item in turn.messages.menu), switch]
+    items = [Choice(item.labels[lang], item.payload) for item in turn.messages.menu]
+    if turn.store.is_representative(turn.user.id):
+        items = [
+            *(
+                Choice(turn.messages.label(key, lang), payload)
+                for key, payload in REPRESENTATIVE_ITEMS
+            ),
+            *items,
+        ]
+    return [*items[: MAX_CHOICES - 1], switch]
 
 
 def switch_language(turn: Turn, match: Match) -> Reply:

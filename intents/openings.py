@@ -1,5 +1,6 @@
 """Residents' side of volunteering: find openings (``find_openings``), sign up in a few taps
-(consent once, then name, contact, age group), the waiting list, 「予約確認」 with cancellation,
+(consent once, name, contact, age group; the age group first when the call has an age limit,
+so nobody types their details for nothing), the waiting list, 「予約確認」 with cancellation,
 and 「データ削除」.
 
 Payloads: ``ol`` search · ``om`` more · ``od:<call>`` details · ``os:<call>`` sign up ·
@@ -17,13 +18,14 @@ from typing import Any
 from intents import forms
 from intents.forms import Form, Parsed, Question, value_choice
 from intents.menu import MENU_PAYLOAD, menu_choices
+from intents.notices import teller
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import Card, Choice, Reply
 from knowledge.messages import Messages
 from knowledge.text import fold
 from knowledge.when import TOKYO, Period, format_span, period_label
-from storage.openings import CallView, SignUpResult
+from storage.openings import ADMITTED, AGE_GROUP_CODES, CallView, SignUpResult, audience
 
 PAGE = 5
 STATE = "openings"
@@ -208,13 +210,8 @@ def _places_line(turn: Turn, call: CallView) -> str:
 
 
 def _badges(turn: Turn, call: CallView) -> str:
-    badges = []
-    if call.min_age == 18:
-        badges.append(turn.say("openings_badge_adults"))
-    elif call.high_school_ok:
-        badges.append(turn.say("openings_badge_high_school"))
-    if call.min_age == 12:
-        badges.append(turn.say("openings_badge_junior_high"))
+    """Who may join (one badge per rule: どなたでも, 中学生から, 高校生OK, 18歳以上), and more."""
+    badges = [turn.say(f"openings_badge_{audience(call.high_school_ok, call.min_age)}")]
     if call.beginners_welcome:
         badges.append(turn.say("openings_badge_beginners"))
     return " ".join(f"【{b}】" for b in badges)
@@ -266,7 +263,8 @@ def detail(turn: Turn, match: Match) -> Reply:
 
 
 def sign_up(turn: Turn, match: Match) -> Reply:
-    """申し込む: the short form (consent once, then what the group needs), then confirm."""
+    """申し込む: the short form (the age group first if the call has an age limit, consent once,
+    then what the group needs), then confirm."""
     return _begin(turn, int(match.slots["id"]), wait=False)
 
 
@@ -285,15 +283,39 @@ def _begin(turn: Turn, call_id: int, *, wait: bool) -> Reply:
         choices = [Choice(turn.messages.label("openings_mine", turn.locale), "mine"), *_menu(turn)]
         return Reply(turn.say("signup_already", title=call.title), "sign_up", choices=choices)
     profile = turn.store.profile(turn.user.id)
+    rule = audience(call.high_school_ok, call.min_age)
     values = {
         "call_id": call_id,
         "wait": wait,
-        "consented": profile.consent_at is not None,
+        "audience": rule,
+        "consented": True if profile.consent_at is not None else None,
         "name": profile.name,
         "contact": profile.contact,
         "age_group": profile.age_group,
     }
-    return forms.start(turn, SIGN_UP_FORM, {k: v for k, v in values.items() if v is not None})
+    form = SIGN_UP_AGE_FIRST_FORM if _limited(rule) else SIGN_UP_FORM
+    return forms.start(turn, form, {k: v for k, v in values.items() if v is not None})
+
+
+def _limited(rule: str) -> bool:
+    """Whether a call's rule turns some age group away."""
+    return ADMITTED[rule] != frozenset(AGE_GROUP_CODES)
+
+
+def _audience(turn: Turn, values: dict[str, Any]) -> str:
+    """The call's rule as the form began with it (looked up when a saved form lacks it)."""
+    rule = values.get("audience")
+    if rule in ADMITTED:
+        return str(rule)
+    call = turn.store.get_call(_call_id(values))
+    return audience(call.high_school_ok, call.min_age) if call else "anyone"
+
+
+def _call_id(values: dict[str, Any]) -> int:
+    try:
+        return int(values.get("call_id") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _consent_prompt(turn: Turn, values: dict[str, Any]) -> str:
@@ -312,8 +334,14 @@ def _consent_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
     return [value_choice(turn.messages.label("signup_agree", turn.locale), "yes")]
 
 
+def _consented(turn: Turn, values: dict[str, Any]) -> bool:
+    return values.get("consented") is True
+
+
 def _parse_name(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
     name = re.sub(r"\s+", " ", raw).strip()
+    if not name:
+        return Parsed(error="form_empty")
     if len(name) > MAX_NAME:
         return Parsed(error="form_too_long", error_values={"limit": MAX_NAME, "length": len(name)})
     return Parsed(name)
@@ -331,41 +359,68 @@ def _parse_contact(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
     return Parsed(contact)
 
 
+def _age_prompt(turn: Turn, values: dict[str, Any]) -> str:
+    rule = _audience(turn, values)
+    if _limited(rule):  # the rule up front: a wrong age group is told before anything else
+        return turn.say(f"signup_age_rule_{rule}") + "\n" + turn.say("signup_ask_age")
+    return turn.say("signup_ask_age")
+
+
 def _parse_age(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
+    code = _read_age(turn, raw)
+    if code is None:
+        return Parsed(error="signup_bad_age")
+    rule = _audience(turn, values)
+    if code not in ADMITTED[rule]:  # kindly, and a wrong tap can be tapped again
+        return Parsed(error=f"signup_refused_{rule}")
+    return Parsed(code)
+
+
+def _read_age(turn: Turn, raw: str) -> str | None:
+    """The age group in a button's value, a label in either language, a school or an age."""
     if raw in AGE_GROUPS:
-        return Parsed(raw)
+        return raw
     text = fold(raw)
-    for code, label in AGE_GROUPS.items():
-        if fold(label) in text:
-            return Parsed(code)
+    for code in AGE_GROUPS:
+        for lang in ("ja", "en"):
+            if fold(turn.messages.label(f"signup_age_{code}", lang)) in text:
+                return code
     if "中学" in text or "小学" in text:
-        return Parsed("u15")
+        return "u15"
     if "高校" in text or "こうこう" in text:
-        return Parsed("hs")
+        return "hs"
     digits = re.findall(r"\d+", text)
-    if digits:
-        age = int(digits[0])
-        code = (
-            "u15"
-            if age < 16
-            else "hs"
-            if age < 18
-            else "18"
-            if age < 30
-            else "30"
-            if age < 65
-            else "65"
-        )
-        return Parsed(code)
-    return Parsed(error="signup_bad_age")
+    if not digits:
+        return None
+    age = int(digits[0])
+    return (
+        "u15"
+        if age < 16
+        else "hs"
+        if age < 18
+        else "18"
+        if age < 30
+        else "30"
+        if age < 65
+        else "65"
+    )
 
 
 def _age_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
-    return [value_choice(label, code) for code, label in AGE_GROUPS.items()]
+    return [value_choice(_age_label(turn, code), code) for code in AGE_GROUPS]
+
+
+def _age_known(turn: Turn, values: dict[str, Any]) -> bool:
+    """Known and admitted by this call (a known age the call turns away is asked again)."""
+    return values.get("age_group") in ADMITTED[_audience(turn, values)]
+
+
+def _age_label(turn: Turn, code: str | None) -> str:
+    return turn.messages.label(f"signup_age_{code}", turn.locale) if code in AGE_GROUPS else ""
 
 
 def _summary(turn: Turn, values: dict[str, Any]) -> str:
-    call = turn.store.get_call(int(values["call_id"]))
+    call = turn.store.get_call(_call_id(values))
     title = call.title if call else ""
     when = format_span(call.starts_at, call.ends_at, turn.locale) if call else ""
     text = turn.say(
@@ -374,7 +429,7 @@ def _summary(turn: Turn, values: dict[str, Any]) -> str:
         when=when,
         name=values.get("name", ""),
         contact=values.get("contact", ""),
-        age=AGE_GROUPS.get(values.get("age_group") or "", ""),
+        age=_age_label(turn, values.get("age_group")),
     )
     if values.get("age_group") in MINORS:
         text += "\n" + turn.say("signup_guardian")
@@ -393,6 +448,7 @@ def _confirm_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
         value_choice(label("signup_submit", turn.locale), "yes"),
         Choice(label("signup_fix_contact", turn.locale), "f:goto:contact"),
         Choice(label("signup_fix_name", turn.locale), "f:goto:name"),
+        Choice(label("signup_fix_age", turn.locale), "f:goto:age_group"),
     ]
 
 
@@ -400,25 +456,34 @@ def _known(key: str) -> Any:
     return lambda turn, values: bool(values.get(key))
 
 
+def _checked(turn: Turn, values: dict[str, Any]) -> tuple[str, str, str] | None:
+    """Name, contact and age group, read again from the form's values (a saved state is not
+    trusted); None when consent was not given or one of them is missing or wrong."""
+    if values.get("consented") is not True:
+        return None
+    name = _parse_name(turn, str(values.get("name") or ""), values)
+    contact = _parse_contact(turn, str(values.get("contact") or ""), values)
+    age = values.get("age_group")
+    if name.error or contact.error or age not in AGE_GROUPS:
+        return None
+    return str(name.value), str(contact.value), str(age)
+
+
 def _finish(turn: Turn, values: dict[str, Any]) -> Reply:
     forms.clear(turn)
-    call_id = int(values["call_id"])
-    call = turn.store.get_call(call_id)
+    call = turn.store.get_call(_call_id(values))
     if call is None:
         return Reply(turn.say("openings_closed"), "sign_up", choices=_menu(turn))
-    age = values.get("age_group") or ""
-    if call.min_age == 18 and age in MINORS:
-        return Reply(turn.say("signup_too_young_adults"), "sign_up", choices=_menu(turn))
-    if not call.high_school_ok and age in MINORS:
-        return Reply(turn.say("signup_too_young"), "sign_up", choices=_menu(turn))
+    details = _checked(turn, values)
+    if details is None:
+        return _after_sign_up(turn, call, SignUpResult("incomplete", call_id=call.id))
+    name, contact, age = details
+    if age not in ADMITTED[audience(call.high_school_ok, call.min_age)]:  # the call as it is now
+        return _after_sign_up(turn, call, SignUpResult("refused", call_id=call.id))
     turn.store.save_profile(
-        turn.user.id,
-        name=values.get("name") or "",
-        contact=values.get("contact") or "",
-        age_group=age,
-        consent_at=turn.now,
+        turn.user.id, name=name, contact=contact, age_group=age, consent_at=turn.now
     )
-    result = turn.store.sign_up(turn.user.id, call_id, turn.now, wait=bool(values.get("wait")))
+    result = turn.store.sign_up(turn.user.id, call.id, turn.now, wait=bool(values.get("wait")))
     return _after_sign_up(turn, call, result)
 
 
@@ -441,6 +506,25 @@ def _after_sign_up(turn: Turn, call: CallView, result: SignUpResult) -> Reply:
             choices=[mine, *_menu(turn)],
             slots=slots,
         )
+    if result.outcome == "refused":
+        rule = audience(call.high_school_ok, call.min_age)
+        find = Choice(label("openings_find", turn.locale), "ol")
+        return Reply(
+            turn.say(f"signup_too_young_{rule if _limited(rule) else 'adults'}"),
+            "sign_up",
+            choices=[find, *_menu(turn)],
+            slots=slots,
+            locale=turn.locale,
+        )
+    if result.outcome == "incomplete":
+        again = Choice(label("openings_sign_up", turn.locale), f"os:{call.id}")
+        return Reply(
+            turn.say("signup_incomplete"),
+            "sign_up",
+            choices=[again, *_menu(turn)],
+            slots=slots,
+            locale=turn.locale,
+        )
     profile = turn.store.profile(turn.user.id)
     notice_key = "notice_new_sign_up" if result.outcome == "confirmed" else "notice_new_waiting"
     fresh = turn.store.get_call(call.id) or call
@@ -451,7 +535,7 @@ def _after_sign_up(turn: Turn, call: CallView, result: SignUpResult) -> Reply:
             notice_key,
             title=call.title,
             name=profile.name or "",
-            age=AGE_GROUPS.get(profile.age_group or "", ""),
+            age=_age_label(turn, profile.age_group),
             taken=fresh.taken,
             capacity=fresh.capacity,
         ),
@@ -465,32 +549,20 @@ def _after_sign_up(turn: Turn, call: CallView, result: SignUpResult) -> Reply:
 
 
 _q = Question
+_AGE = _q("age_group", _age_prompt, _parse_age, _age_choices, _age_known)
+_CONSENT = _q("consented", _consent_prompt, _parse_consent, _consent_choices, _consented)
+_NAME = _q("name", lambda t, v: t.say("signup_ask_name"), _parse_name, skip=_known("name"))
+_CONTACT = _q(
+    "contact", lambda t, v: t.say("signup_ask_contact"), _parse_contact, skip=_known("contact")
+)
+_CONFIRM = _q("confirm", _summary, _parse_yes, _confirm_choices)
 SIGN_UP_FORM = forms.register(
-    Form(
-        name="signup",
-        intent="sign_up",
-        questions=(
-            _q(
-                "consented", _consent_prompt, _parse_consent, _consent_choices, _known("consented")
-            ),
-            _q("name", lambda t, v: t.say("signup_ask_name"), _parse_name, skip=_known("name")),
-            _q(
-                "contact",
-                lambda t, v: t.say("signup_ask_contact"),
-                _parse_contact,
-                skip=_known("contact"),
-            ),
-            _q(
-                "age_group",
-                lambda t, v: t.say("signup_ask_age"),
-                _parse_age,
-                _age_choices,
-                _known("age_group"),
-            ),
-            _q("confirm", _summary, _parse_yes, _confirm_choices),
-        ),
-        finish=_finish,
-    )
+    Form("signup", "sign_up", (_CONSENT, _NAME, _CONTACT, _AGE, _CONFIRM), _finish)
+)
+# A call with an age limit asks the age group before anything else, so that nobody agrees and
+# types a name and a contact only to be turned away.
+SIGN_UP_AGE_FIRST_FORM = forms.register(
+    Form("signup_age_first", "sign_up", (_AGE, _CONSENT, _NAME, _CONTACT, _CONFIRM), _finish)
 )
 
 
@@ -506,11 +578,14 @@ def my_sign_ups(turn: Turn, match: Match) -> Reply:
         return Reply(turn.say("mine_none"), "my_sign_ups", choices=choices, locale=turn.locale)
     cards = []
     for item in mine:
-        status = (
-            turn.say("mine_confirmed")
-            if item.status == "confirmed"
-            else turn.say("mine_waiting", position=item.position)
-        )
+        if item.call.status in ("hidden", "review"):
+            status = turn.say("mine_call_hidden")
+        elif item.call.status == "cancelled":
+            status = turn.say("mine_call_cancelled")
+        elif item.status == "confirmed":
+            status = turn.say("mine_confirmed")
+        else:
+            status = turn.say("mine_waiting", position=item.position)
         body = "\n".join(
             [
                 item.call.group_name,
@@ -556,13 +631,15 @@ def ask_cancel(turn: Turn, match: Match) -> Reply:
 
 
 def cancel(turn: Turn, match: Match) -> Reply:
-    """Cancel; the first on the waiting list moves up and everyone concerned is told."""
-    result = turn.store.cancel_sign_up(turn.user.id, int(match.slots["id"]), turn.now)
+    """Cancel; the first on the waiting list moves up and everyone concerned is told (the
+    notices are committed with the cancellation: ``storage.call_changes``)."""
+    result = turn.store.cancel_sign_up(
+        turn.user.id, int(match.slots["id"]), turn.now, tell=teller(turn.messages)
+    )
     if result.outcome != "cancelled" or result.call_id is None:
         return Reply(
             turn.say("mine_gone"), "cancel_sign_up", choices=_menu(turn), locale=turn.locale
         )
-    _tell_about_cancellation(turn, result, reason="")
     call = turn.store.get_call(result.call_id)
     title = call.title if call else ""
     choices = [Choice(turn.messages.label("openings_mine", turn.locale), "mine"), *_menu(turn)]
@@ -574,30 +651,6 @@ def cancel(turn: Turn, match: Match) -> Reply:
     )
 
 
-def _tell_about_cancellation(turn: Turn, result: SignUpResult, reason: str) -> None:
-    if result.call_id is None:
-        return
-    call = turn.store.get_call(result.call_id)
-    if call is None:
-        return
-    key = "notice_cancelled_promoted" if result.promoted_user_id else "notice_cancelled"
-    text = turn.say(key, title=call.title, taken=call.taken, capacity=call.capacity, reason=reason)
-    notify_group(turn, call.group_id, text, [])
-    if result.promoted_user_id is not None:
-        body = turn.say(
-            "notice_promoted",
-            title=call.title,
-            when=format_span(call.starts_at, call.ends_at, turn.locale),
-            meeting_point=call.meeting_point,
-        )
-        enqueue(
-            turn,
-            result.promoted_user_id,
-            body,
-            [Choice(turn.messages.label("openings_mine", turn.locale), "mine")],
-        )
-
-
 def ask_delete(turn: Turn, match: Match) -> Reply:
     """「データ削除」: say what will go, and ask once."""
     label = turn.messages.label
@@ -607,9 +660,9 @@ def ask_delete(turn: Turn, match: Match) -> Reply:
 
 def delete_data(turn: Turn, match: Match) -> Reply:
     """Cancel every sign-up (groups are told, waiters move up), then forget the user."""
-    results = turn.store.forget_user(turn.user.id, turn.now)
-    for result in results:
-        _tell_about_cancellation(turn, result, reason=turn.say("notice_reason_deleted"))
+    reason = turn.say("notice_reason_deleted")
+    tell = teller(turn.messages, reason=reason)
+    results = turn.store.forget_user(turn.user.id, turn.now, tell=tell)
     turn.state.clear()
     turn.state["deleted"] = True  # the conversation does not save state for a deleted user
     return Reply(

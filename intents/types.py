@@ -67,6 +67,10 @@ class Reply:
     locale: str = "ja"
     # Notices that waited for this user (reminders, waiting-list moves) on channels without push.
     notices: list[str] = field(default_factory=list)
+    # The persistent menu the user should see from now on ("representative" | "resident"):
+    # set when someone becomes or stops being a group's representative; LINE switches its
+    # rich menu, the other platforms show the same entries in their quick menu.
+    rich_menu: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.choices) > MAX_CHOICES:

@@ -327,3 +327,20 @@ class DailyCount(SQLModel, table=True):
     day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD, Kamakura time
     key: str = Field(primary_key=True, max_length=80)  # intent:faq, faq:term-kyodo …
     count: int = Field(default=0)
+
+
+class Broadcast(SQLModel, table=True):
+    """An announcement staff sent from the console, with whom it reached. ``token`` is the
+    one-time key its form carried: unique, so a second submit of the same form (Back and
+    送る again, a double click, two tabs) inserts nothing and sends nothing."""
+
+    __tablename__ = "broadcasts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True)
+    text: str = Field(max_length=500)
+    field: str | None = Field(default=None, max_length=32)  # None: every field
+    area: str | None = Field(default=None, max_length=16)  # None: every area
+    recipients: int = Field(default=0)  # outbox messages queued
+    actor: str = Field(max_length=64)  # the staff member's username
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

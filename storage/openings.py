@@ -23,6 +23,7 @@ from sqlalchemy import case, delete, func, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.call_changes import TAKES_PLACE, Tell, fill_places, tell_about
 from storage.models import (
     Group,
     GroupField,
@@ -138,6 +139,30 @@ class Profile:
     consent_at: datetime | None
 
 
+# --- who may join a call -------------------------------------------------------------------------
+# The age groups a volunteer picks, youngest first (intents.openings labels them): 中学生以下,
+# 高校生, 18〜29, 30〜64, 65歳以上.
+AGE_GROUP_CODES = ("u15", "hs", "18", "30", "65")
+HIGH_SCHOOL_AGE = 15  # high school begins at 15: a 高校生OK call keeps min_age 15
+# A call's rule lives in its two columns, no schema change: (high_school_ok, min_age) is
+# (True, None) どなたでも · (True, 12) 中学生から · (True, 15) 高校生OK · (False, 18) 18歳以上.
+ADMITTED = {
+    "anyone": frozenset(AGE_GROUP_CODES),
+    "junior_high": frozenset(AGE_GROUP_CODES),  # 中学生以下 takes in 中学生 (guardian's OK asked)
+    "high_school": frozenset(AGE_GROUP_CODES[1:]),
+    "adults": frozenset(AGE_GROUP_CODES[2:]),
+}
+
+
+def audience(high_school_ok: bool, min_age: int | None) -> str:
+    """Who may join a call, from its stored columns: a key of :data:`ADMITTED`."""
+    if not high_school_ok or (min_age or 0) >= 18:
+        return "adults"
+    if not min_age:
+        return "anyone"
+    return "high_school" if min_age >= HIGH_SCHOOL_AGE else "junior_high"
+
+
 def invite_hash(code: str) -> str:
     """The stored form of an invite code (case, spaces and hyphens do not matter)."""
     canonical = "".join(ch for ch in code.upper() if ch.isalnum())
@@ -242,6 +267,27 @@ class OpeningQueries:
             ).all()
             return [(str(p), str(u)) for p, u in rows]
 
+    def is_representative(self: _HasSession, user_id: int) -> bool:
+        """Whether the user represents any group (their menu shows 募集する and 自分の募集)."""
+        with self.reading() as s:
+            return (
+                s.exec(
+                    select(Representative.group_id).where(col(Representative.user_id) == user_id)
+                ).first()
+                is not None
+            )
+
+    def unlink_representative(self: _HasSession, user_id: int, group_id: int) -> str | None:
+        """Stop representing a group (its calls and sign-ups stay); the group's name, or None
+        when the user did not represent it."""
+        with self.session() as s:
+            link = s.get(Representative, (user_id, group_id))
+            if link is None:
+                return None
+            group = s.get(Group, group_id)
+            s.delete(link)
+            return group.name if group else ""
+
     # --- recruitment calls ----------------------------------------------------------------
 
     def create_call(
@@ -256,38 +302,116 @@ class OpeningQueries:
             s.flush()
             return int(call.id or 0)
 
-    def update_call(self: _HasSession, user_id: int, call_id: int, draft: CallDraft) -> str:
-        """Edit a call: ``updated`` | ``forbidden`` | ``below_taken`` (fewer places than taken)."""
+    def update_call(
+        self: _HasSession,
+        user_id: int,
+        call_id: int,
+        draft: CallDraft,
+        now: datetime | None = None,
+        tell: Tell | None = None,
+    ) -> str:
+        """Edit a call: ``updated`` | ``in_review`` (a hidden call, fixed, goes back to the
+        center) | ``forbidden`` | ``below_taken`` (fewer places than taken).
+
+        Everyone on the call is told when its date, time or place changes; a raised capacity
+        goes to the waiting list first.
+        """
+        now = now or utcnow()
         with self.session() as s:
             call = _own_call(s, user_id, call_id)
-            if call is None:
+            if call is None or call.status == "cancelled":
                 return "forbidden"
             if draft.capacity < call.taken:
                 return "below_taken"
-            for key, value in _draft_values(draft).items():
+            values = _draft_values(draft)
+            changed = _what_changed(call, values)
+            for key, value in values.items():
                 setattr(call, key, value)
-            call.updated_at = utcnow()
+            outcome = "updated"
+            if call.status == "hidden":
+                call.status, outcome = "review", "in_review"
+            call.updated_at = now
             s.add(call)
-            return "updated"
+            s.flush()
+            promoted = fill_places(s, call, now)
+            kind = "in_review" if outcome == "in_review" else "edited"
+            if changed or promoted or kind == "in_review":
+                tell_about(
+                    s, tell, kind, call, _call_view(s, call), now,
+                    promoted=promoted, changed=changed, actor_user_id=user_id,
+                )  # fmt: skip
+            return outcome
 
-    def set_call_status(self: _HasSession, user_id: int, call_id: int, status: str) -> bool:
-        """Close or re-open one's own call (a hidden call stays hidden)."""
+    def set_call_status(
+        self: _HasSession,
+        user_id: int,
+        call_id: int,
+        status: str,
+        now: datetime | None = None,
+        tell: Tell | None = None,
+    ) -> bool:
+        """Close, re-open or call off (``cancelled``) one's own call.
+
+        A hidden or in-review call stays so (the center decides); a called-off one is final.
+        Re-opening gives free places to the waiting list first; everyone concerned is told.
+        """
+        now = now or utcnow()
         with self.session() as s:
             call = _own_call(s, user_id, call_id)
-            if call is None or call.status == "hidden" or status not in ("open", "closed"):
+            if (
+                call is None
+                or call.status in ("hidden", "review", "cancelled")
+                or status not in ("open", "closed", "cancelled")
+            ):
                 return False
-            call.status, call.updated_at = status, utcnow()
+            if call.status == status:
+                return True
+            call.status, call.updated_at = status, now
             s.add(call)
+            s.flush()
+            promoted = fill_places(s, call, now)
+            kind = {"open": "reopened", "closed": "closed", "cancelled": "called_off"}[status]
+            tell_about(
+                s, tell, kind, call, _call_view(s, call), now,
+                promoted=promoted, actor_user_id=user_id,
+            )  # fmt: skip
             return True
 
-    def hide_call(self: _HasSession, call_id: int, reason: str) -> bool:
-        """Staff moderation: hide a call that breaks the rules."""
+    def hide_call(
+        self: _HasSession,
+        call_id: int,
+        reason: str,
+        now: datetime | None = None,
+        tell: Tell | None = None,
+    ) -> bool:
+        """Staff moderation: hide a call that breaks the rules; its group and everyone on it
+        are told, and no reminder goes out while it is hidden."""
+        now = now or utcnow()
         with self.session() as s:
             call = s.get(RecruitmentCall, call_id)
-            if call is None:
+            if call is None or call.status == "cancelled":
                 return False
-            call.status, call.hidden_reason, call.updated_at = "hidden", reason[:300], utcnow()
+            call.status, call.hidden_reason, call.updated_at = "hidden", reason[:300], now
             s.add(call)
+            s.flush()
+            tell_about(s, tell, "hidden", call, _call_view(s, call), now, reason=reason[:300])
+            return True
+
+    def unhide_call(
+        self: _HasSession, call_id: int, now: datetime | None = None, tell: Tell | None = None
+    ) -> bool:
+        """Staff: show a hidden (or fixed, in-review) call again, open; free places go to the
+        waiting list first and everyone concerned is told."""
+        now = now or utcnow()
+        with self.session() as s:
+            call = s.get(RecruitmentCall, call_id)
+            if call is None or call.status not in ("hidden", "review"):
+                return False
+            call.status, call.hidden_reason, call.updated_at = "open", None, now
+            s.add(call)
+            s.flush()
+            promoted = fill_places(s, call, now)
+            tell_about(s, tell, "unhidden", call, _call_view(s, call), now, promoted=promoted)
             return True
 
     def calls_of(self: _HasSession, user_id: int) -> list[CallView]:
@@ -400,13 +524,30 @@ class OpeningQueries:
     def sign_up(
         self: _HasSession, user_id: int, call_id: int, now: datetime, *, wait: bool = False
     ) -> SignUpResult:
-        """Take a place (atomically), or a waiting-list spot when ``wait`` and the call is full."""
+        """Take a place (atomically), or a waiting-list spot when ``wait`` and the call is full.
+
+        The volunteer's stored details are checked here again, whatever the form said:
+        ``incomplete`` without consent, a name, a contact or an age group; ``refused`` when
+        the call's age rule does not admit the age group.
+        """
         with self.session() as s:
             call = s.get(RecruitmentCall, call_id)
             if call is None or call.status != "open":
                 return SignUpResult("closed", call_id=call_id)
             if _aware(call.starts_at) <= now:
                 return SignUpResult("started", call_id=call_id)
+            user = s.get(User, user_id)
+            if (
+                user is None
+                or user.consent_at is None
+                or not (user.name or "").strip()
+                or not (user.contact or "").strip()
+                or not (user.age_group or "").strip()
+            ):
+                return SignUpResult("incomplete", call_id=call_id)
+            rule = audience(call.high_school_ok, call.min_age)
+            if rule != "anyone" and user.age_group not in ADMITTED[rule]:
+                return SignUpResult("refused", call_id=call_id)
             existing = s.exec(
                 select(SignUp).where(
                     col(SignUp.call_id) == call_id, col(SignUp.user_id) == user_id
@@ -414,12 +555,18 @@ class OpeningQueries:
             ).first()
             if existing is not None and existing.status in ACTIVE:
                 return SignUpResult("already", existing.id, call_id=call_id)
+            # A newcomer never goes ahead of the waiting list: a free place there belongs to
+            # the first waiting person (storage.call_changes gives it at once).
+            queue = select(SignUp.id).where(
+                col(SignUp.call_id) == call_id, col(SignUp.status) == "waiting"
+            )
             took = s.execute(
                 update(RecruitmentCall)
                 .where(
                     col(RecruitmentCall.id) == call_id,
                     col(RecruitmentCall.taken) < col(RecruitmentCall.capacity),
                     col(RecruitmentCall.status) == "open",
+                    ~queue.exists(),
                 )
                 .values(taken=col(RecruitmentCall.taken) + 1)
             )
@@ -441,14 +588,18 @@ class OpeningQueries:
             return SignUpResult(status, int(row.id or 0), call_id=call_id)
 
     def cancel_sign_up(
-        self: _HasSession, user_id: int, sign_up_id: int, now: datetime
+        self: _HasSession,
+        user_id: int,
+        sign_up_id: int,
+        now: datetime,
+        tell: Tell | None = None,
     ) -> SignUpResult:
         """Cancel one's own sign-up; a freed place goes to the first on the waiting list."""
         with self.session() as s:
             row = s.get(SignUp, sign_up_id)
             if row is None or row.user_id != user_id or row.status not in ACTIVE:
                 return SignUpResult("gone")
-            return _cancel(s, row, now)
+            return _cancel(s, row, now, tell)
 
     def my_sign_ups(self: _HasSession, user_id: int, now: datetime) -> list[MySignUp]:
         """The user's active sign-ups for calls that have not ended, soonest first."""
@@ -483,7 +634,9 @@ class OpeningQueries:
                 )
             return out
 
-    def forget_user(self: _HasSession, user_id: int, now: datetime) -> list[SignUpResult]:
+    def forget_user(
+        self: _HasSession, user_id: int, now: datetime, tell: Tell | None = None
+    ) -> list[SignUpResult]:
         """退会: cancel every active sign-up (promoting waiters), then delete the user and
         everything kept about them. Returns the cancellations, for notices to groups."""
         results = []
@@ -494,7 +647,7 @@ class OpeningQueries:
                 )
             ).all()
             for row in rows:
-                results.append(_cancel(s, row, now))
+                results.append(_cancel(s, row, now, tell))
             s.execute(delete(SignUp).where(col(SignUp.user_id) == user_id))
             s.execute(delete(OutboxMessage).where(col(OutboxMessage.user_id) == user_id))
             s.execute(delete(Representative).where(col(Representative.user_id) == user_id))
@@ -514,7 +667,7 @@ class OpeningQueries:
                 .join(RecruitmentCall, col(RecruitmentCall.id) == col(SignUp.call_id))
                 .where(
                     col(SignUp.status) == "confirmed",
-                    col(RecruitmentCall.status) != "hidden",
+                    col(RecruitmentCall.status).in_(TAKES_PLACE),
                     col(RecruitmentCall.starts_at) > now,
                     col(RecruitmentCall.starts_at) <= until,
                 )
@@ -639,41 +792,45 @@ def _volunteers(s: Session, call_id: int) -> list[Volunteer]:
     ]
 
 
-def _cancel(s: Session, row: SignUp, now: datetime) -> SignUpResult:
+def _cancel(s: Session, row: SignUp, now: datetime, tell: Tell | None) -> SignUpResult:
     was_confirmed = row.status == "confirmed"
     row.status, row.updated_at = "cancelled", now
     s.add(row)
     s.flush()
-    promoted: int | None = None
+    promoted: list[int] = []
+    call = s.get(RecruitmentCall, row.call_id)
     if was_confirmed:
         s.execute(
             update(RecruitmentCall)
             .where(col(RecruitmentCall.id) == row.call_id)
             .values(taken=col(RecruitmentCall.taken) - 1)
         )
-        call = s.get(RecruitmentCall, row.call_id)
-        if call is not None and call.status == "open" and _aware(call.starts_at) > now:
-            first = s.exec(
-                select(SignUp)
-                .where(col(SignUp.call_id) == row.call_id, col(SignUp.status) == "waiting")
-                .order_by(col(SignUp.id))
-                .limit(1)
-                .with_for_update()
-            ).first()
-            if first is not None:
-                took = s.execute(
-                    update(RecruitmentCall)
-                    .where(
-                        col(RecruitmentCall.id) == row.call_id,
-                        col(RecruitmentCall.taken) < col(RecruitmentCall.capacity),
-                    )
-                    .values(taken=col(RecruitmentCall.taken) + 1)
-                )
-                if _rowcount(took) == 1:
-                    first.status, first.updated_at = "confirmed", now
-                    s.add(first)
-                    promoted = first.user_id
-    return SignUpResult("cancelled", row.id, promoted, row.call_id)
+        if call is not None:
+            s.refresh(call)
+            promoted = fill_places(s, call, now)
+    if call is not None:
+        tell_about(
+            s, tell, "sign_up_cancelled", call, _call_view(s, call), now,
+            promoted=promoted, actor_user_id=row.user_id,
+        )  # fmt: skip
+    first = promoted[0] if promoted else None
+    return SignUpResult("cancelled", row.id, first, row.call_id)
+
+
+def _what_changed(call: RecruitmentCall, values: dict[str, Any]) -> list[str]:
+    """What an edit changes that people who signed up must hear about."""
+    changed = []
+    if _aware(call.starts_at) != _aware(values["starts_at"]) or _aware(call.ends_at) != _aware(
+        values["ends_at"]
+    ):
+        changed.append("when")
+    if (call.place, call.area) != (values["place"], values["area"]):
+        changed.append("place")
+    if call.meeting_point != values["meeting_point"]:
+        changed.append("meeting_point")
+    if call.capacity != values["capacity"]:
+        changed.append("capacity")
+    return changed
 
 
 def _rowcount(result: Any) -> int:

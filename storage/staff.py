@@ -1,35 +1,39 @@
 """Queries for the 市民活動センター's console: staff accounts, the audit log, shared secrets,
-phrasings staff teach the FAQ, daily counts and the figures on the dashboard.
-Mixed into :class:`storage.store.Store`."""
+phrasings staff teach the FAQ, daily counts, the figures on the dashboard, broadcasts and the
+removal of the sample directory. Mixed into :class:`storage.store.Store`."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import func, text, update
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import (
     AppSecret,
     AuditEntry,
+    Broadcast,
     DailyCount,
     FaqPhrasing,
     Group,
+    OutboxMessage,
     RecruitmentCall,
+    Representative,
     SignUp,
     StaffUser,
     UnansweredQuestion,
     User,
     utcnow,
 )
-from storage.openings import CallView, call_views
+from storage.openings import ACTIVE, CallView, call_views
 from storage.turns import MAX_COUNTER_KEY, count_params, count_sql
 
 MAX_FAILED_LOGINS = 5
@@ -92,6 +96,63 @@ class Dashboard:
     sign_ups_by_field: list[tuple[str, int]]
     sign_ups_by_area: list[tuple[str, int]]
     filling_up: list[tuple[int, str, int, int]]  # id, title, taken, capacity
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastSent:
+    """A broadcast, and whether this submit sent it (False: its token had been sent before,
+    and nothing was queued now)."""
+
+    broadcast: Broadcast
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    """Someone whose things go with the sample directory, told in their language.
+
+    ``role`` ``participant``: ``names`` are the titles of the calls they were on;
+    ``representative``: the names of the groups they were linked to.
+    """
+
+    user_id: int
+    locale: str
+    role: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleDirectory:
+    """What removing the sample directory takes away, and whom it tells: the sign-ups of
+    calls not yet over (and not called off) and the groups' representatives."""
+
+    groups: int
+    calls: int
+    sign_ups: int  # every row, cancelled ones included
+    links: int  # representative links
+    affected: tuple[Affected, ...]
+
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        """groups, calls, sign-ups, links: what staff are shown before they confirm."""
+        return self.groups, self.calls, self.sign_ups, self.links
+
+    @property
+    def people(self) -> int:
+        """How many people are told."""
+        return len({a.user_id for a in self.affected})
+
+
+@dataclass(frozen=True, slots=True)
+class SamplesRemoved:
+    """``removed`` False: nothing was changed (no samples left, or not what staff were
+    shown); ``directory`` is then what a removal would take now."""
+
+    removed: bool
+    directory: SampleDirectory
+
+
+SampleNotice = Callable[[Affected], str]  # the outbox body (JSON) for one person
 
 
 class StaffQueries:
@@ -295,16 +356,175 @@ class StaffQueries:
         """Active users for a broadcast: everyone, or those who signed up for calls in the
         field/area (the interest we actually know about)."""
         with self.session() as s:
-            stmt = select(col(User.id)).where(col(User.active)).distinct()
-            if field or area:
-                stmt = stmt.join(SignUp, col(SignUp.user_id) == col(User.id)).join(
-                    RecruitmentCall, col(RecruitmentCall.id) == col(SignUp.call_id)
+            return [int(u or 0) for u in s.exec(_audience(field, area)).all()]
+
+    def send_broadcast(
+        self: _HasSession,
+        token: str,
+        text: str,
+        body: str,
+        *,
+        field: str | None,
+        area: str | None,
+        actor: str,
+        now: datetime | None = None,
+    ) -> BroadcastSent:
+        """Queue ``body`` for the audience (``audience``) and keep the broadcast, in one
+        transaction, once per ``token``: a token sent before queues nothing and gives the
+        first send back."""
+        now = now or utcnow()
+        token = token[:64]
+        try:
+            with self.session() as s:
+                sent = Broadcast(
+                    token=token, text=text[:500], field=field or None, area=area or None,
+                    actor=actor[:64], created_at=now,
+                )  # fmt: skip
+                s.add(sent)
+                # The token is unique: a second submit fails here, and a concurrent one
+                # waits for ours to commit and then fails (one INSERT wins).
+                s.flush()
+                people = [int(u or 0) for u in s.exec(_audience(field, area)).all()]
+                s.add_all(
+                    OutboxMessage(
+                        user_id=u, body=body, dedupe_key=f"bc:{sent.id}:{u}", deliver_after=now
+                    )
+                    for u in people
                 )
-                if field:
-                    stmt = stmt.where(col(RecruitmentCall.field) == field)
-                if area:
-                    stmt = stmt.where(col(RecruitmentCall.area) == area)
-            return [int(u or 0) for u in s.exec(stmt).all()]
+                sent.recipients = len(people)
+                s.add(sent)
+            return BroadcastSent(sent, True)
+        except IntegrityError:
+            with self.session() as s:
+                first = s.exec(select(Broadcast).where(col(Broadcast.token) == token)).first()
+            if first is None:  # not the token's constraint
+                raise
+            return BroadcastSent(first, False)
+
+    def broadcasts(self: _HasSession, limit: int = 50) -> list[Broadcast]:
+        """The newest broadcasts first."""
+        with self.session() as s:
+            stmt = select(Broadcast).order_by(col(Broadcast.id).desc()).limit(limit)
+            return list(s.exec(stmt).all())
+
+    # --- the sample directory -----------------------------------------------------------
+
+    def sample_directory(self: _HasSession, now: datetime | None = None) -> SampleDirectory:
+        """What removing the sample directory would take away and whom it would tell."""
+        with self.session() as s:
+            return _sample_reach(s, now or utcnow(), lock=False)
+
+    def remove_samples(
+        self: _HasSession,
+        notice: SampleNotice,
+        *,
+        expected: tuple[int, int, int, int] | None = None,
+        now: datetime | None = None,
+    ) -> SamplesRemoved:
+        """Delete the sample groups with their calls, sign-ups, representative links and
+        invite codes, and queue a notice (``notice`` renders it) to each person affected,
+        in one transaction. With ``expected`` (the counts staff confirmed), nothing is
+        removed unless they are still what would go."""
+        now = now or utcnow()
+        with self.session() as s:
+            reach = _sample_reach(s, now, lock=True)
+            if not reach.groups or (expected is not None and reach.counts != expected):
+                return SamplesRemoved(False, reach)
+            s.add_all(
+                OutboxMessage(user_id=a.user_id, body=notice(a), deliver_after=now)
+                for a in reach.affected
+            )
+            ids = list(s.exec(select(Group.id).where(col(Group.is_sample))).all())
+            calls = select(RecruitmentCall.id).where(col(RecruitmentCall.group_id).in_(ids))
+            sign_ups = select(SignUp.id).where(col(SignUp.call_id).in_(calls))
+            reminders = [f"remind:{i}" for i in s.exec(sign_ups).all()]
+            if reminders:  # queued for an event that is gone; the worker would still send it
+                s.execute(
+                    delete(OutboxMessage).where(
+                        col(OutboxMessage.dedupe_key).in_(reminders),
+                        col(OutboxMessage.delivered_at).is_(None),
+                    )
+                )
+            # Calls, sign-ups, links, invite codes, fields and areas go by ON DELETE CASCADE.
+            s.execute(delete(Group).where(col(Group.id).in_(ids)))
+        return SamplesRemoved(True, reach)
+
+
+def _audience(field: str | None, area: str | None) -> Any:
+    """The ids of a broadcast's audience (``StaffQueries.audience``)."""
+    stmt = select(col(User.id)).where(col(User.active)).distinct()
+    if field or area:
+        stmt = stmt.join(SignUp, col(SignUp.user_id) == col(User.id)).join(
+            RecruitmentCall, col(RecruitmentCall.id) == col(SignUp.call_id)
+        )
+        if field:
+            stmt = stmt.where(col(RecruitmentCall.field) == field)
+        if area:
+            stmt = stmt.where(col(RecruitmentCall.area) == area)
+    return stmt
+
+
+def _sample_reach(s: Session, now: datetime, *, lock: bool) -> SampleDirectory:
+    """What the sample directory holds and whom its removal concerns. ``lock``: the sample
+    groups' rows are locked first (PostgreSQL), so a second removal at the same moment
+    waits, then finds them gone and tells nobody again (SQLite: transactions are
+    serialised already, each begins IMMEDIATE)."""
+    stmt = select(Group.id, Group.name).where(col(Group.is_sample)).order_by(col(Group.id))
+    groups = dict(s.exec(stmt.with_for_update() if lock else stmt).all())
+    if not groups:
+        return SampleDirectory(0, 0, 0, 0, ())
+    ids = list(groups)
+    calls = {
+        int(c.id or 0): c
+        for c in s.exec(
+            select(RecruitmentCall)
+            .where(col(RecruitmentCall.group_id).in_(ids))
+            .order_by(col(RecruitmentCall.starts_at), col(RecruitmentCall.id))
+        ).all()
+    }
+    sign_ups = (
+        s.exec(
+            select(SignUp.user_id, SignUp.call_id, SignUp.status)
+            .where(col(SignUp.call_id).in_(list(calls)))
+            .order_by(col(SignUp.id))
+        ).all()
+        if calls
+        else []
+    )
+    links = s.exec(
+        select(Representative.user_id, Representative.group_id)
+        .where(col(Representative.group_id).in_(ids))
+        .order_by(col(Representative.user_id), col(Representative.group_id))
+    ).all()
+    on_calls: dict[int, list[str]] = {}
+    for user_id, call_id, status in sign_ups:
+        call = calls[int(call_id)]
+        still_on = call.ends_at > now and call.status != "cancelled"  # called off: told then
+        if status in ACTIVE and still_on:
+            on_calls.setdefault(int(user_id), []).append(call.title)
+    for_groups: dict[int, list[str]] = {}
+    for user_id, group_id in links:
+        for_groups.setdefault(int(user_id), []).append(groups[int(group_id)])
+    people = set(on_calls) | set(for_groups)
+    locales = (
+        dict(s.exec(select(User.id, User.locale).where(col(User.id).in_(list(people)))).all())
+        if people
+        else {}
+    )
+
+    def affected(role: str, names: dict[int, list[str]]) -> list[Affected]:
+        return [
+            Affected(u, str(locales.get(u, "ja")), role, tuple(dict.fromkeys(n)))
+            for u, n in sorted(names.items())
+        ]
+
+    return SampleDirectory(
+        groups=len(groups),
+        calls=len(calls),
+        sign_ups=len(sign_ups),
+        links=len(links),
+        affected=tuple(affected("participant", on_calls) + affected("representative", for_groups)),
+    )
 
 
 def add_counts(s: Session, day: date, keys: list[str]) -> None:

@@ -29,11 +29,13 @@ from sqlalchemy import (
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.db import create_turn_engine
 from storage.inbox import InboxQueries
 from storage.models import (
+    AppSecret,
     FaqFeedback,
     Group,
     GroupArea,
@@ -114,11 +116,15 @@ class GroupView:
 
 @dataclass(frozen=True, slots=True)
 class ImportSummary:
-    """What an import changed."""
+    """What an import changed: groups added, and groups whose details the file replaced
+    (``updated_keys``, by key). An import never removes a group; the sample directory goes
+    only when staff remove it (``Store.remove_samples``), and ``samples_left`` says how many
+    sample groups are still there."""
 
     created: int
     updated: int
-    samples_removed: int
+    updated_keys: tuple[str, ...] = ()
+    samples_left: int = 0
 
 
 def _chunks(items: list[Any], size: int = 900) -> Iterator[list[Any]]:
@@ -259,6 +265,36 @@ def _view(g: Any, rank: int) -> GroupView:
         verified=bool(g.verified),
         is_sample=bool(g.is_sample),
         area_rank=rank,
+    )
+
+
+def _describe(group: Group, r: GroupRecord, now: datetime) -> None:
+    """Write a record's details (not its fields and areas: ``_replace_codes``) on a group."""
+    group.name, group.description, group.contact = r.name, r.description, r.contact
+    group.citywide = r.citywide
+    group.area_mask = area_bits(r.areas)
+    group.welcomes_newcomers = r.welcomes_newcomers
+    group.welcomes_young = r.welcomes_young
+    group.verified, group.updated_at = r.verified, now
+
+
+def _replace_codes(
+    s: Session, groups: list[tuple[Group, GroupRecord]], known_ids: list[int]
+) -> None:
+    """The groups' field and area codes as their records give them (``known_ids``: groups
+    that had codes before, cleared first)."""
+    for chunk in _chunks(known_ids):
+        s.execute(delete(GroupField).where(col(GroupField.group_id).in_(chunk)))
+        s.execute(delete(GroupArea).where(col(GroupArea.group_id).in_(chunk)))
+    s.add_all(
+        GroupField(group_id=int(g.id or 0), field=f)
+        for g, r in groups
+        for f in dict.fromkeys(r.fields)
+    )
+    s.add_all(
+        GroupArea(group_id=int(g.id or 0), area=a)
+        for g, r in groups
+        for a in dict.fromkeys(r.areas)
     )
 
 
@@ -555,21 +591,30 @@ class Store(OpeningQueries, OutboxQueries, StaffQueries, InboxQueries):
             )
         return now
 
+    def app_value(self, name: str) -> str | None:
+        """A value every process shares, set by a setup command (e.g. a LINE rich menu id)."""
+        with self.reading() as s:
+            row = s.get(AppSecret, name)
+            return row.value if row else None
+
+    def set_app_value(self, name: str, value: str) -> None:
+        """Set (or replace) a shared value."""
+        with self.session() as s:
+            row = s.get(AppSecret, name) or AppSecret(name=name, value=value)
+            row.value = value
+            s.add(row)
+
     # the group directory ------------------------------------------------------------------
 
     def import_groups(self, records: list[GroupRecord], *, sample: bool = False) -> ImportSummary:
-        """Upsert ``records`` by key in one transaction.
+        """Upsert ``records`` by key in one transaction: a new key adds a group, a known key
+        replaces that group's details with the record's (the summary names them). Nothing
+        else changes: no group is removed, the sample directory included.
 
-        A real import (``sample=False``) removes the sample directory in the same
-        transaction, so samples never mix with a real directory.
+        A record of a real import (``sample=False``) is a real group, also when its key was
+        a sample's.
         """
-        removed = 0
         with self.session() as s:
-            if not sample:
-                samples = list(s.exec(select(Group.id).where(col(Group.is_sample))).all())
-                removed = len(samples)
-                for chunk in _chunks(samples):
-                    s.execute(delete(Group).where(col(Group.id).in_(chunk)))
             existing: dict[str, Group] = {}
             for chunk in _chunks([r.key for r in records]):
                 existing.update(
@@ -579,30 +624,60 @@ class Store(OpeningQueries, OutboxQueries, StaffQueries, InboxQueries):
             groups: list[tuple[Group, GroupRecord]] = []
             for r in records:
                 group = existing.get(r.key) or Group(key=r.key, name=r.name)
-                group.name, group.description, group.contact = r.name, r.description, r.contact
-                group.citywide = r.citywide
-                group.area_mask = area_bits(r.areas)
-                group.welcomes_newcomers = r.welcomes_newcomers
-                group.welcomes_young = r.welcomes_young
-                group.verified, group.is_sample, group.updated_at = r.verified, sample, now
+                _describe(group, r, now)
+                group.is_sample = sample
                 groups.append((group, r))
             s.add_all(g for g, _ in groups)
             s.flush()  # one batched INSERT for the new ones; ids assigned
-            updated_ids = [int(g.id or 0) for g in existing.values()]
-            for chunk in _chunks(updated_ids):
-                s.execute(delete(GroupField).where(col(GroupField.group_id).in_(chunk)))
-                s.execute(delete(GroupArea).where(col(GroupArea.group_id).in_(chunk)))
-            s.add_all(
-                GroupField(group_id=int(g.id or 0), field=f)
-                for g, r in groups
-                for f in dict.fromkeys(r.fields)
+            _replace_codes(s, groups, [int(g.id or 0) for g in existing.values()])
+            samples_left = int(
+                s.exec(select(func.count()).select_from(Group).where(col(Group.is_sample))).one()
             )
-            s.add_all(
-                GroupArea(group_id=int(g.id or 0), area=a)
-                for g, r in groups
-                for a in dict.fromkeys(r.areas)
-            )
-        return ImportSummary(len(records) - len(existing), len(existing), removed)
+        return ImportSummary(
+            created=len(records) - len(existing),
+            updated=len(existing),
+            updated_keys=tuple(sorted(existing)),
+            samples_left=samples_left,
+        )
+
+    def add_group(self, record: GroupRecord) -> int | None:
+        """A new group (the console's 「団体を追加」); its id, or None when a group already has
+        the key: then nothing is changed (editing that group is the way to change it)."""
+        try:
+            with self.session() as s:
+                taken = s.exec(select(Group.id).where(col(Group.key) == record.key)).first()
+                if taken is not None:
+                    return None
+                group = Group(key=record.key, name=record.name)
+                _describe(group, record, utcnow())
+                s.add(group)
+                s.flush()  # a concurrent add of the same key fails here (the unique key)
+                _replace_codes(s, [(group, record)], [])
+                return int(group.id or 0)
+        except IntegrityError:
+            return None
+
+    def update_group(self, group_id: int, record: GroupRecord) -> bool:
+        """Replace one group's details with ``record``'s; its key and whether it is a sample
+        stay as they are. False when there is no such group."""
+        with self.session() as s:
+            group = s.get(Group, group_id)
+            if group is None:
+                return False
+            _describe(group, record, utcnow())
+            s.add(group)
+            _replace_codes(s, [(group, record)], [group_id])
+            return True
+
+    def set_group_verified(self, group_id: int, verified: bool) -> bool:
+        """Mark a group checked by the center (shown to residents) or not. False: no group."""
+        with self.session() as s:
+            group = s.get(Group, group_id)
+            if group is None:
+                return False
+            group.verified, group.updated_at = verified, utcnow()
+            s.add(group)
+            return True
 
     def count_groups(self, *, include_samples: bool = True) -> int:
         """How many groups the directory holds."""
@@ -648,6 +723,13 @@ class Store(OpeningQueries, OutboxQueries, StaffQueries, InboxQueries):
         """One group, whatever its status (staff and detail views)."""
         with self.reading() as s:
             views = self._group_views(s, [(group_id, 3)])
+        return views[0] if views else None
+
+    def group_by_key(self, key: str) -> GroupView | None:
+        """The group with this directory key, whatever its status."""
+        with self.reading() as s:
+            found = s.exec(select(Group.id).where(col(Group.key) == key)).first()
+            views = self._group_views(s, [(int(found), 3)]) if found is not None else []
         return views[0] if views else None
 
     def all_groups(self, *, include_samples: bool = False) -> list[GroupView]:

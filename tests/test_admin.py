@@ -230,10 +230,13 @@ async def test_dashboard_and_broadcast(client: TestClient) -> None:
     body = await preview.text()
     assert "送信先：<b>1人</b>" in body  # only the volunteer who signed up for environment
     assert "&lt;b&gt;清掃の日&lt;/b&gt;" in body
+    token = re.search(r'name="token" value="([^"]+)"', body)  # the form's one-time key
+    assert token
     sent = await client.post(
         "/admin/broadcast/send",
-        data={"csrf": csrf_of(body), "text": "清掃の日", "field": "environment", "area": ""},
-    )
+        data={"csrf": csrf_of(body), "token": token.group(1), "text": "清掃の日",
+              "field": "environment", "area": ""},
+    )  # fmt: skip
     assert "1人" in await sent.text()
     reply = c.handle(Inbound("test", "vol", text="こんにちは"))
     assert any("清掃の日" in n for n in reply.notices)

@@ -141,7 +141,9 @@ def test_samples_never_mix_with_a_real_directory(
     assert all(g.name.endswith("（サンプル）") for g in store.all_groups(include_samples=True))
     _, summary = directory_csv.import_csv(store, GOOD.encode(), fields, places)
     assert summary is not None
-    assert summary.samples_removed == loaded
+    assert summary.samples_left == loaded  # an import never deletes: removing is its own act
+    assert store.count_groups() == 3 + loaded
+    assert store.remove_samples(lambda _: "{}").removed
     assert store.count_groups() == 3
     assert directory_csv.load_samples_if_empty(store, fields, places) == 0
 

@@ -240,6 +240,41 @@ async def test_rich_menu_setup(bot: TestClient, fake: tuple[FakeLine, str]) -> N
     assert fake[0].rich_menu_images[menu_id].startswith(b"\x89PNG")
 
 
+async def test_a_representative_gets_their_own_rich_menu_and_loses_it_on_unlink(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    from bot.richmenu import draw, menu_items
+
+    channel: LineChannel = bot.server.app[channels_key]["line"]
+    store = bot.server.app[conversation_key].store
+    rep_menu = await channel.setup_rich_menu(
+        draw(menu="representative"), menu_items("representative"), default=False
+    )
+    store.set_app_value(line_adapter.REPRESENTATIVE_MENU, rep_menu)
+    areas = fake[0].rich_menus[rep_menu]["areas"]
+    assert [a["action"]["data"] for a in areas][:2] == ["rc:new", "rc:mine"]
+    assert fake[0].default_rich_menu is None  # not made everyone's menu
+
+    open_call(store, ("line", "Uother"))  # the group 「海の会」 and its code machinery
+    code, _ = store.issue_invite("umi")
+    assert await post(bot, ev.body(ev.text("Urep", f"招待コード {code}"))) == 200
+    await fake[0].wait_for(1)
+    for _ in range(50):
+        if "Urep" in fake[0].user_rich_menus:
+            break
+        await asyncio.sleep(0.05)
+    assert fake[0].user_rich_menus["Urep"] == rep_menu
+
+    group_id = store.represented_groups(store.touch_user("line", "Urep", "ja").id)[0][0]
+    assert await post(bot, ev.body(ev.postback("Urep", f"rc:unlinkx:{group_id}"))) == 200
+    await fake[0].wait_for(2)
+    for _ in range(50):
+        if "Urep" not in fake[0].user_rich_menus:
+            break
+        await asyncio.sleep(0.05)
+    assert "Urep" not in fake[0].user_rich_menus
+
+
 def test_render_keeps_every_limit() -> None:
     long_text = ("🌊" * 1000 + "\n") * 30  # emoji count double in UTF-16
     cards = [Card(f"団体{i}", "説明" * 100, (Choice("詳しく見る", f"gd:{i}"),)) for i in range(20)]
@@ -302,6 +337,13 @@ async def test_setup_richmenu_command(fake: tuple[FakeLine, str], tmp_path: Path
     assert await run_platform_command(args, settings) == 0
     assert fake[0].default_rich_menu is not None
     assert saved.read_bytes() == fake[0].rich_menu_images[fake[0].default_rich_menu]
+    from storage import Store, create_db_engine
+
+    store = Store(create_db_engine(settings.database_url))
+    rep_menu = store.app_value(line_adapter.REPRESENTATIVE_MENU)
+    store.close()
+    assert rep_menu in fake[0].rich_menu_images  # made, with its image, for representatives
+    assert rep_menu != fake[0].default_rich_menu
 
 
 async def test_broadcast_goes_out_as_multicasts_of_500(

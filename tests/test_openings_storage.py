@@ -41,7 +41,12 @@ def _setup(store: Store, capacity: int = 1) -> tuple[int, int]:
 
 
 def _users(store: Store, n: int) -> list[int]:
-    return [store.touch_user("test", f"v{i}", "ja").id for i in range(n)]
+    """Volunteers who agreed and gave their details (sign_up checks them again)."""
+    users = [store.touch_user("test", f"v{i}", "ja").id for i in range(n)]
+    for i, user in enumerate(users):
+        store.save_profile(user, name=f"v{i}", contact=f"v{i}@example.jp", age_group="30",
+                           consent_at=NOW)  # fmt: skip
+    return users
 
 
 def test_two_taps_on_the_last_place_one_wins(store: Store) -> None:
@@ -184,7 +189,7 @@ def test_forget_user_cancels_and_deletes(store: Store) -> None:
     results = store.forget_user(a, NOW)
     assert [(r.outcome, r.promoted_user_id) for r in results] == [("cancelled", b)]
     assert store.profile(a).name is None
-    assert [v.name for v in store.volunteers(rep, call_id) or []] == [""]  # b, no profile yet
+    assert [v.name for v in store.volunteers(rep, call_id) or []] == ["v1"]  # b, moved up
 
 
 @pytest.mark.parametrize("capacity", [0, -1])

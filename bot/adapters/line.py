@@ -63,6 +63,7 @@ MAX_QUICK_REPLIES = 13
 MAX_BUBBLES = 12
 MAX_ALT_TEXT = 1500
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
+REPRESENTATIVE_MENU = "line_richmenu_representative"  # app value: the representatives' menu id
 LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
 LOADING_SECONDS = 5  # how long one animation shows (LINE: 5 to 60, in steps of 5)
 MAX_LOADING_USERS = 10_000  # users remembered as having the animation on screen
@@ -311,6 +312,8 @@ class LineChannel:
                 loading.cancel()
             # Inside the user's lane: their next reply cannot overtake this one.
             await self._send(body.get("reply_token"), user_id, render(reply), event.event_id)
+            if reply.rich_menu:
+                await self.switch_menu(user_id, reply.rich_menu)
 
     async def _resend(self, reply_token: str | None, user_id: str, event_id: str) -> None:
         """Send again the kept reply of an event whose turn had committed when its process
@@ -461,8 +464,16 @@ class LineChannel:
 
     # --- rich menu ------------------------------------------------------------------------------
 
-    async def setup_rich_menu(self, image_png: bytes, items: list[tuple[str, str]]) -> str:
-        """Create the 3×2 rich menu, upload its image and make it the default; returns its id."""
+    async def setup_rich_menu(
+        self,
+        image_png: bytes,
+        items: list[tuple[str, str]],
+        *,
+        name: str = "tsunagaru main menu",
+        default: bool = True,
+    ) -> str:
+        """Create a 3×2 rich menu and upload its image; the default one is set as every
+        user's menu. Returns its id."""
         width, height = 2500, 1686
         cols, rows = 3, 2
         areas = []
@@ -477,7 +488,7 @@ class LineChannel:
         request = RichMenuRequest(
             size=RichMenuSize(width=width, height=height),
             selected=True,
-            name="tsunagaru main menu",
+            name=name,
             chat_bar_text="メニュー",
             areas=areas,
         )
@@ -490,8 +501,28 @@ class LineChannel:
             _headers={"Content-Type": "image/png"},
             _request_timeout=REQUEST_TIMEOUT,
         )
-        await self.api.set_default_rich_menu(menu_id, _request_timeout=REQUEST_TIMEOUT)
+        if default:
+            await self.api.set_default_rich_menu(menu_id, _request_timeout=REQUEST_TIMEOUT)
         return menu_id
+
+    async def switch_menu(self, user_id: str, menu: str) -> None:
+        """Show one user the representative's rich menu, or give them back the default one.
+        Best effort: without a representative menu set up, or with LINE down, the user keeps
+        the menu they have (the quick menu shows the same entries)."""
+        try:
+            if menu == "representative":
+                store = self.conversation.store
+                menu_id = await asyncio.to_thread(store.app_value, REPRESENTATIVE_MENU)
+                if menu_id:
+                    await self.api.link_rich_menu_id_to_user(
+                        user_id, menu_id, _request_timeout=REQUEST_TIMEOUT
+                    )
+            else:
+                await self.api.unlink_rich_menu_id_from_user(
+                    user_id, _request_timeout=REQUEST_TIMEOUT
+                )
+        except (ApiException, aiohttp.ClientError, TimeoutError):
+            log.warning("rich menu not switched for a user", exc_info=True)
 
 
 class TurnUnfinished(Exception):

@@ -12,13 +12,13 @@ from html import escape
 from bot.admin.words import w
 
 NAV = [
-    ("/admin/", "ダッシュボード"),
-    ("/admin/groups", "団体"),
-    ("/admin/calls", "募集"),
-    ("/admin/unanswered", "未回答の質問"),
-    ("/admin/broadcast", "お知らせ配信"),
+    ("/admin/", w("nav", "dashboard")),
+    ("/admin/groups", w("nav", "groups")),
+    ("/admin/calls", w("nav", "calls")),
+    ("/admin/unanswered", w("nav", "unanswered")),
+    ("/admin/broadcast", w("nav", "broadcast")),
     ("/admin/deliveries", w("nav", "deliveries")),
-    ("/admin/audit", "操作記録"),
+    ("/admin/audit", w("nav", "audit")),
 ]
 
 
@@ -33,18 +33,25 @@ def page(title: str, body: str, *, user: str | None = None, csrf: str = "") -> s
     if user:
         links = "".join(f'<a href="{href}">{e(label)}</a>' for href, label in NAV)
         nav = (
-            f'<nav aria-label="メニュー">{links}'
+            f'<nav aria-label="{e(w("layout", "menu"))}">{links}'
             f'<form method="post" action="/admin/logout" class="inline">{csrf_field(csrf)}'
-            f'<button type="submit" class="link">ログアウト（{e(user)}）</button></form></nav>'
+            f'<button type="submit" class="link">{e(w("layout", "logout", user=user))}</button>'
+            "</form></nav>"
         )
     return (
         '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{e(title)} | 市民活動センター管理画面</title>"
+        f"<title>{e(w('layout', 'title', title=title))}</title>"
         '<link rel="stylesheet" href="/static/admin.css"></head><body>'
-        f"<header><strong>つながる鎌倉 管理画面</strong>{nav}</header>"
+        f"<header><strong>{e(w('layout', 'header'))}</strong>{nav}</header>"
         f'<main id="main"><h1>{e(title)}</h1>{body}</main></body></html>'
     )
+
+
+def sentence(template: str, **html: str) -> str:
+    """One of the console's sentences (``w(section, key)`` unfilled), escaped, with HTML that
+    is escaped already (a bold count, a link) in its placeholders."""
+    return e(template).format(**html)
 
 
 def csrf_field(token: str) -> str:
@@ -63,7 +70,7 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]], caption: str = 
 def bar_chart(points: list[tuple[str, int]], label: str) -> str:
     """A small bar chart as inline SVG, with a text alternative for screen readers."""
     if not points:
-        return "<p>データがありません。</p>"
+        return f"<p>{e(w('layout', 'no_data'))}</p>"
     width, height, pad = 640, 180, 24
     top = max(n for _, n in points) or 1
     bar = min((width - pad) / len(points), 60.0)
@@ -78,7 +85,7 @@ def bar_chart(points: list[tuple[str, int]], label: str) -> str:
             f'<text x="{x + bar / 2:.1f}" y="{height - 6}" font-size="10" text-anchor="middle">'
             f"{e(name[-5:])}</text>"
         )
-    summary = "、".join(f"{name} {n}" for name, n in points)
+    summary = w("layout", "chart_joiner").join(f"{name} {n}" for name, n in points)
     return (
         f'<figure><svg viewBox="0 0 {width} {height}" role="img" aria-label="{e(label)}: {e(summary)}">'
         + "".join(bars)

@@ -18,7 +18,7 @@ def _data() -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def w(section: str, key: str, **values: object) -> str:
+def w(section: str, key: str, /, **values: object) -> str:
     """The console's sentence ``section.key`` with ``values`` filled in."""
     text = str(_data()[section][key])
     return text.format(**values) if values else text

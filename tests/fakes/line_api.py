@@ -122,6 +122,7 @@ class FakeLine:
     rich_menus: dict[str, dict[str, Any]] = field(default_factory=dict)
     rich_menu_images: dict[str, bytes] = field(default_factory=dict)
     default_rich_menu: str | None = None
+    user_rich_menus: dict[str, str] = field(default_factory=dict)  # linked per user
     fail_next: list[int | str] = field(default_factory=list)  # statuses, or "timeout"
     expired_tokens: set[str] = field(default_factory=set)
     used_tokens: set[str] = field(default_factory=set)
@@ -139,6 +140,8 @@ class FakeLine:
         self.app.router.add_post("/v2/bot/richmenu", self._create_rich_menu)
         self.app.router.add_post("/v2/bot/richmenu/{id}/content", self._rich_menu_image)
         self.app.router.add_post("/v2/bot/user/all/richmenu/{id}", self._default_rich_menu)
+        self.app.router.add_post("/v2/bot/user/{user}/richmenu/{id}", self._link_rich_menu)
+        self.app.router.add_delete("/v2/bot/user/{user}/richmenu", self._unlink_rich_menu)
         self._arrived = asyncio.Condition()
 
     async def wait_for(self, count: int, within: float = 10.0) -> list[Sent]:
@@ -296,4 +299,19 @@ class FakeLine:
         if menu_id not in self.rich_menu_images:
             return _error(400, "upload the image first")
         self.default_rich_menu = menu_id
+        return web.json_response({})
+
+    async def _link_rich_menu(self, request: web.Request) -> web.Response:
+        if (refused := await self._gate(request)) is not None:
+            return refused
+        menu_id, user = request.match_info["id"], request.match_info["user"]
+        if menu_id not in self.rich_menus or menu_id not in self.rich_menu_images:
+            return _error(400, "richmenu not found or has no image")  # LINE checks both
+        self.user_rich_menus[user] = menu_id
+        return web.json_response({})
+
+    async def _unlink_rich_menu(self, request: web.Request) -> web.Response:
+        if (refused := await self._gate(request)) is not None:
+            return refused
+        self.user_rich_menus.pop(request.match_info["user"], None)
         return web.json_response({})
