@@ -1,6 +1,6 @@
 """``python -m bot worker``: the day-before reminders and delivery of the outbox.
 
-Safe to run twice: a reminder is enqueued under a unique key (``remind:<sign-up id>``), and a
+Safe to run twice: a reminder is enqueued under a unique key (``remind:<sign-up>:<start>``), and a
 message is claimed with a conditional UPDATE before it is sent, so two workers never send the
 same message. After downtime it catches up: every sign-up whose activity has not started and
 whose reminder time has passed gets its reminder.
@@ -19,7 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from intents.conversation import Conversation
-from intents.openings import PULL_PLATFORMS, remind_at, reminder_body
+from intents.notices import remind_at, reminder_body
+from intents.openings import PULL_PLATFORMS
+from storage.call_changes import reminder_key
 from storage.models import utcnow
 from storage.outbox import Delivery
 
@@ -87,13 +89,12 @@ class Worker:
     def _enqueue_reminders(self, now: datetime) -> int:
         store, messages = self.conversation.store, self.conversation.messages
         queued = 0
-        for sign_up_id, user_id, call in store.reminders_due(now, now + LOOK_AHEAD):
+        for sign_up_id, user_id, call, locale in store.reminders_due(now, now + LOOK_AHEAD):
             if now < remind_at(call.starts_at):
                 continue
-            body = reminder_body(messages, "ja", call)
+            body = reminder_body(messages, locale, call)
             # Keyed by the start too: a call moved after its reminder went out gets a new one.
-            key = f"remind:{sign_up_id}:{int(call.starts_at.timestamp())}"
-            if store.enqueue(user_id, body, dedupe_key=key):
+            if store.enqueue(user_id, body, dedupe_key=reminder_key(sign_up_id, call.starts_at)):
                 queued += 1
         return queued
 

@@ -13,7 +13,7 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 
-from intents import forms, openings
+from intents import forms, my_sign_ups
 from intents.menu import MENU_PAYLOAD, show_help
 from intents.router import Handler, Match
 from intents.turn import Turn
@@ -30,7 +30,7 @@ SHORT = 24  # folded characters: a message this short is the command itself
 
 def cancel_sign_up(turn: Turn, match: Match) -> Reply:
     """「キャンセルしたい」: the sign-ups, each with its cancel button."""
-    reply = openings.my_sign_ups(turn, match)
+    reply = my_sign_ups.my_sign_ups(turn, match)
     if reply.cards:
         reply.text = turn.say("cancel_pick") + "\n" + reply.text
     reply.intent = "cancel_sign_up"
@@ -48,8 +48,8 @@ def contact_center(turn: Turn, match: Match) -> Reply:
 
 _HANDLERS: dict[str, Handler] = {
     "cancel_sign_up": cancel_sign_up,
-    "my_sign_ups": openings.my_sign_ups,
-    "delete_data": openings.ask_delete,
+    "my_sign_ups": my_sign_ups.my_sign_ups,
+    "delete_data": my_sign_ups.ask_delete,
     "help": show_help,
     "contact_center": contact_center,
 }

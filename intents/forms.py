@@ -244,6 +244,12 @@ def _back_step(turn: Turn, form: Form, data: dict[str, Any]) -> int | None:
         if q.skip(turn, values) and not _answered(form, values, step):
             continue  # does not apply to this person
         return step
+    if _step(form, data) == len(form.questions) - 1:
+        # A preview whose every answer came with the form (a returning volunteer): 「戻る」
+        # still leads somewhere, to the last answer given, so any of them can be changed.
+        for step in range(len(form.questions) - 2, -1, -1):
+            if _answered(form, values, step):
+                return step
     return None
 
 

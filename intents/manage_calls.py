@@ -11,10 +11,10 @@ Payloads: ``rc:mine`` · ``rc:v:<id>`` volunteers · ``rc:close:<id>`` · ``rc:o
 
 from __future__ import annotations
 
-from intents.menu import MENU_PAYLOAD
+from intents.menu import back_to_menu
 from intents.notices import teller
-from intents.openings import AGE_GROUPS
 from intents.router import Match
+from intents.signup import AGE_GROUPS
 from intents.turn import Turn
 from intents.types import Card, Choice, Reply
 from knowledge.when import format_span
@@ -77,7 +77,11 @@ def volunteers(turn: Turn, match: Match) -> Reply:
     ]
     for n, v in enumerate(people, 1):
         mark = turn.say("recruit_waiting_mark") if v.status == "waiting" else ""
-        age = AGE_GROUPS.get(v.age_group, v.age_group)
+        age = (
+            turn.messages.label(f"signup_age_{v.age_group}", turn.locale)
+            if v.age_group in AGE_GROUPS
+            else v.age_group
+        )
         lines.append(f"{n}. {v.name}（{age}）{v.contact}{mark}")
     return Reply(
         "\n".join(lines), "manage_call", choices=mine(turn), slots={"call_id": str(call_id)}
@@ -185,6 +189,4 @@ def mine(turn: Turn) -> list[Choice]:
     return [Choice(turn.messages.label("recruit_mine", turn.locale), "rc:mine"), *menu(turn)]
 
 
-def menu(turn: Turn) -> list[Choice]:
-    """The menu button."""
-    return [Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD)]
+menu = back_to_menu

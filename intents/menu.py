@@ -32,6 +32,11 @@ def menu_choices(turn: Turn) -> list[Choice]:
     return [*items[: MAX_CHOICES - 1], switch]
 
 
+def back_to_menu(turn: Turn) -> list[Choice]:
+    """One button back to the main menu."""
+    return [Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD)]
+
+
 def switch_language(turn: Turn, match: Match) -> Reply:
     """The language button: from now on, answers in that language (conversation.py)."""
     text = turn.say("language_set") + "\n" + turn.say("help")

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 
 from intents.types import Choice
 from knowledge.messages import Messages
-from knowledge.when import format_span
+from knowledge.when import TOKYO, format_span
 from storage.call_changes import CallChange, Notice, Person, Tell
+from storage.openings import CallView
 
 MINE = "mine"  # the resident's 「予約確認」
 CALLS = "rc:mine"  # the representative's 「自分の募集」
@@ -77,7 +79,16 @@ def _notices(messages: Messages, change: CallChange, reason: str) -> Iterator[No
             ),
         )
     kind = change.kind
-    if kind == "sign_up_cancelled":
+    if kind in ("signed_up", "joined_waiting"):
+        key = "notice_new_sign_up" if kind == "signed_up" else "notice_new_waiting"
+        for rep in change.representatives:
+            code = change.actor_age_group
+            age = messages.label(f"signup_age_{code}", rep.locale) if code else ""
+            text = say(key, rep, title=call.title, name=change.actor_name, age=age,
+                       taken=call.taken, capacity=call.capacity)  # fmt: skip
+            choice = Choice(messages.label("recruit_volunteers", rep.locale), f"rc:v:{call.id}")
+            yield Notice(rep.user_id, body(text, [choice]))
+    elif kind == "sign_up_cancelled":
         key = "notice_cancelled_promoted" if promoted else "notice_cancelled"
         for rep in change.representatives:
             text = say(key, rep, title=call.title, taken=call.taken, capacity=call.capacity,
@@ -88,7 +99,7 @@ def _notices(messages: Messages, change: CallChange, reason: str) -> Iterator[No
             yield to_resident(
                 person, say("notice_closed_waiting", person, title=call.title, position=position)
             )
-    elif kind == "edited":
+    if kind in ("edited", "in_review"):
         told = [c for c in change.changed if c in ("when", "place", "meeting_point")]
         if told:
             for person in change.everyone:
@@ -101,7 +112,7 @@ def _notices(messages: Messages, change: CallChange, reason: str) -> Iterator[No
                            when=when(person), place=call.place,
                            meeting_point=call.meeting_point)  # fmt: skip
                 yield to_resident(person, text)
-    elif kind == "hidden":
+    if kind == "hidden":
         for rep in change.representatives:
             text = say("notice_hidden", rep, title=call.title, reason=change.reason)
             yield to_group(rep, text + "\n" + say("notice_hidden_group_review", rep))
@@ -134,3 +145,28 @@ def _notices(messages: Messages, change: CallChange, reason: str) -> Iterator[No
         for rep in change.representatives:
             if rep.user_id != change.actor_user_id:
                 yield to_group(rep, say("notice_in_review", rep, title=call.title))
+
+
+# --- one-off notices and reminders ----------------------------------------------------
+
+
+def reminder_body(messages: Messages, locale: str, call: CallView) -> str:
+    """The day-before reminder (the worker enqueues it)."""
+    body = {
+        "text": messages.get(
+            "notice_reminder",
+            locale,
+            title=call.title,
+            when=format_span(call.starts_at, call.ends_at, locale),
+            meeting_point=call.meeting_point,
+            bring=call.bring or "—",
+        ),
+        "choices": [{"label": messages.label("openings_mine", locale), "payload": "mine"}],
+    }
+    return json.dumps(body, ensure_ascii=False)
+
+
+def remind_at(starts_at: datetime) -> datetime:
+    """When a reminder is due: 18:00 (Kamakura time) on the day before the activity."""
+    day_before = starts_at.astimezone(TOKYO).date() - timedelta(days=1)
+    return datetime.combine(day_before, time(18, 0), TOKYO)

@@ -87,9 +87,16 @@ def read_clock(text: str) -> ClockReading:
     start = _hour_of_day(first.minutes, first.mark)
     if len(points) >= 2:
         second = points[1]
-        end = _hour_of_day(second.minutes, second.mark or first.mark)
+        if second.minutes in (0, 24 * 60):
+            end = 24 * 60  # 「夜9時〜0時」「〜24時」: midnight, whatever the mark
+        else:
+            end = _hour_of_day(second.minutes, second.mark or first.mark)
         if end <= start and start < 12 * 60 and end < 12 * 60 and not second.mark:
             end += 12 * 60  # 「10時〜1時」 ends at 13:00
+        elif end <= start and not (first.mark or second.mark) and 1 <= first.minutes // 60 <= 5:
+            end += 12 * 60  # 「4時〜6時」: the start was read as afternoon, so is the end
+        elif end <= start and start >= 18 * 60 and second.minutes < start - 12 * 60:
+            end = second.minutes + 24 * 60  # 「23時〜1時」: past midnight
         return _range(start, end)
     if duration:
         return _range(start, start + duration)

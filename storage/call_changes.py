@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import OutboxMessage, RecruitmentCall, Representative, SignUp, User
@@ -52,8 +52,8 @@ class Notice:
 class CallChange:
     """What happened to a call, and to whom it matters.
 
-    ``kind``: ``sign_up_cancelled`` | ``closed`` | ``reopened`` | ``edited`` | ``hidden`` |
-    ``in_review`` | ``unhidden`` | ``called_off``.
+    ``kind``: ``signed_up`` | ``joined_waiting`` | ``sign_up_cancelled`` | ``closed`` |
+    ``reopened`` | ``edited`` | ``hidden`` | ``in_review`` | ``unhidden`` | ``called_off``.
     """
 
     kind: str
@@ -65,6 +65,8 @@ class CallChange:
     changed: tuple[str, ...] = ()  # for ``edited``: when | place | meeting_point | capacity
     reason: str = ""
     actor_user_id: int | None = None  # who made the change (not told about their own act)
+    actor_name: str = ""  # for a sign-up: the volunteer's name and age group, for the group
+    actor_age_group: str = ""
 
     @property
     def everyone(self) -> tuple[Person, ...]:
@@ -73,6 +75,39 @@ class CallChange:
 
 
 Tell = Callable[[CallChange], Iterable[Notice]]
+
+
+def lock_call(s: Session, call_id: int) -> RecruitmentCall | None:
+    """The call, its row locked until the transaction ends (PostgreSQL; SQLite has one writer).
+
+    Every change of a call and of its places takes this lock first, so a sign-up, a cancel,
+    an edit, a status change and a hide on one call happen one after another: none decides
+    on what it read before another committed.
+    """
+    return s.exec(
+        select(RecruitmentCall)
+        .where(col(RecruitmentCall.id) == call_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def reminder_key(sign_up_id: int, starts_at: datetime) -> str:
+    """A reminder's outbox key: per sign-up and start, so a moved call gets a new one."""
+    return f"remind:{sign_up_id}:{int(_aware(starts_at).timestamp())}"
+
+
+def withdraw_reminders(s: Session, sign_up_ids: Iterable[int]) -> None:
+    """Drop reminders queued but not yet delivered for these sign-ups (a call called off,
+    hidden or removed, a sign-up cancelled): the worker would still send them."""
+    ids = list(sign_up_ids)
+    for start in range(0, len(ids), 200):
+        keys = [
+            col(OutboxMessage.dedupe_key).like(f"remind:{i}:%") for i in ids[start : start + 200]
+        ]
+        s.execute(
+            delete(OutboxMessage).where(or_(*keys), col(OutboxMessage.delivered_at).is_(None))
+        )
 
 
 def fill_places(s: Session, call: RecruitmentCall, now: datetime) -> list[int]:
@@ -125,6 +160,7 @@ def tell_about(
     changed: Iterable[str] = (),
     reason: str = "",
     actor_user_id: int | None = None,
+    actor: tuple[str, str] = ("", ""),
 ) -> CallChange:
     """Build the change, and write ``tell``'s notices in this transaction."""
     rows = s.exec(
@@ -152,7 +188,14 @@ def tell_about(
         changed=tuple(changed),
         reason=reason,
         actor_user_id=actor_user_id,
+        actor_name=actor[0],
+        actor_age_group=actor[1],
     )
+    if kind in ("hidden", "called_off"):
+        confirmed = select(SignUp.id).where(
+            col(SignUp.call_id) == call.id, col(SignUp.status) == "confirmed"
+        )
+        withdraw_reminders(s, [int(i or 0) for i in s.exec(confirmed).all()])
     if tell is not None:
         for notice in tell(change):
             s.add(OutboxMessage(user_id=notice.user_id, body=notice.body, deliver_after=now))

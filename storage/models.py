@@ -233,6 +233,7 @@ class RecruitmentCall(SQLModel, table=True):
     bring: str = Field(default="", max_length=200)
     status: str = Field(default="open", max_length=16)  # open | closed | hidden
     hidden_reason: str | None = Field(default=None, max_length=300)
+    hidden_from: str | None = Field(default=None, max_length=16)  # the status before hiding
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

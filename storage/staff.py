@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.call_changes import withdraw_reminders
 from storage.models import (
     AppSecret,
     AuditEntry,
@@ -437,14 +438,8 @@ class StaffQueries:
             ids = list(s.exec(select(Group.id).where(col(Group.is_sample))).all())
             calls = select(RecruitmentCall.id).where(col(RecruitmentCall.group_id).in_(ids))
             sign_ups = select(SignUp.id).where(col(SignUp.call_id).in_(calls))
-            reminders = [f"remind:{i}" for i in s.exec(sign_ups).all()]
-            if reminders:  # queued for an event that is gone; the worker would still send it
-                s.execute(
-                    delete(OutboxMessage).where(
-                        col(OutboxMessage.dedupe_key).in_(reminders),
-                        col(OutboxMessage.delivered_at).is_(None),
-                    )
-                )
+            # Queued for an event that is gone: the worker would still send them.
+            withdraw_reminders(s, [int(i or 0) for i in s.exec(sign_ups).all()])
             # Calls, sign-ups, links, invite codes, fields and areas go by ON DELETE CASCADE.
             s.execute(delete(Group).where(col(Group.id).in_(ids)))
         return SamplesRemoved(True, reach)

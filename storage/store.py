@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.calls import CallQueries
 from storage.db import create_turn_engine
 from storage.inbox import InboxQueries
 from storage.models import (
@@ -47,8 +48,9 @@ from storage.models import (
     area_bits,
     utcnow,
 )
-from storage.openings import OpeningQueries
 from storage.outbox import OutboxQueries, take_due
+from storage.representatives import RepresentativeQueries
+from storage.signups import SignUpQueries
 from storage.staff import StaffQueries
 from storage.turns import MAX_COUNTER_KEY, Ending, TurnSql, UserRow
 
@@ -298,7 +300,9 @@ def _replace_codes(
     )
 
 
-class Store(OpeningQueries, OutboxQueries, StaffQueries, InboxQueries):
+class Store(
+    RepresentativeQueries, CallQueries, SignUpQueries, OutboxQueries, StaffQueries, InboxQueries
+):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
     def __init__(self, engine: Engine) -> None:

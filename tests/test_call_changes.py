@@ -306,3 +306,119 @@ def test_representatives_see_their_entries_in_the_menu_and_can_unlink(bot: Conve
     assert bot.store.represented_groups(rep_id) == []
     assert "rc:new" not in [c.payload for c in rep("メニュー").choices]
     assert rep(payload=f"rc:unlinkx:{group_id}").intent == "manage_call"  # not theirs now
+
+
+# --- found in review: order, double submits, language, reminders, races ----------------------
+
+
+def test_rejoining_the_waiting_list_goes_to_its_end(bot: Conversation) -> None:
+    _, _, call_id = _call(bot, capacity=1)
+    people = _people(bot, call_id, ["amy", "bob", "cat"])
+    bob = next(m for m in bot.store.my_sign_ups(people["bob"], NOW) if m.call.id == call_id)
+    bot.store.cancel_sign_up(people["bob"], bob.id, NOW)
+    assert bot.store.sign_up(people["bob"], call_id, NOW, wait=True).outcome == "waiting"
+    positions = {
+        name: bot.store.my_sign_ups(user, NOW)[0].position
+        for name, user in people.items()
+        if name != "amy"
+    }
+    assert positions == {"bob": 2, "cat": 1}
+    amy = bot.store.my_sign_ups(people["amy"], NOW)[0]
+    bot.store.cancel_sign_up(people["amy"], amy.id, NOW)
+    assert _statuses_by_user(bot.store, call_id, people)["cat"] == "confirmed"
+
+
+def test_hiding_twice_tells_once_and_showing_again_keeps_a_closed_call_closed(
+    bot: Conversation,
+) -> None:
+    rep, _, call_id = _call(bot, capacity=1)
+    people = _people(bot, call_id, ["amy"])
+    rep(payload=f"rc:close:{call_id}")
+    tell = teller(bot.messages)
+    assert bot.store.hide_call(call_id, "確認のため", NOW, tell)
+    assert bot.store.hide_call(call_id, "確認のため", NOW, tell)  # the form sent twice
+    assert len([t for t in _told(bot.store, people["amy"]) if "公開を止めて" in t]) == 1
+    assert bot.store.unhide_call(call_id, NOW, tell)
+    call = bot.store.get_call(call_id)
+    assert call is not None
+    assert call.status == "closed"
+
+
+def test_calling_off_and_cancelling_withdraw_queued_reminders(bot: Conversation) -> None:
+    _, rep_id, call_id = _call(bot, capacity=3)
+    people = _people(bot, call_id, ["amy", "bob"])
+    worker = Worker(bot, {})
+    assert worker._enqueue_reminders(START - timedelta(hours=12)) == 2
+    amy = bot.store.my_sign_ups(people["amy"], NOW)[0]
+    bot.store.cancel_sign_up(people["amy"], amy.id, NOW)
+    assert not [t for t in _told(bot.store, people["amy"]) if "明日は" in t]
+    bot.store.set_call_status(rep_id, call_id, "cancelled", NOW, teller(bot.messages))
+    assert not [t for t in _told(bot.store, people["bob"]) if "明日は" in t]
+    assert any("中止" in t for t in _told(bot.store, people["bob"]))
+    assert _told(bot.store, rep_id) == [
+        t for t in _told(bot.store, rep_id) if "キャンセルされました" in t
+    ]  # amy's cancel, before calling off; nothing after it
+
+
+def test_reminders_and_group_notices_are_in_each_readers_language(bot: Conversation) -> None:
+    _, rep_id, call_id = _call(bot, capacity=3)
+    eve = bot.store.touch_user("test", "eve", "en").id
+    bot.store.save_profile(eve, name="Eve", contact="eve@example.jp", age_group="30",
+                           consent_at=NOW)  # fmt: skip
+    assert bot.store.sign_up(eve, call_id, NOW, tell=teller(bot.messages)).outcome == "confirmed"
+    (to_rep,) = _told(bot.store, rep_id)
+    assert "新しい申し込み" in to_rep
+    assert "30〜64歳" in to_rep  # the group reads Japanese, whatever the volunteer writes in
+    Worker(bot, {})._enqueue_reminders(START - timedelta(hours=12))
+    (reminder,) = _told(bot.store, eve)
+    assert "明日" not in reminder
+    assert "浜そうじ" in reminder
+
+
+def test_a_sign_up_and_its_notice_are_one_transaction(bot: Conversation) -> None:
+    _, _, call_id = _call(bot, capacity=3)
+    amy = _volunteer(bot.store, "amy")
+
+    def broken(change: CallChange) -> list[object]:
+        raise RuntimeError("notices failed")
+
+    with pytest.raises(RuntimeError):
+        bot.store.sign_up(amy, call_id, NOW, tell=broken)  # type: ignore[arg-type]
+    call = bot.store.get_call(call_id)
+    assert call is not None
+    assert call.taken == 0
+
+
+def test_fixing_a_hidden_call_tells_its_participants_what_changed(bot: Conversation) -> None:
+    _, rep_id, call_id = _call(bot, capacity=2)
+    people = _people(bot, call_id, ["amy"])
+    tell = teller(bot.messages)
+    bot.store.hide_call(call_id, "日時の誤り", NOW, tell)
+    moved = _draft(2, starts_at=START + timedelta(days=1))
+    assert bot.store.update_call(rep_id, call_id, moved, NOW, tell) == "in_review"
+    assert any("内容が変わりました" in t for t in _told(bot.store, people["amy"]))
+
+
+def test_taps_and_cancels_at_once_never_leave_a_place_free_behind_a_queue(
+    bot: Conversation,
+) -> None:
+    """Cancels and sign-ups racing on one call (real threads; on PostgreSQL the call's row
+    lock orders them): whatever the order, no free place sits in front of a waiting person
+    and nobody is booked twice over the capacity."""
+    from tests.helpers import in_threads
+
+    _, _, call_id = _call(bot, capacity=2)
+    people = _people(bot, call_id, ["amy", "bob"])
+    newcomers = [_volunteer(bot.store, f"n{i}") for i in range(6)]
+    mine = {u: bot.store.my_sign_ups(u, NOW)[0].id for u in people.values()}
+    jobs: list[Callable[[], object]] = [
+        *(lambda u=u: bot.store.cancel_sign_up(u, mine[u], NOW) for u in people.values()),
+        *(lambda u=u: bot.store.sign_up(u, call_id, NOW, wait=True) for u in newcomers),
+    ]
+    in_threads(len(jobs), lambda i: jobs[i]())
+    call = bot.store.get_call(call_id)
+    assert call is not None
+    confirmed = [v for v in bot.store.all_volunteers(call_id) if v.status == "confirmed"]
+    assert call.taken == len(confirmed) <= call.capacity
+    if call.waiting:
+        assert call.taken == call.capacity

@@ -148,7 +148,7 @@ def test_reminders_are_enqueued_once_by_two_workers(store: Store) -> None:
     assert len(due) == 2
 
     def enqueue_all(_: int) -> int:
-        return sum(store.enqueue(u, "{}", dedupe_key=f"remind:{s}") for s, u, _c in due)
+        return sum(store.enqueue(u, "{}", dedupe_key=f"remind:{s}") for s, u, _c, _l in due)
 
     assert sum(in_threads(2, enqueue_all)) == 2  # type: ignore[arg-type]
     assert store.outbox_pending() == 2

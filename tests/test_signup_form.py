@@ -14,8 +14,8 @@ import pytest
 
 from intents.conversation import Conversation
 from intents.forms import FORMS
-from intents.openings import AGE_GROUPS
 from intents.recruit import WHO_OPTIONS
+from intents.signup import AGE_GROUPS
 from intents.types import Inbound, Reply
 from knowledge.faq import FaqIndex
 from storage import Store
@@ -345,8 +345,12 @@ def test_back_on_the_preview_goes_back_one_question(bot: Conversation) -> None:
 
     limited = me(payload=f"os:{calls['18歳以上']}")  # everything known: the preview at once
     assert limited.slots["step"] == "confirm"
-    if "f:back" in [c.payload for c in limited.choices]:  # a 戻る shown must lead somewhere
-        assert me(payload="f:back").slots["step"] != "confirm"
+    assert "f:back" in [c.payload for c in limited.choices]  # 戻る on every preview
+    back = me(payload="f:back")
+    assert back.slots["step"] == "contact"  # the last answer, which can be changed there
+    again = me("hana3@example.jp")
+    assert again.slots["step"] == "confirm"
+    assert "hana3@example.jp" in again.text
 
 
 def test_back_works_on_the_representatives_preview(bot: Conversation) -> None:
@@ -395,3 +399,21 @@ def test_each_answer_can_be_fixed_from_the_preview(bot: Conversation, locale: st
     assert me(payload="f:v:yes").slots["outcome"] == "confirmed"
     profile = bot.store.profile(bot.store.touch_user("test", "hana", locale).id)
     assert (profile.name, profile.contact, profile.age_group) == (name, "yuki@example.jp", "65")
+
+
+@pytest.mark.parametrize(
+    ("typed", "group"),
+    [("14歳", "u15"), ("15歳", None), ("16歳", "hs"), ("17", "hs"), ("18歳", "18"),
+     ("中学3年", "u15"), ("高校1年", "hs"), ("６５歳", "65")],
+)  # fmt: skip
+def test_an_age_typed_is_read_and_fifteen_is_asked(
+    conversation: Conversation, typed: str, group: str | None
+) -> None:
+    """15 can be 中学3年 or 高校1年: the buttons ask rather than guess (a guess refused
+    high-school first-years on 高校生OK calls)."""
+    from types import SimpleNamespace
+
+    from intents.signup import _read_age
+
+    turn = SimpleNamespace(messages=conversation.messages)
+    assert _read_age(turn, typed) == group  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 from bot.admin import auth, broadcast, calls, common, deliveries, groups
 from bot.admin.html import bar_chart, csrf_field, e, options, page, table
 from bot.admin.words import w
-from intents.openings import AGE_GROUPS
+from intents.signup import AGE_GROUPS
 from knowledge.when import TOKYO, today_in_tokyo
 
 log = logging.getLogger(__name__)

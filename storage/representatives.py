@@ -1,0 +1,152 @@
+"""Invite codes and the groups' representatives (mixed into ``storage.store.Store``)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from storage.models import (
+    Group,
+    GroupField,
+    InviteCode,
+    Representative,
+    User,
+    utcnow,
+)
+from storage.openings import (
+    INVITE_ALPHABET,
+    INVITE_TTL,
+    _aware,
+    _HasSession,
+    _rowcount,
+)
+
+
+class RepresentativeQueries:
+    """Invites, links and unlinks."""
+
+    # --- invites and representatives ------------------------------------------------------
+
+    def issue_invite(
+        self: _HasSession, group_key: str, now: datetime | None = None
+    ) -> tuple[str, datetime] | None:
+        """A new one-time invite code for the group with this directory key (None: no group)."""
+        now = now or utcnow()
+        with self.session() as s:
+            group = s.exec(select(Group).where(col(Group.key) == group_key)).first()
+            if group is None or group.id is None:
+                return None
+            code = new_invite_code()
+            expires = now + INVITE_TTL
+            s.add(
+                InviteCode(
+                    code_hash=invite_hash(code),
+                    group_id=group.id,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+            return code, expires
+
+    def redeem_invite(
+        self: _HasSession, user_id: int, code: str, now: datetime | None = None
+    ) -> tuple[str, str | None]:
+        """Link the user to the code's group. Returns (outcome, group name):
+        ``linked`` | ``invalid`` | ``expired`` | ``used``."""
+        now = now or utcnow()
+        digest = invite_hash(code)
+        with self.session() as s:
+            invite = s.get(InviteCode, digest)
+            if invite is None:
+                return "invalid", None
+            if invite.used_at is not None:
+                return "used", None
+            if _aware(invite.expires_at) <= now:
+                return "expired", None
+            won = s.execute(
+                update(InviteCode)
+                .where(col(InviteCode.code_hash) == digest, col(InviteCode.used_at).is_(None))
+                .values(used_at=now, used_by=user_id)
+            )
+            if _rowcount(won) != 1:
+                return "used", None
+            if s.get(Representative, (user_id, invite.group_id)) is None:
+                s.add(Representative(user_id=user_id, group_id=invite.group_id))
+            group = s.get(Group, invite.group_id)
+            return "linked", group.name if group else None
+
+    def represented_groups(self: _HasSession, user_id: int) -> list[tuple[int, str, str]]:
+        """(id, name, first field) of the groups this user represents."""
+        with self.reading() as s:
+            rows = s.exec(
+                select(Group)
+                .join(Representative, col(Representative.group_id) == col(Group.id))
+                .where(col(Representative.user_id) == user_id)
+                .order_by(col(Group.name))
+            ).all()
+            out = []
+            for g in rows:
+                field = s.exec(
+                    select(col(GroupField.field))
+                    .where(col(GroupField.group_id) == g.id)
+                    .order_by(col(GroupField.field))
+                ).first()
+                out.append((int(g.id or 0), g.name, field or ""))
+            return out
+
+    def representatives(self: _HasSession, group_id: int) -> list[int]:
+        """User ids of the group's representatives (who get its notices)."""
+        with self.session() as s:
+            return [
+                int(u)
+                for u in s.exec(
+                    select(Representative.user_id).where(col(Representative.group_id) == group_id)
+                ).all()
+            ]
+
+    def linked_representatives(self: _HasSession, group_id: int) -> list[tuple[str, str]]:
+        """(platform, platform user id) of each representative (the console shows them)."""
+        with self.session() as s:
+            rows = s.exec(
+                select(User.platform, User.platform_user_id)
+                .join(Representative, col(Representative.user_id) == col(User.id))
+                .where(col(Representative.group_id) == group_id)
+            ).all()
+            return [(str(p), str(u)) for p, u in rows]
+
+    def is_representative(self: _HasSession, user_id: int) -> bool:
+        """Whether the user represents any group (their menu shows 募集する and 自分の募集)."""
+        with self.reading() as s:
+            return (
+                s.exec(
+                    select(Representative.group_id).where(col(Representative.user_id) == user_id)
+                ).first()
+                is not None
+            )
+
+    def unlink_representative(self: _HasSession, user_id: int, group_id: int) -> str | None:
+        """Stop representing a group (its calls and sign-ups stay); the group's name, or None
+        when the user did not represent it."""
+        with self.session() as s:
+            link = s.get(Representative, (user_id, group_id))
+            if link is None:
+                return None
+            group = s.get(Group, group_id)
+            s.delete(link)
+            return group.name if group else ""
+
+
+def invite_hash(code: str) -> str:
+    """The stored form of an invite code (case, spaces and hyphens do not matter)."""
+    canonical = "".join(ch for ch in code.upper() if ch.isalnum())
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_invite_code() -> str:
+    """8 random characters, shown as XXXX-XXXX."""
+    raw = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
