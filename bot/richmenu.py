@@ -5,28 +5,29 @@ one a group's representative is switched to when they link (募集する・自�
 from __future__ import annotations
 
 import io
+import tomllib
+from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+import knowledge
+
 WIDTH, HEIGHT = 2500, 1686
-ITEMS = [  # (label, English subtitle, payload, colour)
-    ("FAQ", "Questions", "menu", "#0b6e4f"),
-    ("団体をさがす", "Find groups", "gs", "#1d5fa8"),
-    ("ボランティア", "Volunteering", "ol", "#c0532b"),
-    ("予約確認", "My bookings", "mine", "#6b4aa0"),
-    ("募集する", "Post a call", "rc:new", "#8a6d1f"),
-    ("ヘルプ", "Help", "help", "#4a5a63"),
-]
-REPRESENTATIVE_ITEMS = [
-    ("募集する", "Post a call", "rc:new", "#8a6d1f"),
-    ("自分の募集", "My calls", "rc:mine", "#a0522d"),
-    ("ボランティア", "Volunteering", "ol", "#c0532b"),
-    ("予約確認", "My bookings", "mine", "#6b4aa0"),
-    ("FAQ", "Questions", "menu", "#0b6e4f"),
-    ("ヘルプ", "Help", "help", "#4a5a63"),
-]
-MENUS = {"resident": ITEMS, "representative": REPRESENTATIVE_ITEMS}
+MENU_FILE = Path(knowledge.__file__).with_name("richmenu.toml")
+
+
+@cache
+def _menus() -> dict[str, list[tuple[str, str, str, str]]]:
+    """(label, English subtitle, payload, colour) per tile, per menu, from the data file."""
+    with MENU_FILE.open("rb") as fh:
+        data = tomllib.load(fh)
+    return {
+        name: [(t["label"], t["subtitle"], t["payload"], t["colour"]) for t in tiles]
+        for name, tiles in data.items()
+    }
+
+
 # Fonts that can draw Japanese, where a machine has them (Debian: fonts-noto-cjk, fonts-ipafont).
 CJK_FONTS = [
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
@@ -38,7 +39,7 @@ CJK_FONTS = [
 
 def menu_items(menu: str = "resident") -> list[tuple[str, str]]:
     """(label, postback payload) for each tile, left to right, top to bottom."""
-    return [(label, payload) for label, _, payload, _ in MENUS[menu]]
+    return [(label, payload) for label, _, payload, _ in _menus()[menu]]
 
 
 def _font(
@@ -59,7 +60,7 @@ def draw(font_path: str | None = None, menu: str = "resident") -> bytes:
     if not japanese:  # the English words are longer: a smaller size fits the tiles
         title_font, _ = _font(110, font_path)
     tile_w, tile_h = WIDTH // 3, HEIGHT // 2
-    for i, (label, subtitle, _, colour) in enumerate(MENUS[menu]):
+    for i, (label, subtitle, _, colour) in enumerate(_menus()[menu]):
         x, y = (i % 3) * tile_w, (i // 3) * tile_h
         pen.rectangle((x + 12, y + 12, x + tile_w - 12, y + tile_h - 12), fill=colour)
         main = label if japanese else subtitle

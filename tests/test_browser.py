@@ -117,9 +117,12 @@ def test_console_end_to_end(server: str, browser: object, tmp_path: Path) -> Non
     assert content.startswith(b"\xef\xbb\xbf")
     assert "山田" in content.decode("utf-8-sig")
     page.get_by_placeholder("非表示の理由").first.fill("試験のため")
-    page.get_by_role("button", name="非表示", exact=True).first.click()
-    expect(page.get_by_text("非表示：試験のため")).to_be_visible()
+    page.get_by_role("button", name="非表示にする", exact=True).first.click()
+    expect(page.get_by_text("非表示の理由：試験のため")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "admin-calls.png"), full_page=True)
+    page.get_by_role("button", name="公開に戻す", exact=True).first.click()
+    expect(page.get_by_text("非表示の理由：試験のため")).to_have_count(0)
+    expect(page.get_by_role("button", name="非表示にする", exact=True).first).to_be_visible()
 
     # attach an unanswered question to an FAQ entry …
     page.goto(f"{server}/admin/unanswered")
