@@ -29,7 +29,10 @@ STATE = "form"
 RESUME_PAYLOAD = "f:resume"  # back to the waiting question after a command (intents/commands.py)
 FORM_SCORE = 0.97  # text typed while a form waits is the answer, unless it is a button
 BACK_WORDS = {"戻る", "もどる", "戻って", "前に戻る", "back"}
-QUIT_WORDS = {"やめる", "止める", "やめます", "キャンセル", "中止", "quit", "cancel", "stop"}
+QUIT_WORDS = {
+    "やめる", "止める", "やめます", "やめたい", "やめときます", "やめておきます", "もういい",
+    "キャンセル", "中止", "quit", "cancel", "stop",
+}  # fmt: skip
 SKIP_WORDS = {"なし", "無し", "特になし", "とくになし", "スキップ", "skip", "none"}
 ESCAPE_WORDS = {"メニュー", "めにゅー", "menu", "ヘルプ", "へるぷ", "help"}
 
@@ -177,6 +180,10 @@ def answer(turn: Turn, match: Match) -> Reply:
         values[question.key] = None
     else:
         raw = payload.removeprefix("f:v:") if payload.startswith("f:v:") else text
+        if payload.startswith("f:v:") and payload not in {
+            c.payload for c in question.choices(turn, values)
+        }:  # a button of another question (戻る, then an old button): not this answer
+            return _ask(turn, form, error="form_stale_choice")
         if not raw:
             return _ask(turn, form, error="form_empty")
         parsed = question.parse(turn, raw, values)

@@ -102,6 +102,8 @@ def reopen(turn: Turn, match: Match) -> Reply:
 def ask_call_off(turn: Turn, match: Match) -> Reply:
     """「中止にする」: say who will be told, and ask once (it cannot be undone)."""
     call = turn.store.own_call(turn.user.id, int(match.slots["call_id"]))
+    if call is not None and call.status == "cancelled":
+        return _already_called_off(turn, call.title)
     if call is None or call.status not in ("open", "closed"):
         return forbidden(turn)
     label = turn.messages.label
@@ -123,11 +125,22 @@ def _set_status(turn: Turn, call_id: int, status: str) -> Reply:
     changed = turn.store.set_call_status(
         turn.user.id, call_id, status, turn.now, tell=teller(turn.messages)
     )
+    if before is not None and before.status == "cancelled":  # a second tap, a stale button
+        return _already_called_off(turn, before.title)
     if before is None or not changed:
         return forbidden(turn)
     key = {"open": "recruit_open", "closed": "recruit_closed", "cancelled": "recruit_cancelled"}
     text = turn.say(key[status], title=before.title, count=before.taken + before.waiting)
     return Reply(text, "manage_call", choices=mine(turn), locale=turn.locale)
+
+
+def _already_called_off(turn: Turn, title: str) -> Reply:
+    return Reply(
+        turn.say("recruit_already_cancelled", title=title),
+        "manage_call",
+        choices=mine(turn),
+        locale=turn.locale,
+    )
 
 
 def ask_unlink(turn: Turn, match: Match) -> Reply:

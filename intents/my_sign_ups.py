@@ -43,7 +43,11 @@ def my_sign_ups(turn: Turn, match: Match) -> Reply:
             Card(
                 item.call.title,
                 body,
-                (Choice(label("mine_cancel", turn.locale), f"mc:{item.id}"),),
+                # A called-off call has nothing to cancel: no button that would tell the
+                # group of a cancellation on an activity that is not happening.
+                ()
+                if item.call.status == "cancelled"
+                else (Choice(label("mine_cancel", turn.locale), f"mc:{item.id}"),),
             )
         )
     return Reply(

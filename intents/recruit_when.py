@@ -23,6 +23,7 @@ from knowledge.when import TOKYO, DayReading, read_day, today_in_tokyo
 MAX_CAPACITY = 500
 MAX_DAYS_AHEAD = 366
 OPTIONS = "date_options"
+PENDING = "date_pending"  # [day, start] while the end is asked for, fixing from the preview
 
 
 # --- the date -------------------------------------------------------------------------------
@@ -35,6 +36,11 @@ def parse_date(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
     values.pop(OPTIONS, None)
     today = today_in_tokyo(turn.now)
     reading = read_day(raw, today)
+    pending = values.pop(PENDING, None)
+    if reading.day is None and reading.problem == "unknown" and pending:
+        # Fixing the date from the preview, a start came without an end and the end was
+        # asked for: 「11時半まで」 finishes the day and start already given.
+        return _finish_pending(turn, raw, pending) or Parsed(error="recruit_bad_date")
     problem = _day_problem(turn, reading, today)
     if problem is not None or reading.day is None:
         return problem or Parsed(error="recruit_bad_date")
@@ -62,9 +68,31 @@ def parse_date(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
         if datetime.combine(day, start, TOKYO) <= turn.now:
             return Parsed(error="recruit_past_time")
         if _returning_to_preview(turn):  # no time step comes: the end must come now
+            values[PENDING] = [day.isoformat(), _hm(start)]
             return Parsed(error="recruit_need_end_here", error_values={"start": _hm(start)})
         extra.update(time=None, time_start=_hm(start))
+    elif clock.kind in ("vague", "end", "duration"):
+        # 「午後」「12時まで」 with the day: never keep an old time in their place.
+        if _returning_to_preview(turn):
+            key = f"recruit_vague_{clock.part}" if clock.kind == "vague" else "recruit_need_start"
+            return Parsed(error=key)
+        extra.update(time=None)
     return Parsed(day.isoformat(), extra=extra)
+
+
+def _finish_pending(turn: Turn, raw: str, pending: list[str]) -> Parsed | None:
+    day, start = date.fromisoformat(pending[0]), _parse_hm(pending[1])
+    clock = read_clock(raw)
+    if clock.kind == "duration":
+        clock = _with_duration(start, clock.minutes)
+    elif clock.kind in ("start", "end"):
+        clock = ClockReading("range", start, clock.start or clock.end)
+    if clock.kind not in ("range", "overnight"):
+        return None
+    times = _checked_range(turn, day, clock)
+    if isinstance(times, Parsed):
+        return times
+    return Parsed(day.isoformat(), extra={"time": times, "time_start": None, "when_heard": True})
 
 
 def date_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
@@ -190,6 +218,10 @@ def parse_capacity(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
     number = read_count(raw)
     if number is None or not 1 <= number <= MAX_CAPACITY:
         return Parsed(error="recruit_bad_capacity", error_values={"max": MAX_CAPACITY})
+    if values.get("edit_call_id"):  # an edit: not below the places already taken
+        call = turn.store.own_call(turn.user.id, int(values["edit_call_id"]))
+        if call is not None and number < call.taken:
+            return Parsed(error="recruit_below_taken_here", error_values={"taken": call.taken})
     return Parsed(number, extra={"when_heard": None})
 
 

@@ -188,3 +188,80 @@ def test_english_prompts(bot: Conversation) -> None:
     assert {"Sat 5 Dec", "Sun 6 Dec"} <= {c.label for c in reply.choices}
     reply = rep("12/12 10:00~")
     assert reply.text.startswith("Sat 12 Dec, from 10:00, then.")
+
+
+# --- found by a hands-on run: fixing from the preview, stale buttons, capacity ---------------
+
+
+def _posted_preview(bot: Conversation) -> Send:
+    rep = at_date_step(bot)
+    rep("12/12 9:30〜11:30")
+    rep("5")
+    rep("どなたでも")
+    assert rep("なし").slots == {"step": "confirm"}
+    return rep
+
+
+def test_fixing_the_date_with_only_a_part_of_the_day_asks_the_time(bot: Conversation) -> None:
+    """「再来週の土曜 午後」 from 「日時を直す」 once kept the old morning time in silence."""
+    rep = _posted_preview(bot)
+    assert rep(payload="f:goto:date").slots == {"step": "date"}
+    reply = rep("再来週の土曜 午後")
+    assert reply.slots == {"step": "date"}  # not the preview with 09:30 kept
+    preview = rep("再来週の土曜 13時〜15時")
+    assert preview.slots == {"step": "confirm"}
+    assert "12月19日(土) 13:00〜15:00" in preview.text
+
+
+def test_fixing_the_date_keeps_the_chosen_day_while_the_end_is_asked(bot: Conversation) -> None:
+    rep = _posted_preview(bot)
+    rep(payload="f:goto:date")
+    mismatch = rep("12/5(日) 9:30〜")
+    options = [c.payload for c in mismatch.choices if c.payload.startswith("f:v:2026-12-06")]
+    assert options
+    asked = rep(payload=options[0])
+    assert asked.slots == {"step": "date"}
+    preview = rep("11時半まで")
+    assert preview.slots == {"step": "confirm"}, preview.text
+    assert "12月6日(日) 09:30〜11:30" in preview.text
+
+
+def test_a_button_of_an_earlier_question_is_not_taken_as_an_answer(bot: Conversation) -> None:
+    rep = at_date_step(bot)
+    rep("12/12 9:30〜11:30")
+    rep("5")
+    at_bring = rep(payload="f:v:all")
+    assert at_bring.slots == {"step": "bring"}
+    stale = rep(payload="f:v:all")  # the 対象 button again, at the 持ち物 question
+    assert stale.slots == {"step": "bring"}
+    assert "前の質問" in stale.text
+
+
+def test_quitting_in_ones_own_words(bot: Conversation) -> None:
+    rep = at_date_step(bot)
+    assert "入力をやめました" in rep("やめたい").text
+    assert "step" not in rep("来週の土曜").slots  # no form waits for a date any more
+
+
+def test_an_edit_cannot_lower_the_capacity_below_the_people_confirmed(bot: Conversation) -> None:
+    rep = _posted_preview(bot)
+    call_id = int(rep(payload="f:v:yes").slots["call_id"])
+    for name in ("amy", "bob", "cat"):
+        user = bot.store.touch_user("test", name, "ja").id
+        bot.store.save_profile(user, name=name, contact="-", age_group="30", consent_at=NOW)
+        assert bot.store.sign_up(user, call_id, NOW).outcome == "confirmed"
+    rep(payload=f"rc:edit:{call_id}")
+    rep(payload="f:goto:capacity")
+    refused = rep("2")
+    assert refused.slots == {"step": "capacity"}
+    assert "3人" in refused.text
+    assert rep("4").slots == {"step": "confirm"}
+
+
+def test_calling_off_twice_says_so(bot: Conversation) -> None:
+    rep = _posted_preview(bot)
+    call_id = int(rep(payload="f:v:yes").slots["call_id"])
+    rep(payload=f"rc:offx:{call_id}")
+    again = rep(payload=f"rc:offx:{call_id}")
+    assert "すでに中止" in again.text
+    assert "すでに中止" in rep(payload=f"rc:off:{call_id}").text
