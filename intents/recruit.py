@@ -342,32 +342,40 @@ def _preview(turn: Turn, values: dict[str, Any]) -> str:
     draft = _draft(values)
     field = turn.fields.get(draft.field)
     area = turn.places.get(draft.area)
-    return turn.say(
-        "recruit_preview",
-        group=values.get("group_name", ""),
-        title=draft.title,
-        description=draft.description,
-        field=field.short if field else draft.field,
-        place=draft.place,
-        area=area.full_name if area else draft.area,
-        meeting_point=draft.meeting_point,
-        when=format_span(draft.starts_at, draft.ends_at),
-        capacity=draft.capacity,
-        who=turn.messages.label(WHO_OPTIONS[values.get("who") or "all"][0], turn.locale),
-        bring=draft.bring or "—",
+    head = "recruit_preview_edit_head" if values.get("edit_call_id") else "recruit_preview_head"
+    return (
+        turn.say(head)
+        + "\n"
+        + turn.say(
+            "recruit_preview",
+            group=values.get("group_name", ""),
+            title=draft.title,
+            description=draft.description,
+            field=field.short if field else draft.field,
+            place=draft.place,
+            area=area.full_name if area else draft.area,
+            meeting_point=draft.meeting_point,
+            when=format_span(draft.starts_at, draft.ends_at),
+            capacity=draft.capacity,
+            who=turn.messages.label(WHO_OPTIONS[values.get("who") or "all"][0], turn.locale),
+            bring=draft.bring or "—",
+        )
     )
 
 
 def _confirm_choices(turn: Turn, values: dict[str, Any]) -> list[Choice]:
     label = turn.messages.label
+    save = "recruit_save_edit" if values.get("edit_call_id") else "recruit_save"
+    fixes = ("when", "capacity", "title", "description", "place", "meeting_point", "field",
+             "who", "bring")  # fmt: skip
     return [
-        value_choice(label("recruit_save", turn.locale), "yes"),
-        Choice(label("recruit_fix_when", turn.locale), "f:goto:date"),
-        Choice(label("recruit_fix_capacity", turn.locale), "f:goto:capacity"),
-        Choice(label("recruit_fix_title", turn.locale), "f:goto:title"),
-        Choice(label("recruit_fix_description", turn.locale), "f:goto:description"),
-        Choice(label("recruit_fix_place", turn.locale), "f:goto:place"),
-    ]
+        value_choice(label(save, turn.locale), "yes"),
+        *(
+            Choice(label(f"recruit_fix_{key}", turn.locale),
+                   f"f:goto:{'date' if key == 'when' else key}")
+            for key in fixes
+        ),
+    ]  # fmt: skip
 
 
 def _has(key: str) -> Any:

@@ -265,3 +265,24 @@ def test_calling_off_twice_says_so(bot: Conversation) -> None:
     again = rep(payload=f"rc:offx:{call_id}")
     assert "すでに中止" in again.text
     assert "すでに中止" in rep(payload=f"rc:off:{call_id}").text
+
+
+def test_every_answer_can_be_fixed_from_the_preview_and_an_edit_says_so(
+    bot: Conversation,
+) -> None:
+    rep = _posted_preview(bot)
+    preview = rep("戻る")
+    preview = rep("なし")
+    payloads = [c.payload for c in preview.choices]
+    for key in ("date", "capacity", "title", "description", "place", "meeting_point", "field",
+                "who", "bring"):  # fmt: skip
+        assert f"f:goto:{key}" in payloads
+    assert len(preview.choices) <= 13  # LINE's quick replies
+    assert rep(payload="f:goto:bring").slots == {"step": "bring"}
+    fixed = rep("軍手")
+    assert fixed.slots == {"step": "confirm"}
+    assert "軍手" in fixed.text
+    call_id = int(rep(payload="f:v:yes").slots["call_id"])
+    edit = rep(payload=f"rc:edit:{call_id}")
+    assert edit.text.startswith("この内容に変更します")
+    assert edit.choices[0].label == "変更を保存"
