@@ -26,7 +26,7 @@ from intents.turn import Turn
 from intents.types import Inbound, Reply
 from knowledge.faq import FaqIndex, load_entries
 from knowledge.fields import FieldIndex
-from knowledge.messages import Messages
+from knowledge.messages import Messages, load_yes_no
 from knowledge.places import PlaceIndex
 from knowledge.text import fold, language_of
 from knowledge.when import today_in_tokyo
@@ -91,6 +91,7 @@ class Conversation:
         self.router = router or build_router()
         self.fields = fields or FieldIndex.load()
         self.places = places or PlaceIndex.load()
+        self._yes, self._no = load_yes_no()
         self.clock = clock
         self.center_contact = center_contact
 
@@ -206,6 +207,8 @@ class Conversation:
             answers_expected = all(c[1] in _FORM_CONTROLS for c in choices)
             if 0 <= index < len(choices) and not answers_expected:
                 payload, text = choices[index][1], ""
+        if payload is None and text:
+            payload, text = self._typed_tap(text, state)
         turn = Turn(
             inbound=inbound,
             user=user,
@@ -243,6 +246,22 @@ class Conversation:
             keys.append(f"faq:{reply.slots['faq_id']}")
         counters = (today_in_tokyo(turn.now), keys)  # for the dashboard; no user ids
         return reply, TurnEnd(user.id, state, pull, turn.now, counters, locale)
+
+    def _typed_tap(self, text: str, state: dict[str, Any]) -> tuple[str | None, str]:
+        """A button's label typed (「やめておく」), or a yes / no typed to a two-button
+        question (「はい」 to 「キャンセルしますか？」): the same as the tap."""
+        folded = fold(text)
+        confirm = state.get("awaiting")
+        if isinstance(confirm, str) and confirm.startswith("confirm:"):
+            yes, _, no = confirm.removeprefix("confirm:").partition("|")
+            if folded in self._yes:
+                return yes, ""
+            if folded in self._no and no:
+                return no, ""
+        for label, payload in state.get("choices") or []:
+            if folded and fold(str(label)) == folded and not str(payload).startswith("f:"):
+                return str(payload), ""
+        return None, text
 
     def _reply(self, turn: Turn) -> Reply:
         if turn.payload is None:

@@ -112,6 +112,7 @@ def ask_call_off(turn: Turn, match: Match) -> Reply:
         Choice(label("keep", turn.locale), "rc:mine"),
     ]
     text = turn.say("recruit_cancel_ask", title=call.title, count=call.taken + call.waiting)
+    turn.state["awaiting"] = f"confirm:rc:offx:{call.id}|rc:mine"  # 「はい」 typed is the tap
     return Reply(text, "manage_call", choices=choices, locale=turn.locale)
 
 
@@ -157,6 +158,8 @@ def ask_unlink(turn: Turn, match: Match) -> Reply:
             text = f"{text}（{name}）"[:20]
         choices.append(Choice(text, f"rc:unlinkx:{group_id}"))
     choices.append(Choice(label("keep", turn.locale), "rc:mine"))
+    if len(groups) == 1:  # 「はい」 typed is the tap (with several, the button says which)
+        turn.state["awaiting"] = f"confirm:rc:unlinkx:{groups[0][0]}|rc:mine"
     return Reply("\n".join(lines), "unlink_group", choices=choices, locale=turn.locale)
 
 

@@ -71,6 +71,7 @@ def ask_cancel(turn: Turn, match: Match) -> Reply:
         Choice(label("mine_cancel_yes", turn.locale), f"mx:{sign_up_id}"),
         Choice(label("mine_keep", turn.locale), "mine"),
     ]
+    turn.state["awaiting"] = f"confirm:mx:{sign_up_id}|mine"  # 「はい」 typed is the tap
     return Reply(
         turn.say("mine_cancel_ask", title=item.call.title),
         "my_sign_ups",
@@ -104,6 +105,7 @@ def ask_delete(turn: Turn, match: Match) -> Reply:
     """「データ削除」: say what will go, and ask once."""
     label = turn.messages.label
     choices = [Choice(label("delete_yes", turn.locale), "del:yes"), *_menu(turn)]
+    turn.state["awaiting"] = "confirm:del:yes|menu"  # 「はい」 typed is the tap
     return Reply(turn.say("delete_ask"), "delete_data", choices=choices, locale=turn.locale)
 
 

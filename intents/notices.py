@@ -8,7 +8,7 @@ the notices and the change are committed together. Each person is told in their 
 |---|---|
 | a sign-up cancelled | the group's representatives; whoever moved up |
 | closed | the waiting list (their place stays) |
-| re-opened, capacity raised, shown again | whoever moved up |
+| re-opened, more places, shown again | who moved up, the group; re-open: the waiting list |
 | date, time or place edited | everyone confirmed or waiting |
 | hidden by the center | the representatives (with the reason); everyone on it (without) |
 | shown again by the center | the representatives; everyone on it |
@@ -79,6 +79,16 @@ def _notices(messages: Messages, change: CallChange, reason: str) -> Iterator[No
             ),
         )
     kind = change.kind
+    if promoted and kind != "sign_up_cancelled":  # a re-open, a raised capacity, shown again
+        for rep in change.representatives:
+            text = say("notice_promoted_group", rep, title=call.title, n=len(promoted),
+                       taken=call.taken, capacity=call.capacity)  # fmt: skip
+            yield to_group(rep, text)
+    if kind == "reopened":
+        for position, person in enumerate(change.waiting, 1):
+            yield to_resident(
+                person, say("notice_reopened_waiting", person, title=call.title, position=position)
+            )
     if kind in ("signed_up", "joined_waiting"):
         key = "notice_new_sign_up" if kind == "signed_up" else "notice_new_waiting"
         for rep in change.representatives:

@@ -9,6 +9,7 @@ from typing import Any
 
 MESSAGES_FILE = Path(__file__).with_name("messages.toml")
 SMALLTALK_FILE = Path(__file__).with_name("smalltalk.toml")
+CONFIRM_FILE = Path(__file__).with_name("confirm.toml")
 LANGUAGES = ("ja", "en")
 
 
@@ -57,6 +58,15 @@ class Messages:
     def label(self, key: str, locale: str) -> str:
         """A button label."""
         return str(self._data[self.language(locale)]["labels"][key])
+
+
+def load_yes_no(path: Path = CONFIRM_FILE) -> tuple[frozenset[str], frozenset[str]]:
+    """The typed yeses and noes (folded) that answer a two-button question."""
+    from knowledge.text import fold
+
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    return frozenset(fold(w) for w in data["yes"]), frozenset(fold(w) for w in data["no"])
 
 
 def load_smalltalk(path: Path = SMALLTALK_FILE) -> dict[str, list[str]]:

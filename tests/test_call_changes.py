@@ -164,6 +164,7 @@ def test_a_raised_capacity_goes_to_the_waiting_list_in_order(bot: Conversation) 
     for name in ("bob", "cat"):
         assert any("参加できることになりました" in t for t in _told(bot.store, people[name]))
     assert _told(bot.store, people["dan"]) == []  # a capacity change alone is news to nobody else
+    assert any("2人が繰り上がって" in t for t in _told(bot.store, rep_id))
 
 
 def test_a_newcomer_never_goes_ahead_of_the_waiting_list(bot: Conversation) -> None:
@@ -193,6 +194,9 @@ def test_closing_tells_the_waiting_list_their_place_stays(bot: Conversation) -> 
     assert _told(bot.store, people["amy"]) == []  # a confirmed place is not affected
     assert "2番目" in _told(bot.store, people["cat"])[0]
     assert "締め切られました" in _told(bot.store, people["bob"])[0]
+    rep(payload=f"rc:open:{call_id}")  # and open again: the waiting list hears that too
+    assert "受付が再開されました" in _told(bot.store, people["bob"])[-1]
+    assert "2番目" in _told(bot.store, people["cat"])[-1]
 
 
 def test_editing_the_date_warns_the_representative_and_tells_everyone(bot: Conversation) -> None:
@@ -424,3 +428,30 @@ def test_taps_and_cancels_at_once_never_leave_a_place_free_behind_a_queue(
     assert call.taken == len(confirmed) <= call.capacity
     if call.waiting:
         assert call.taken == call.capacity
+
+
+def test_a_yes_or_a_no_typed_answers_a_two_button_question(bot: Conversation) -> None:
+    """Found by hand: 「はい」 to 「キャンセルしますか？」 and 「やめておく」 to
+    「中止にしますか？」 fell to the fallback."""
+    rep, _, call_id = _call(bot, capacity=2)
+    people = _people(bot, call_id, ["amy"])
+    amy = talk(bot, "amy")
+    card = amy("予約確認").cards[0]
+    asked = amy(payload=card.buttons[0].payload)
+    assert amy("はい").intent == "cancel_sign_up"
+    assert bot.store.my_sign_ups(people["amy"], NOW) == []
+    assert asked.intent == "my_sign_ups"
+
+    off = rep(payload=f"rc:off:{call_id}")
+    assert off.intent == "manage_call"
+    assert rep("やめておく").intent == "my_calls"  # the button's own label, typed
+    call = bot.store.get_call(call_id)
+    assert call is not None
+    assert call.status == "open"
+    rep(payload=f"rc:off:{call_id}")
+    assert rep("いいえ").intent == "my_calls"
+    assert rep("はい").intent != "manage_call"  # asked no longer: a yes means nothing here
+
+    menu = talk(bot, "bob")("メニュー")
+    label = next(c.label for c in menu.choices if c.payload == "ol")
+    assert talk(bot, "bob")(label).intent == "find_openings"  # a menu label typed is the tap
