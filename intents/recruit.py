@@ -44,7 +44,7 @@ _POST_WORDS = re.compile(
     r"募集する|募集したい|募集を出|募集を作|ぼしゅうする|募集の投稿|募集を投稿|post"
 )
 _MINE_WORDS = re.compile(
-    r"自分の募集|うちの募集|募集一覧|募集の管理|募集管理|応募者|参加者一覧|申込者"
+    r"自分の募集|うちの募集|募集一覧|募集の管理|募集管理|応募者|参加者一覧|申込者|(?i:my\s*calls?)\b"
 )
 # Who may join: (label, high_school_ok, min_age) as the call stores it; one stored pair per rule
 # (storage.openings.audience reads them back).
