@@ -63,6 +63,7 @@ class InboxDrainer:
         # Events stored unleased wait for the drainer; while any may, new events wait too,
         # or a user's newer message could be answered before their older one.
         self._backlog = False
+        self._closing = False
         self._unleased_puts = 0  # stores of unleased events in progress
         self._unleased_generation = 0  # stores of unleased events begun, ever
 
@@ -73,6 +74,7 @@ class InboxDrainer:
 
     def start(self) -> None:
         """Begin draining (also what an earlier process left unfinished)."""
+        self._closing = False
         self._task = asyncio.create_task(self._run())
         self._wake.set()
 
@@ -101,20 +103,28 @@ class InboxDrainer:
     async def close(self, grace: float = 10.0) -> None:
         """Stop taking events, let those in hand finish (up to ``grace`` seconds), give back
         the rest and note what is done. Events not taken stay in the table."""
+        # A flag as well as the cancel: on Python 3.11, asyncio.wait_for can swallow a
+        # cancel that arrives as its inner wait ends (gh-86296), and the loop would run on.
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=grace)
         if self._in_flight:
             await asyncio.wait(list(self._in_flight.values()), timeout=grace)
         for task in list(self._in_flight.values()):
             task.cancel()
-        with suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        with suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*self._in_flight.values(), return_exceptions=True), grace
+            )
+        # Bounded: a shutdown never hangs on the database. What is not noted as finished
+        # here keeps its lease and is taken again (the turn's claim makes that harmless).
         if self._flushing is not None:
             with suppress(Exception):
-                await self._flushing
-        await self._flush()
+                await asyncio.wait_for(asyncio.shield(self._flushing), grace)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._flush(), grace)
         self._writer.close()
 
     async def drain_once(self) -> int:
@@ -198,7 +208,7 @@ class InboxDrainer:
 
     async def _run(self) -> None:
         idle = True  # at start, and whenever IDLE_CHECK passes without a wake-up
-        while True:
+        while not self._closing:
             if idle:
                 await self._take_over_dead()
             idle = False
@@ -206,6 +216,8 @@ class InboxDrainer:
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_CHECK)
             except TimeoutError:
                 idle = True
+            if self._closing:
+                return
             self._wake.clear()
             try:
                 await self.drain_once()
