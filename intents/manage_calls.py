@@ -54,7 +54,7 @@ def my_calls(turn: Turn, match: Match) -> Reply:
     choices = [
         Choice(label("recruit_post", turn.locale), "rc:new"),
         Choice(label("recruit_unlink", turn.locale), "rc:unlink"),
-        *menu(turn),
+        *back_to_menu(turn),
     ]
     return Reply(text, "my_calls", choices=choices, cards=cards, locale=turn.locale)
 
@@ -148,7 +148,7 @@ def ask_unlink(turn: Turn, match: Match) -> Reply:
     """「代表者をやめる」: one button per group the user represents, and a way back."""
     groups = turn.store.represented_groups(turn.user.id)
     if not groups:
-        return Reply(turn.say("recruit_unlink_none"), "unlink_group", choices=menu(turn))
+        return Reply(turn.say("recruit_unlink_none"), "unlink_group", choices=back_to_menu(turn))
     label = turn.messages.label
     lines, choices = [], []
     for group_id, name, _ in groups:
@@ -172,7 +172,7 @@ def unlink(turn: Turn, match: Match) -> Reply:
     return Reply(
         turn.say("recruit_unlinked", group=name),
         "unlink_group",
-        choices=menu(turn),
+        choices=back_to_menu(turn),
         locale=turn.locale,
         slots={"group": name},
         rich_menu=None if still else "resident",
@@ -186,7 +186,7 @@ def not_representative(turn: Turn) -> Reply:
     """The answer to someone who is not (or no longer) a representative."""
     choices = [
         Choice(turn.messages.label("recruit_enter_code", turn.locale), "rc:link"),
-        *menu(turn),
+        *back_to_menu(turn),
     ]
     return Reply(
         turn.say("recruit_not_representative"), "post_call", choices=choices, locale=turn.locale
@@ -196,13 +196,16 @@ def not_representative(turn: Turn) -> Reply:
 def forbidden(turn: Turn) -> Reply:
     """The answer when the call or group is not the user's."""
     return Reply(
-        turn.say("recruit_forbidden"), "manage_call", choices=menu(turn), locale=turn.locale
+        turn.say("recruit_forbidden"),
+        "manage_call",
+        choices=back_to_menu(turn),
+        locale=turn.locale,
     )
 
 
 def mine(turn: Turn) -> list[Choice]:
     """「自分の募集」 and the menu."""
-    return [Choice(turn.messages.label("recruit_mine", turn.locale), "rc:mine"), *menu(turn)]
-
-
-menu = back_to_menu
+    return [
+        Choice(turn.messages.label("recruit_mine", turn.locale), "rc:mine"),
+        *back_to_menu(turn),
+    ]

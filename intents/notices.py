@@ -50,111 +50,127 @@ def teller(messages: Messages, *, reason: str = "") -> Tell:
 
 
 def _notices(messages: Messages, change: CallChange, reason: str) -> Iterator[Notice]:
-    call = change.call
-    promoted = {p.user_id for p in change.promoted}
+    words = _Words(messages, change, reason)
+    yield from words.promoted()
+    yield from getattr(words, change.kind)()
 
-    def say(key: str, person: Person, **values: object) -> str:
-        return messages.get(key, person.locale, **values)
 
-    def to_resident(person: Person, text: str) -> Notice:
-        choice = Choice(messages.label("openings_mine", person.locale), MINE)
+class _Words:
+    """The notices of one change: one method per kind (``CallChange.kind``)."""
+
+    def __init__(self, messages: Messages, change: CallChange, reason: str) -> None:
+        self.messages, self.change, self.reason = messages, change, reason
+        self.call = change.call
+        self.moved_up = {p.user_id for p in change.promoted}
+
+    # --- who is told, and how ---------------------------------------------------------------
+
+    def say(self, key: str, person: Person, **values: object) -> str:
+        return self.messages.get(key, person.locale, title=self.call.title, **values)
+
+    def when(self, person: Person) -> str:
+        return format_span(self.call.starts_at, self.call.ends_at, person.locale)
+
+    def to_resident(self, person: Person, text: str) -> Notice:
+        choice = Choice(self.messages.label("openings_mine", person.locale), MINE)
         return Notice(person.user_id, body(text, [choice]))
 
-    def to_group(person: Person, text: str) -> Notice:
-        choice = Choice(messages.label("recruit_mine", person.locale), CALLS)
+    def to_group(self, person: Person, text: str, choice: Choice | None = None) -> Notice:
+        choice = choice or Choice(self.messages.label("recruit_mine", person.locale), CALLS)
         return Notice(person.user_id, body(text, [choice]))
 
-    def when(person: Person) -> str:
-        return format_span(call.starts_at, call.ends_at, person.locale)
+    def group(self, key: str, **values: object) -> Iterator[Notice]:
+        for rep in self.change.representatives:
+            yield self.to_group(rep, self.say(key, rep, **values))
 
-    for person in change.promoted:
-        yield to_resident(
-            person,
-            say(
-                "notice_promoted",
-                person,
-                title=call.title,
-                when=when(person),
-                meeting_point=call.meeting_point,
-            ),
-        )
-    kind = change.kind
-    if promoted and kind != "sign_up_cancelled":  # a re-open, a raised capacity, shown again
-        for rep in change.representatives:
-            text = say("notice_promoted_group", rep, title=call.title, n=len(promoted),
-                       taken=call.taken, capacity=call.capacity)  # fmt: skip
-            yield to_group(rep, text)
-    if kind == "reopened":
-        for position, person in enumerate(change.waiting, 1):
-            yield to_resident(
-                person, say("notice_reopened_waiting", person, title=call.title, position=position)
+    def waiting_list(self, key: str) -> Iterator[Notice]:
+        for position, person in enumerate(self.change.waiting, 1):
+            yield self.to_resident(person, self.say(key, person, position=position))
+
+    def everyone_not_moved_up(self) -> Iterator[Person]:
+        """Confirmed and waiting; those who moved up have their own notice already."""
+        return (p for p in self.change.everyone if p.user_id not in self.moved_up)
+
+    # --- every change -------------------------------------------------------------------------
+
+    def promoted(self) -> Iterator[Notice]:
+        for person in self.change.promoted:
+            text = self.say("notice_promoted", person, when=self.when(person),
+                            meeting_point=self.call.meeting_point)  # fmt: skip
+            yield self.to_resident(person, text)
+        if self.moved_up and self.change.kind != "sign_up_cancelled":  # that one says it
+            yield from self.group("notice_promoted_group", n=len(self.moved_up),
+                                  taken=self.call.taken, capacity=self.call.capacity)  # fmt: skip
+
+    # --- by kind ------------------------------------------------------------------------------
+
+    def signed_up(self, key: str = "notice_new_sign_up") -> Iterator[Notice]:
+        code = self.change.actor_age_group
+        for rep in self.change.representatives:
+            age = self.messages.label(f"signup_age_{code}", rep.locale) if code else ""
+            text = self.say(key, rep, name=self.change.actor_name, age=age,
+                            taken=self.call.taken, capacity=self.call.capacity)  # fmt: skip
+            label = self.messages.label("recruit_volunteers", rep.locale)
+            yield self.to_group(rep, text, Choice(label, f"rc:v:{self.call.id}"))
+
+    def joined_waiting(self) -> Iterator[Notice]:
+        return self.signed_up("notice_new_waiting")
+
+    def sign_up_cancelled(self) -> Iterator[Notice]:
+        key = "notice_cancelled_promoted" if self.moved_up else "notice_cancelled"
+        return self.group(key, taken=self.call.taken, capacity=self.call.capacity,
+                          reason=self.reason)  # fmt: skip
+
+    def closed(self) -> Iterator[Notice]:
+        return self.waiting_list("notice_closed_waiting")
+
+    def reopened(self) -> Iterator[Notice]:
+        return self.waiting_list("notice_reopened_waiting")
+
+    def edited(self) -> Iterator[Notice]:
+        told = [c for c in self.change.changed if c in ("when", "place", "meeting_point")]
+        if not told:
+            return
+        for person in self.everyone_not_moved_up():
+            what = self.messages.get("changed_joiner", person.locale).join(
+                self.messages.get(f"changed_{c}", person.locale) for c in told
             )
-    if kind in ("signed_up", "joined_waiting"):
-        key = "notice_new_sign_up" if kind == "signed_up" else "notice_new_waiting"
-        for rep in change.representatives:
-            code = change.actor_age_group
-            age = messages.label(f"signup_age_{code}", rep.locale) if code else ""
-            text = say(key, rep, title=call.title, name=change.actor_name, age=age,
-                       taken=call.taken, capacity=call.capacity)  # fmt: skip
-            choice = Choice(messages.label("recruit_volunteers", rep.locale), f"rc:v:{call.id}")
-            yield Notice(rep.user_id, body(text, [choice]))
-    elif kind == "sign_up_cancelled":
-        key = "notice_cancelled_promoted" if promoted else "notice_cancelled"
-        for rep in change.representatives:
-            text = say(key, rep, title=call.title, taken=call.taken, capacity=call.capacity,
-                       reason=reason)  # fmt: skip
-            yield to_group(rep, text)
-    elif kind == "closed":
-        for position, person in enumerate(change.waiting, 1):
-            yield to_resident(
-                person, say("notice_closed_waiting", person, title=call.title, position=position)
-            )
-    if kind in ("edited", "in_review"):
-        told = [c for c in change.changed if c in ("when", "place", "meeting_point")]
-        if told:
-            for person in change.everyone:
-                if person.user_id in promoted:
-                    continue  # their notice above already has the new details
-                what = messages.get("changed_joiner", person.locale).join(
-                    messages.get(f"changed_{c}", person.locale) for c in told
-                )
-                text = say("notice_call_changed", person, title=call.title, what=what,
-                           when=when(person), place=call.place,
-                           meeting_point=call.meeting_point)  # fmt: skip
-                yield to_resident(person, text)
-    if kind == "hidden":
-        for rep in change.representatives:
-            text = say("notice_hidden", rep, title=call.title, reason=change.reason)
-            yield to_group(rep, text + "\n" + say("notice_hidden_group_review", rep))
-        for person in change.everyone:
-            yield to_resident(
-                person,
-                say("notice_hidden_participant", person, title=call.title, when=when(person)),
-            )
-    elif kind == "unhidden":
-        for rep in change.representatives:
-            yield to_group(rep, say("notice_unhidden_group", rep, title=call.title))
-        places = {p.user_id: n for n, p in enumerate(change.waiting, 1)}
-        for person in change.everyone:
-            if person.user_id in promoted:
-                continue
+            text = self.say("notice_call_changed", person, what=what, when=self.when(person),
+                            place=self.call.place,
+                            meeting_point=self.call.meeting_point)  # fmt: skip
+            yield self.to_resident(person, text)
+
+    def in_review(self) -> Iterator[Notice]:
+        yield from self.edited()  # its participants hear what changed, as for any edit
+        for rep in self.change.representatives:
+            if rep.user_id != self.change.actor_user_id:
+                yield self.to_group(rep, self.say("notice_in_review", rep))
+
+    def hidden(self) -> Iterator[Notice]:
+        for rep in self.change.representatives:
+            text = self.say("notice_hidden", rep, reason=self.change.reason)
+            yield self.to_group(rep, text + "\n" + self.say("notice_hidden_group_review", rep))
+        for person in self.change.everyone:  # without the reason: that is for the group
+            text = self.say("notice_hidden_participant", person, when=self.when(person))
+            yield self.to_resident(person, text)
+
+    def unhidden(self) -> Iterator[Notice]:
+        yield from self.group("notice_unhidden_group")
+        places = {p.user_id: n for n, p in enumerate(self.change.waiting, 1)}
+        for person in self.everyone_not_moved_up():
             status = (
-                say("mine_waiting", person, position=places[person.user_id])
+                self.say("mine_waiting", person, position=places[person.user_id])
                 if person.user_id in places
-                else say("mine_confirmed", person)
+                else self.say("mine_confirmed", person)
             )
-            text = say("notice_unhidden", person, title=call.title, status=status,
-                       when=when(person), meeting_point=call.meeting_point)  # fmt: skip
-            yield to_resident(person, text)
-    elif kind == "called_off":
-        for person in change.everyone:
-            yield to_resident(
-                person, say("notice_called_off", person, title=call.title, when=when(person))
-            )
-    elif kind == "in_review":
-        for rep in change.representatives:
-            if rep.user_id != change.actor_user_id:
-                yield to_group(rep, say("notice_in_review", rep, title=call.title))
+            text = self.say("notice_unhidden", person, status=status, when=self.when(person),
+                            meeting_point=self.call.meeting_point)  # fmt: skip
+            yield self.to_resident(person, text)
+
+    def called_off(self) -> Iterator[Notice]:
+        for person in self.change.everyone:
+            text = self.say("notice_called_off", person, when=self.when(person))
+            yield self.to_resident(person, text)
 
 
 # --- one-off notices and reminders ----------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 from intents import forms
 from intents import manage_calls as manage
 from intents.forms import Form, Parsed, Question, value_choice
+from intents.menu import back_to_menu
 from intents.notices import teller
 from intents.recruit_when import (
     ask_capacity,
@@ -119,7 +120,7 @@ def ask_code(turn: Turn, match: Match) -> Reply:
     """Ask for the invite code the center issued."""
     turn.state["awaiting"] = "invite"
     return Reply(
-        turn.say("recruit_ask_code"), "link_group", choices=manage.menu(turn), locale=turn.locale
+        turn.say("recruit_ask_code"), "link_group", choices=back_to_menu(turn), locale=turn.locale
     )
 
 
@@ -128,10 +129,10 @@ def link(turn: Turn, match: Match) -> Reply:
     outcome, group = turn.store.redeem_invite(turn.user.id, match.slots["code"], turn.now)
     if outcome != "linked":
         turn.state["awaiting"] = "invite"
-        return Reply(turn.say(f"recruit_code_{outcome}"), "link_group", choices=manage.menu(turn))
+        return Reply(turn.say(f"recruit_code_{outcome}"), "link_group", choices=back_to_menu(turn))
     choices = [
         Choice(turn.messages.label("recruit_post", turn.locale), "rc:new"),
-        *manage.menu(turn),
+        *back_to_menu(turn),
     ]
     return Reply(
         turn.say("recruit_linked", group=group or ""),

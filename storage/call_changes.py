@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
+if TYPE_CHECKING:  # storage.openings imports this module
+    from storage.openings import CallView
+
+from storage.db import rowcount
 from storage.models import OutboxMessage, RecruitmentCall, Representative, SignUp, User
 
 # A call gives its free places to the waiting list while it is open or closed (closing stops
@@ -57,7 +61,7 @@ class CallChange:
     """
 
     kind: str
-    call: Any  # storage.openings.CallView as it is after the change (Any: no import cycle)
+    call: CallView  # as it is after the change
     confirmed: tuple[Person, ...]  # holding a place now, the promoted included
     waiting: tuple[Person, ...]  # still waiting, in order
     promoted: tuple[Person, ...]  # moved from the waiting list to a place by this change
@@ -94,7 +98,7 @@ def lock_call(s: Session, call_id: int) -> RecruitmentCall | None:
 
 def reminder_key(sign_up_id: int, starts_at: datetime) -> str:
     """A reminder's outbox key: per sign-up and start, so a moved call gets a new one."""
-    return f"remind:{sign_up_id}:{int(_aware(starts_at).timestamp())}"
+    return f"remind:{sign_up_id}:{int(starts_at.timestamp())}"
 
 
 def withdraw_reminders(s: Session, sign_up_ids: Iterable[int]) -> None:
@@ -116,7 +120,7 @@ def fill_places(s: Session, call: RecruitmentCall, now: datetime) -> list[int]:
     Safe against a racing sign-up or cancel: each promotion is the same atomic
     ``taken < capacity`` UPDATE a newcomer's sign-up uses, and the waiter's row is locked.
     """
-    if call.status not in GIVES_PLACES or _aware(call.starts_at) <= now:
+    if call.status not in GIVES_PLACES or call.starts_at <= now:
         return []
     promoted: list[int] = []
     while True:
@@ -137,7 +141,7 @@ def fill_places(s: Session, call: RecruitmentCall, now: datetime) -> list[int]:
             )
             .values(taken=col(RecruitmentCall.taken) + 1)
         )
-        if int(getattr(took, "rowcount", 0)) != 1:
+        if rowcount(took) != 1:
             break
         first.status, first.updated_at = "confirmed", now
         s.add(first)
@@ -200,19 +204,3 @@ def tell_about(
         for notice in tell(change):
             s.add(OutboxMessage(user_id=notice.user_id, body=notice.body, deliver_after=now))
     return change
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-__all__ = [
-    "GIVES_PLACES",
-    "TAKES_PLACE",
-    "CallChange",
-    "Notice",
-    "Person",
-    "Tell",
-    "fill_places",
-    "tell_about",
-]

@@ -122,3 +122,8 @@ def database_unavailable(exc: BaseException) -> bool:
     import psycopg
 
     return isinstance(exc, OperationalError | sqlite3.OperationalError | psycopg.OperationalError)
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE changed (Session.execute's static type hides CursorResult)."""
+    return int(getattr(result, "rowcount", 0))

@@ -277,8 +277,3 @@ def _volunteers(s: Session, call_id: int) -> list[Volunteer]:
         )
         for su, u in rows
     ]
-
-
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE changed (Session.execute's static type hides CursorResult)."""
-    return int(getattr(result, "rowcount", 0))

@@ -22,6 +22,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.db import rowcount
 from storage.models import OutboxMessage, User, utcnow
 
 CLAIM_LEASE = timedelta(minutes=2)
@@ -118,7 +119,7 @@ class OutboxQueries:
                         claimed_until=now + CLAIM_LEASE, attempts=col(OutboxMessage.attempts) + 1
                     )
                 )
-                if _rowcount(won) == 1:
+                if rowcount(won) == 1:
                     claimed.append(
                         Delivery(
                             int(message.id or 0),
@@ -195,7 +196,7 @@ class OutboxQueries:
                 )
                 .values(failed_at=None, attempts=0, deliver_after=now or utcnow())
             )
-            return _rowcount(done)
+            return rowcount(done)
 
     def outbox_pending(self: _HasSession) -> int:
         """Messages still to be delivered, failed ones not counted (health and tests)."""
@@ -214,11 +215,6 @@ def _settle(store: _HasSession, message_ids: Sequence[int], **values: Any) -> No
                 .where(col(OutboxMessage.id).in_(list(message_ids)))
                 .values(**values)
             )
-
-
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE changed (Session.execute's static type hides CursorResult)."""
-    return int(getattr(result, "rowcount", 0))
 
 
 def take_due(s: Session | Connection, user_id: int, now: datetime) -> list[str]:
@@ -242,6 +238,6 @@ def take_due(s: Session | Connection, user_id: int, now: datetime) -> list[str]:
             .where(outbox.c.id == row.id, outbox.c.delivered_at.is_(None))
             .values(delivered_at=now)
         )
-        if _rowcount(done) == 1:  # another request may have delivered it a moment ago
+        if rowcount(done) == 1:  # another request may have delivered it a moment ago
             bodies.append(row.body)
     return bodies

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from storage.db import rowcount
 from storage.models import (
     Group,
     GroupField,
@@ -22,7 +23,6 @@ from storage.openings import (
     INVITE_TTL,
     _aware,
     _HasSession,
-    _rowcount,
 )
 
 
@@ -72,7 +72,7 @@ class RepresentativeQueries:
                 .where(col(InviteCode.code_hash) == digest, col(InviteCode.used_at).is_(None))
                 .values(used_at=now, used_by=user_id)
             )
-            if _rowcount(won) != 1:
+            if rowcount(won) != 1:
                 return "used", None
             if s.get(Representative, (user_id, invite.group_id)) is None:
                 s.add(Representative(user_id=user_id, group_id=invite.group_id))

@@ -17,6 +17,7 @@ from storage.call_changes import (
     tell_about,
     withdraw_reminders,
 )
+from storage.db import rowcount
 from storage.models import (
     OutboxMessage,
     RecruitmentCall,
@@ -34,7 +35,6 @@ from storage.openings import (
     _aware,
     _call_view,
     _HasSession,
-    _rowcount,
     audience,
     call_views,
 )
@@ -126,7 +126,7 @@ class SignUpQueries:
                 )
                 .values(taken=col(RecruitmentCall.taken) + 1)
             )
-            if _rowcount(took) == 1:
+            if rowcount(took) == 1:
                 status = "confirmed"
             elif wait:
                 status = "waiting"

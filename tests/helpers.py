@@ -152,6 +152,23 @@ def throwaway_postgres(admin_url: str, prefix: str = "tsunagaru_test") -> Iterat
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def told(store: Any, user_id: int) -> list[str]:
+    """The texts in the outbox for one user (delivered or not), oldest first."""
+    import json
+
+    from sqlmodel import col, select
+
+    from storage.models import OutboxMessage
+
+    with store.session() as s:
+        rows = s.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.user_id) == user_id)
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        return [json.loads(r.body)["text"] for r in rows]
+
+
 def free_port() -> int:
     """A loopback port nobody listens on."""
     with socket.socket() as s:

@@ -5,12 +5,10 @@ the change's own transaction."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import col, select
 
 from bot.worker import Worker
 from intents.conversation import Conversation
@@ -19,9 +17,9 @@ from intents.types import Inbound, Reply
 from knowledge.faq import FaqIndex
 from storage import Store
 from storage.call_changes import CallChange
-from storage.models import OutboxMessage
 from storage.openings import CallDraft
 from storage.store import GroupRecord
+from tests.helpers import in_threads, told
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # Wednesday, 12:00 in Kamakura
 START = NOW + timedelta(days=10)
@@ -90,17 +88,6 @@ def _volunteer(store: Store, name: str) -> int:
     return user
 
 
-def _told(store: Store, user_id: int) -> list[str]:
-    """The texts waiting in the outbox for one user, oldest first."""
-    with store.session() as s:
-        rows = s.exec(
-            select(OutboxMessage)
-            .where(col(OutboxMessage.user_id) == user_id)
-            .order_by(col(OutboxMessage.id))
-        ).all()
-        return [json.loads(r.body)["text"] for r in rows]
-
-
 def _statuses_by_user(store: Store, call_id: int, people: dict[str, int]) -> dict[str, str]:
     out = {}
     for name, user in people.items():
@@ -124,7 +111,7 @@ def test_a_cancellation_on_a_closed_call_goes_to_the_waiting_list_not_a_newcomer
     newcomer = _volunteer(bot.store, "cat")
     assert bot.store.sign_up(newcomer, call_id, NOW, wait=True).outcome == "waiting"
     assert _statuses_by_user(bot.store, call_id, people)["bob"] == "confirmed"
-    assert any("参加できることになりました" in t for t in _told(bot.store, people["bob"]))
+    assert any("参加できることになりました" in t for t in told(bot.store, people["bob"]))
 
 
 def test_re_opening_gives_free_places_to_the_waiting_list(bot: Conversation) -> None:
@@ -143,8 +130,8 @@ def test_re_opening_gives_free_places_to_the_waiting_list(bot: Conversation) -> 
         "bob": "confirmed",
         "cat": "waiting",
     }
-    assert any("参加できることになりました" in t for t in _told(bot.store, people["bob"]))
-    assert any("公開が再開" in t and "1番目" in t for t in _told(bot.store, people["cat"]))
+    assert any("参加できることになりました" in t for t in told(bot.store, people["bob"]))
+    assert any("公開が再開" in t and "1番目" in t for t in told(bot.store, people["cat"]))
 
 
 def test_a_raised_capacity_goes_to_the_waiting_list_in_order(bot: Conversation) -> None:
@@ -162,9 +149,9 @@ def test_a_raised_capacity_goes_to_the_waiting_list_in_order(bot: Conversation) 
     assert call is not None
     assert (call.taken, call.waiting) == (3, 1)
     for name in ("bob", "cat"):
-        assert any("参加できることになりました" in t for t in _told(bot.store, people[name]))
-    assert _told(bot.store, people["dan"]) == []  # a capacity change alone is news to nobody else
-    assert any("2人が繰り上がって" in t for t in _told(bot.store, rep_id))
+        assert any("参加できることになりました" in t for t in told(bot.store, people[name]))
+    assert told(bot.store, people["dan"]) == []  # a capacity change alone is news to nobody else
+    assert any("2人が繰り上がって" in t for t in told(bot.store, rep_id))
 
 
 def test_a_newcomer_never_goes_ahead_of_the_waiting_list(bot: Conversation) -> None:
@@ -191,12 +178,12 @@ def test_closing_tells_the_waiting_list_their_place_stays(bot: Conversation) -> 
     rep, _, call_id = _call(bot, capacity=1)
     people = _people(bot, call_id, ["amy", "bob", "cat"])
     rep(payload=f"rc:close:{call_id}")
-    assert _told(bot.store, people["amy"]) == []  # a confirmed place is not affected
-    assert "2番目" in _told(bot.store, people["cat"])[0]
-    assert "締め切られました" in _told(bot.store, people["bob"])[0]
+    assert told(bot.store, people["amy"]) == []  # a confirmed place is not affected
+    assert "2番目" in told(bot.store, people["cat"])[0]
+    assert "締め切られました" in told(bot.store, people["bob"])[0]
     rep(payload=f"rc:open:{call_id}")  # and open again: the waiting list hears that too
-    assert "受付が再開されました" in _told(bot.store, people["bob"])[-1]
-    assert "2番目" in _told(bot.store, people["cat"])[-1]
+    assert "受付が再開されました" in told(bot.store, people["bob"])[-1]
+    assert "2番目" in told(bot.store, people["cat"])[-1]
 
 
 def test_editing_the_date_warns_the_representative_and_tells_everyone(bot: Conversation) -> None:
@@ -207,19 +194,19 @@ def test_editing_the_date_warns_the_representative_and_tells_everyone(bot: Conve
     moved = _draft(1, starts_at=START + timedelta(days=1), place="材木座")
     assert bot.store.update_call(rep_id, call_id, moved, NOW, tell=teller(bot.messages))
     for name in ("amy", "bob"):
-        (text,) = _told(bot.store, people[name])
+        (text,) = told(bot.store, people[name])
         assert "日時・場所" in text
         assert "材木座" in text
-    assert _told(bot.store, rep_id) == []
+    assert told(bot.store, rep_id) == []
 
 
 def test_hiding_tells_the_group_and_everyone_and_stops_reminders(bot: Conversation) -> None:
     _rep, rep_id, call_id = _call(bot, capacity=1)
     people = _people(bot, call_id, ["amy", "bob"])
     assert bot.store.hide_call(call_id, "連絡先が不明", NOW, teller(bot.messages))
-    assert "連絡先が不明" in _told(bot.store, rep_id)[0]
+    assert "連絡先が不明" in told(bot.store, rep_id)[0]
     for name in ("amy", "bob"):
-        (text,) = _told(bot.store, people[name])
+        (text,) = told(bot.store, people[name])
         assert "公開を止めています" in text
         assert "連絡先が不明" not in text  # the reason is for the group
     mine = talk(bot, "amy")(payload="mine")
@@ -243,7 +230,7 @@ def test_a_fixed_hidden_call_goes_back_for_review_and_staff_can_show_it(
     call = bot.store.get_call(call_id)
     assert call is not None
     assert (call.status, call.hidden_reason) == ("open", None)
-    assert any("公開が再開" in t for t in _told(bot.store, people["amy"]))
+    assert any("公開が再開" in t for t in told(bot.store, people["amy"]))
 
 
 def test_calling_off_tells_everyone_and_no_reminder_goes_out(bot: Conversation) -> None:
@@ -254,7 +241,7 @@ def test_calling_off_tells_everyone_and_no_reminder_goes_out(bot: Conversation) 
     assert [c.payload for c in ask.choices] == [f"rc:offx:{call_id}", "rc:mine"]
     assert rep(payload=f"rc:offx:{call_id}").intent == "manage_call"
     for name in ("amy", "bob"):
-        assert "中止になりました" in _told(bot.store, people[name])[0]
+        assert "中止になりました" in told(bot.store, people[name])[0]
     card = talk(bot, "amy")(payload="mine").cards[0]
     assert "中止になりました" in card.body
     assert card.buttons == ()  # nothing to cancel on an activity that is not happening
@@ -290,7 +277,7 @@ def test_a_reminder_follows_a_moved_date(bot: Conversation) -> None:
     later = START + timedelta(days=7)
     bot.store.update_call(rep_id, call_id, _draft(1, starts_at=later), NOW, teller(bot.messages))
     assert worker._enqueue_reminders(later - timedelta(hours=12, minutes=59)) == 1
-    reminders = [t for t in _told(bot.store, people["amy"]) if "明日は" in t]
+    reminders = [t for t in told(bot.store, people["amy"]) if "明日は" in t]
     assert len(reminders) == 2
 
 
@@ -343,7 +330,7 @@ def test_hiding_twice_tells_once_and_showing_again_keeps_a_closed_call_closed(
     tell = teller(bot.messages)
     assert bot.store.hide_call(call_id, "確認のため", NOW, tell)
     assert bot.store.hide_call(call_id, "確認のため", NOW, tell)  # the form sent twice
-    assert len([t for t in _told(bot.store, people["amy"]) if "公開を止めて" in t]) == 1
+    assert len([t for t in told(bot.store, people["amy"]) if "公開を止めて" in t]) == 1
     assert bot.store.unhide_call(call_id, NOW, tell)
     call = bot.store.get_call(call_id)
     assert call is not None
@@ -357,13 +344,11 @@ def test_calling_off_and_cancelling_withdraw_queued_reminders(bot: Conversation)
     assert worker._enqueue_reminders(START - timedelta(hours=12)) == 2
     amy = bot.store.my_sign_ups(people["amy"], NOW)[0]
     bot.store.cancel_sign_up(people["amy"], amy.id, NOW)
-    assert not [t for t in _told(bot.store, people["amy"]) if "明日は" in t]
+    assert not [t for t in told(bot.store, people["amy"]) if "明日は" in t]
     bot.store.set_call_status(rep_id, call_id, "cancelled", NOW, teller(bot.messages))
-    assert not [t for t in _told(bot.store, people["bob"]) if "明日は" in t]
-    assert any("中止" in t for t in _told(bot.store, people["bob"]))
-    assert _told(bot.store, rep_id) == [
-        t for t in _told(bot.store, rep_id) if "キャンセルされました" in t
-    ]  # amy's cancel, before calling off; nothing after it
+    assert not [t for t in told(bot.store, people["bob"]) if "明日は" in t]
+    assert any("中止" in t for t in told(bot.store, people["bob"]))
+    assert told(bot.store, rep_id) == []  # who called it off is not told of it
 
 
 def test_reminders_and_group_notices_are_in_each_readers_language(bot: Conversation) -> None:
@@ -372,11 +357,11 @@ def test_reminders_and_group_notices_are_in_each_readers_language(bot: Conversat
     bot.store.save_profile(eve, name="Eve", contact="eve@example.jp", age_group="30",
                            consent_at=NOW)  # fmt: skip
     assert bot.store.sign_up(eve, call_id, NOW, tell=teller(bot.messages)).outcome == "confirmed"
-    (to_rep,) = _told(bot.store, rep_id)
+    (to_rep,) = told(bot.store, rep_id)
     assert "新しい申し込み" in to_rep
     assert "30〜64歳" in to_rep  # the group reads Japanese, whatever the volunteer writes in
     Worker(bot, {})._enqueue_reminders(START - timedelta(hours=12))
-    (reminder,) = _told(bot.store, eve)
+    (reminder,) = told(bot.store, eve)
     assert "明日" not in reminder
     assert "浜そうじ" in reminder
 
@@ -402,7 +387,7 @@ def test_fixing_a_hidden_call_tells_its_participants_what_changed(bot: Conversat
     bot.store.hide_call(call_id, "日時の誤り", NOW, tell)
     moved = _draft(2, starts_at=START + timedelta(days=1))
     assert bot.store.update_call(rep_id, call_id, moved, NOW, tell) == "in_review"
-    assert any("内容が変わりました" in t for t in _told(bot.store, people["amy"]))
+    assert any("内容が変わりました" in t for t in told(bot.store, people["amy"]))
 
 
 def test_taps_and_cancels_at_once_never_leave_a_place_free_behind_a_queue(
@@ -411,8 +396,6 @@ def test_taps_and_cancels_at_once_never_leave_a_place_free_behind_a_queue(
     """Cancels and sign-ups racing on one call (real threads; on PostgreSQL the call's row
     lock orders them): whatever the order, no free place sits in front of a waiting person
     and nobody is booked twice over the capacity."""
-    from tests.helpers import in_threads
-
     _, _, call_id = _call(bot, capacity=2)
     people = _people(bot, call_id, ["amy", "bob"])
     newcomers = [_volunteer(bot.store, f"n{i}") for i in range(6)]

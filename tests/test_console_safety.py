@@ -29,7 +29,7 @@ from storage.models import (
     SignUp,
 )
 from storage.openings import CallDraft
-from tests.helpers import in_threads
+from tests.helpers import in_threads, told
 from tests.test_admin import PASSWORD, AiohttpClient, conv, csrf_of, sign_in
 
 SAMPLES = 42  # rows of knowledge/sample_groups.csv
@@ -55,16 +55,6 @@ def _count(store: Store, model: type, *where: Any) -> int:
 
 def _samples(store: Store) -> int:
     return _count(store, Group, col(Group.is_sample))
-
-
-def _notices(store: Store, user_id: int) -> list[str]:
-    with store.session() as s:
-        rows = s.exec(
-            select(OutboxMessage)
-            .where(col(OutboxMessage.user_id) == user_id)
-            .order_by(col(OutboxMessage.id))
-        ).all()
-        return [json.loads(m.body)["text"] for m in rows]
 
 
 def _link(store: Store, group_key: str, user: str) -> int:
@@ -162,7 +152,7 @@ async def test_adding_one_group_keeps_every_sample(client: TestClient) -> None:
     assert (edited.name, edited.is_sample) == ("名前を直したサンプル（サンプル）", True)
     assert _samples(store) == SAMPLES
     assert _count(store, SignUp) == 3
-    assert not any(_notices(store, u) for u in (_user(store, "Uvol-a"), _user(store, "Uvol-b")))
+    assert not any(told(store, u) for u in (_user(store, "Uvol-a"), _user(store, "Uvol-b")))
 
 
 @pytest.mark.parametrize("key", ["real-1", "sample-001"])
@@ -243,15 +233,15 @@ async def test_removing_the_samples_is_asked_counted_told_and_logged(
     assert _count(store, SignUp) == 1  # Uvol-c's
     assert _count(store, Representative) == 1  # Urep-real's
 
-    (to_a,) = _notices(store, people["a"])  # one message naming both calls
+    (to_a,) = told(store, people["a"])  # one message naming both calls
     assert "サンプル浜そうじ" in to_a
     assert "サンプル花植え" in to_a
-    (to_b,) = _notices(store, people["b"])
+    (to_b,) = told(store, people["b"])
     assert "サンプル浜そうじ" in to_b
-    (to_rep,) = _notices(store, people["rep"])
+    (to_rep,) = told(store, people["rep"])
     assert "大船こども食堂ネット（サンプル）" in to_rep
-    assert _notices(store, _user(store, "Uvol-c")) == []
-    assert _notices(store, real_rep) == []
+    assert told(store, _user(store, "Uvol-c")) == []
+    assert told(store, real_rep) == []
 
     with store.session() as s:
         entry = s.exec(select(AuditEntry).where(col(AuditEntry.action) == "samples_removed")).one()
@@ -266,7 +256,7 @@ async def test_removing_the_samples_is_asked_counted_told_and_logged(
         "/admin/groups/samples/remove", data={"csrf": csrf_of(html)}, allow_redirects=False
     )
     assert again.status == 303
-    assert len(_notices(store, people["a"])) == 1  # a second confirm tells nobody again
+    assert len(told(store, people["a"])) == 1  # a second confirm tells nobody again
 
 
 # --- broadcasts -------------------------------------------------------------------------------
@@ -295,7 +285,7 @@ def _send_form(preview: str, text: str) -> dict[str, str]:
 
 
 def _broadcasts_to(store: Store, user_id: int, text: str) -> int:
-    return sum(text in n for n in _notices(store, user_id))
+    return sum(text in n for n in told(store, user_id))
 
 
 async def test_a_broadcast_posted_twice_is_sent_once(client: TestClient) -> None:
@@ -397,7 +387,7 @@ def test_two_removals_at_once_tell_each_person_once(migrated: Store) -> None:
     )
     assert sum(r.removed for r in results) == 1  # type: ignore[attr-defined]
     assert _samples(store) == 0
-    assert [len(_notices(store, u)) for u in people.values()] == [1, 1, 1]
+    assert [len(told(store, u)) for u in people.values()] == [1, 1, 1]
 
 
 def test_nothing_is_removed_when_it_is_not_what_staff_saw(migrated: Store) -> None:

@@ -259,20 +259,23 @@ async def test_a_representative_gets_their_own_rich_menu_and_loses_it_on_unlink(
     code, _ = store.issue_invite("umi")
     assert await post(bot, ev.body(ev.text("Urep", f"招待コード {code}"))) == 200
     await fake[0].wait_for(1)
-    for _ in range(50):
-        if "Urep" in fake[0].user_rich_menus:
-            break
-        await asyncio.sleep(0.05)
-    assert fake[0].user_rich_menus["Urep"] == rep_menu
+    # The menu is switched right after the reply, in the user's lane: give it a moment.
+    assert await _eventually(lambda: fake[0].user_rich_menus.get("Urep") == rep_menu)
 
     group_id = store.represented_groups(store.touch_user("line", "Urep", "ja").id)[0][0]
     assert await post(bot, ev.body(ev.postback("Urep", f"rc:unlinkx:{group_id}"))) == 200
     await fake[0].wait_for(2)
-    for _ in range(50):
-        if "Urep" not in fake[0].user_rich_menus:
-            break
+    assert await _eventually(lambda: "Urep" not in fake[0].user_rich_menus)
+
+
+async def _eventually(check: Callable[[], bool], within: float = 2.5) -> bool:
+    """Whether ``check`` comes true within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
         await asyncio.sleep(0.05)
-    assert "Urep" not in fake[0].user_rich_menus
+    return True
 
 
 def test_render_keeps_every_limit() -> None:
