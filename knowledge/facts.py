@@ -32,6 +32,7 @@ NEGATION = "c:無い"  # synonyms.toml
 NOT_ANSWERS = {"その他", "未回答", "わからない", "回答した団体数"}
 CONTEXT_BONUS = 0.3  # a chart's own context words in the message
 ENTRY_BONUS = 0.2  # the chart's FAQ entry is among the best matches
+SPELLED_OUT = 0.9  # a row's name this fully in the message names its chart too
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -135,6 +136,11 @@ _ANSWERED_BY = re.compile(r"(答え|こたえ|回答し|挙げ|あげ|選ん|え
 
 def _context_terms(text: str) -> set[str]:
     return {t for t in terms(_ANSWERED_BY.sub("", text)) if t[0] in ("w", "c", "e")}
+
+
+def _words(found: Iterable[str]) -> int:
+    """How many distinct words (not readings or concepts) a set of terms holds."""
+    return sum(t[0] in ("w", "e") for t in found)
 
 
 def _content(text: str) -> Counter[str]:
@@ -242,11 +248,13 @@ class FactIndex:
         asks_figure: bool = False,
         context: str = "",
         asked_kind: str = "",
+        only_kinds: frozenset[str] = frozenset(),
     ) -> tuple[Fact, ...]:
         """The rows ``text`` names: the best one, and others of its chart the message also
         names (「その他・わからない・未回答はそれぞれ何%？」), at most MAX_ROWS. Unless the message
         asks for a figure (何%, 何団体, いつ …), a row's name must be most of what it says
-        (「スタッフの性別の偏りは？」)."""
+        (「スタッフの性別の偏りは？」). With ``only_kinds``, a row answers only if its figure is
+        of one of those kinds (a date for いつ: 「いつできた」 is not answered by a count)."""
         query = _content(text)
         if not query:
             return ()
@@ -271,12 +279,19 @@ class FactIndex:
             if not asks_figure and weight < SAYS_LITTLE_ELSE * query_total:
                 continue
             in_context = self._in_context(fact.chart, said)
-            if not (in_context or figure_only) and fact.chart.entry not in likely:
-                continue  # 「いつできた」 alone could be the center or the ordinance
+            # 「いつできた」 alone could be the center or the ordinance; a figure asked for a
+            # row named in full by its own words (「ふさわしい事業が少ない」は何%) needs no more.
+            spelled_out = (
+                asks_figure and named >= SPELLED_OUT and _words(self._own[i] & query.keys()) >= 2
+            )
+            if not (in_context or figure_only or spelled_out) and fact.chart.entry not in likely:
+                continue
             score = named + weight / 100  # a longer name, fully there, beats a shorter one
             # The fuller the phrase that names the chart, the surer: 「団体の課題」 over 「課題」.
             score += CONTEXT_BONUS * bool(in_context) + in_context / 5
             score += ENTRY_BONUS * (fact.chart.entry in likely)
+            if only_kinds and _kind_of(fact.value) not in only_kinds:
+                continue  # 「いつできた」 asks a date: no count answers it
             if asked_kind and _kind_of(fact.value) == asked_kind:
                 score += KIND_BONUS  # いつ wants a date, not the count of the same year
             scored[fact] = max(score, scored.get(fact, 0.0))

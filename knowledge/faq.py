@@ -240,7 +240,7 @@ class FaqIndex:
         for e in self._entries.values():
             doc: Counter[str] = Counter()
             for text in [*self._phrasings(e), *e.keywords]:
-                doc.update(terms(text))
+                doc.update(terms(text, as_typed=False))
             docs[e.id] = doc
             for text in self._phrasings(e):
                 owners.append(e.id)
@@ -375,6 +375,7 @@ class FaqIndex:
             bool(kinds),
             context,
             next(iter(sorted(kinds - {"most"})), ""),
+            frozenset({"when"}) if kinds - {"most"} == {"when"} else frozenset(),
         )
         if not facts and "most" in asked:
             least = bool(_LEAST.search(_plain(text)))

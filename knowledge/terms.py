@@ -22,6 +22,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from knowledge.analyzer import Token, latin_words, to_hiragana, tokens
+from knowledge.kana_words import kana_words, mostly_kana
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.toml")
 TERM_CACHE = 8192
@@ -93,10 +94,15 @@ def _clean(text: str) -> str:
 
 
 @lru_cache(maxsize=TERM_CACHE)
-def terms(text: str) -> Counter[str]:
-    """The weighted terms of a text (see the module docstring). Cached: a pure function."""
+def terms(text: str, as_typed: bool = True) -> Counter[str]:
+    """The weighted terms of a text (see the module docstring). Cached: a pure function.
+
+    A message typed in kana is read with our domain's words first (``kana_words``); our own
+    phrasings (``as_typed=False``) are indexed as written, their kana variants kept apart."""
     syn = synonyms()
     clean = _clean(text)
+    if as_typed and mostly_kana(clean):
+        clean = kana_words().convert(clean)
     out: Counter[str] = Counter()
     words = tokens(clean, fine=True)
     content = [t for t in words if t.is_content and not _is_stop(t, syn)]

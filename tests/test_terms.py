@@ -11,6 +11,7 @@ import pytest
 from intents.conversation import Conversation
 from intents.types import Inbound
 from knowledge.analyzer import tokens
+from knowledge.kana_words import kana_words
 from knowledge.terms import SYNONYMS_FILE, stem, terms
 from knowledge.text import reading
 
@@ -105,3 +106,25 @@ def test_every_figure_is_reachable_by_a_direct_question(conversation: Conversati
         if fact.value not in reply.text.split("\n")[0]:
             missed.append((question, reply.text.split("\n")[0][:60]))
     assert missed == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("しみんかつどうせんたーはいつできたの", "市民活動センターはいつできたの"),
+        ("とうろくだんたいはいくつ", "登録団体はいくつ"),  # never 俳句つ
+        ("ぼらんてぃあほけんはありますか", "ボランティア保険はありますか"),
+        ("ちゅうかんしえんそしきってなに", "中間支援組織ってなに"),
+        ("環境の団体はいくつありますか", "環境の団体はいくつありますか"),  # short runs kept
+        ("かまくらのてんきはどう", "鎌倉のてんきはどう"),  # unknown words stay kana
+    ],
+)
+def test_a_message_typed_in_kana_is_read_with_our_words(typed: str, read: str) -> None:
+    assert kana_words().convert(typed) == read
+
+
+def test_a_kana_question_meets_the_words_of_its_kanji_twin() -> None:
+    kana = terms("しみんかつどうせんたーはいつできたの")
+    kanji = terms("市民活動センターはいつできたの")
+    words = {t for t in kanji if t[0] in "wc"}
+    assert words <= kana.keys()

@@ -112,6 +112,20 @@ def test_a_question_about_a_fields_figure_stays_an_answer(
     assert figure in first_line(reply)
 
 
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("市民活動センターはいつできたの？", "平成10年度"),  # a date, never a count of fields
+        ("しみんかつどうせんたーはいつできたの？", "平成10年度"),
+        ("協働にふさわしい事業が少ないって答えたのは何パーセント？", "1.9%"),
+    ],
+)
+def test_the_asked_figure_leads_the_reply(
+    conversation: Conversation, text: str, figure: str
+) -> None:
+    assert figure in first_line(say(conversation, text))
+
+
 def test_a_new_search_while_the_area_is_asked_uses_its_own_field(
     conversation: Conversation,
 ) -> None:
