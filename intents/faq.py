@@ -84,8 +84,10 @@ class _Answer:
     facts: tuple[Fact, ...] = ()
 
 
-def _best_answer(turn: Turn, text: str, context: str = "") -> _Answer | None:
-    result = turn.faq.search(text, context=context)
+def _best_answer(
+    turn: Turn, text: str, context: str = "", background: bool = False
+) -> _Answer | None:
+    result = turn.faq.search(text, context=context, background=background)
     best = result.best
     if best is None:
         return None
@@ -122,7 +124,9 @@ class FaqRule:
         if asked:
             # What is said around the questions (「自治会の役員です」) is their context.
             said = " ".join(p for p in parts if p not in asked)
-            answers = [a for q in asked if (a := _best_answer(turn, q, said)) is not None]
+            answers = [
+                a for q in asked if (a := _best_answer(turn, q, said, bool(said))) is not None
+            ]
         else:
             answers = []
         whole = _best_answer(turn, turn.text, "" if parts else followed_question(turn))

@@ -203,10 +203,16 @@ class FactIndex:
         return term in self._idf
 
     def extreme(
-        self, text: str, likely_entries: Iterable[str] = (), context: str = "", least: bool = False
+        self,
+        text: str,
+        likely_entries: Iterable[str] = (),
+        context: str = "",
+        least: bool = False,
+        place: int = 1,
     ) -> tuple[Fact, ...]:
         """「一番多いのは？」: the largest row (or the smallest) of the chart the message names
-        by its context words; rows that are not an answer (その他, 未回答) are left out."""
+        by its context words, or the one at ``place`` (「2番目は？」); rows that are not an
+        answer (その他, 未回答) are left out."""
         said = frozenset(_context_terms(text)) | frozenset(_context_terms(context))
         likely = set(likely_entries)
         charts = {f.chart.id: f.chart for f in self.facts if f.chart.id in self._rankable}
@@ -225,8 +231,8 @@ class FactIndex:
         ]
         if not rows:
             return ()
-        pick = min(rows, key=lambda r: r[0]) if least else max(rows, key=lambda r: r[0])
-        return (pick[1],)
+        rows.sort(key=lambda r: r[0], reverse=not least)
+        return (rows[place - 1][1],) if place <= len(rows) else ()
 
     def names_chart(self, fact: Fact, text: str, context: str = "") -> bool:
         """Whether the message (or the question it follows) names the fact's chart in its

@@ -58,6 +58,10 @@ RANKED = 24  # entries ranked in full for a message: the rest have too little BM
 FUZZ_CANDIDATES = 8  # entries whose phrasings a message is compared with, character by character
 FIGURE_KINDS = frozenset({"percent", "count", "when", "most"})
 _LEAST = re.compile("少な|すくな|最少|least|fewest|smallest")
+# 「2番目は？」「三番目に多いのは」「second largest」: the place asked for in a ranking.
+_NTH = re.compile(r"([0-9]+|[二三四五六七八九十])(?:番目|ばんめ|位)|(second|third|fourth|fifth)")
+_NTH_WORDS = {"二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+              "second": 2, "third": 3, "fourth": 4, "fifth": 5}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +177,7 @@ class QuestionKind:
     name: str
     asks: re.Pattern[str]
     answers: re.Pattern[str]
+    words: tuple[str, ...] = ()  # the words that ask it, as written
 
 
 def load_question_kinds(path: Path = KINDS_FILE) -> list[QuestionKind]:
@@ -184,6 +189,7 @@ def load_question_kinds(path: Path = KINDS_FILE) -> list[QuestionKind]:
             name,
             re.compile("|".join(re.escape(_plain(w)) for w in kind["asks"])),
             re.compile(kind["answers"]),
+            tuple(kind["asks"]),
         )
         for name, kind in data["kinds"].items()
     ]
@@ -203,6 +209,10 @@ class FaqIndex:
         words = load_anchors() if anchors is None else anchors
         self._anchors = [(f, reading(f)) for f in map(fold, words) if f]
         self._kinds = load_question_kinds()
+        # Words that only say what kind of thing is asked (何% / 2番目): a follow-up may use them.
+        self._asking = {
+            t for k in self._kinds for w in k.words for t in terms(w) if t[0] in ("w", "e")
+        }
         self._extra: dict[str, list[str]] = defaultdict(list)
         self._lock = threading.Lock()
         self._build()
@@ -282,35 +292,47 @@ class FaqIndex:
         for eid, phrase in zip(owners, phrase_surface, strict=True):
             self._phrases_of[eid].append(phrase)
         # A new cache with every rebuild, so no result from older phrasings survives it.
-        self._cached: Callable[[str, int, str], FaqResult] = lru_cache(SEARCH_CACHE)(self.rank)
+        self._cached: Callable[[str, int, str, bool], FaqResult] = lru_cache(SEARCH_CACHE)(
+            self.rank
+        )
 
-    def search(self, text: str, limit: int = 5, context: str = "") -> FaqResult:
+    def search(
+        self, text: str, limit: int = 5, context: str = "", background: bool = False
+    ) -> FaqResult:
         """Rank entries for ``text``; empty hits when nothing in the FAQ resembles it. The
         last few thousand answers are kept: a repeated question costs a lookup.
 
         ``context`` is the question a short follow-up follows (「市のほうは？」 after one on the
         groups' side): its words count at half weight, and a figure it asked for is asked
-        again (「未回答は？」 after 「…は何%？」)."""
-        return self._cached(text, limit, context)
+        again (「未回答は？」 after 「…は何%？」).
+
+        With ``background``, the context is what a long message says around its question
+        (「定年退職して大船に住んでます。」): it helps rank as usual, but the confidence is also
+        measured on the question's own words, so a long story does not dilute it."""
+        return self._cached(text, limit, context, background)
 
     def knows_words_of(self, text: str) -> bool:
-        """True when every word of ``text`` is one our phrasings or the figures' rows use: a
-        short follow-up (「市のほうは？」) may lean on the last question, 「天気は？」 may not."""
+        """True when every word of ``text`` is one our phrasings, the figures' rows or the
+        kinds of question use: a short follow-up (「市のほうは？」) may lean on the last
+        question, 「天気は？」 may not."""
         words = [t for t in terms(text) if t[0] in ("w", "e")]
-        return all(t in self._idf or self._facts.knows(t) for t in words)
+        return all(t in self._idf or t in self._asking or self._facts.knows(t) for t in words)
 
     def asked_kinds(self, text: str) -> frozenset[str]:
         """The kinds of question ``text`` asks (percent, count, when, most …)."""
         plain = _plain(text)
         return frozenset(k.name for k in self._kinds if k.asks.search(plain))
 
-    def rank(self, text: str, limit: int = 5, context: str = "") -> FaqResult:
+    def rank(
+        self, text: str, limit: int = 5, context: str = "", background: bool = False
+    ) -> FaqResult:
         """``search`` without the cache: the matcher itself."""
         q_surface = fold(text)
         if not q_surface:
             return FaqResult((), False)
         anchored = self._anchored(q_surface) or bool(context and self._anchored(fold(context)))
         query: dict[str, float] = dict(terms(text))
+        own = set(query) if background else None
         asked = self.asked_kinds(text)
         if context:
             asked |= self.asked_kinds(context) & FIGURE_KINDS
@@ -321,7 +343,8 @@ class FaqIndex:
         # Per entry, the weight of the message's words it has: content words, kana bigrams.
         got_content: dict[str, float] = defaultdict(float)
         got_kana: dict[str, float] = defaultdict(float)
-        total_content = total_kana = 0.0
+        got_own: dict[str, float] = defaultdict(float)  # the question's own words (background)
+        total_content = total_kana = total_own = 0.0
         for t, c in query.items():
             if t in self._common:
                 continue
@@ -331,9 +354,12 @@ class FaqIndex:
                 total_kana += weight
             else:
                 total_content += weight
+            mine = own is not None and t in own and t[0] != "k"
+            total_own += weight * mine
             for eid, tf in self._postings.get(t, ()):
                 bm25[eid] += weight * tf
                 got[eid] += weight
+                got_own[eid] += weight * mine
         # Nearly verbatim one of our phrasings? Only the best few entries' phrasings can be
         # (they share most of the message's words), so only those are compared.
         fuzzy: dict[str, float] = defaultdict(float)
@@ -362,10 +388,14 @@ class FaqIndex:
             key=lambda e: (boosted[e] / top + coverage[e], fuzzy.get(e, 0.0)),
             reverse=True,
         )
+        # Confidence: how much of the message is explained; with a background, how much of
+        # the question itself, if more.
+        sure = {
+            e: max(coverage[e], got_own[e] / total_own if total_own else 0.0)
+            for e in ranked[: max(limit, 2)]
+        }
         hits = [
-            FaqHit(
-                self._entries[e], min(1.0, coverage[e]), boosted[e], coverage[e], fuzzy.get(e, 0.0)
-            )
+            FaqHit(self._entries[e], min(1.0, sure[e]), boosted[e], coverage[e], fuzzy.get(e, 0.0))
             for e in ranked[: max(limit, 2)]
         ]
         kinds = asked & FIGURE_KINDS
@@ -377,9 +407,12 @@ class FaqIndex:
             next(iter(sorted(kinds - {"most"})), ""),
             frozenset({"when"}) if kinds - {"most"} == {"when"} else frozenset(),
         )
-        if not facts and "most" in asked:
+        place = _place(text)
+        if not facts and ("most" in asked or place > 1):
             least = bool(_LEAST.search(_plain(text)))
-            facts = self._facts.extreme(text, [h.entry.id for h in hits[:2]], context, least)
+            facts = self._facts.extreme(
+                text, [h.entry.id for h in hits[:2]], context, least, place
+            )
         facts = tuple(f for f in facts if f.chart.entry in self._entries)
         if facts and not anchored:
             anchored = self._facts.names_chart(facts[0], text, context)
@@ -399,6 +432,15 @@ class FaqIndex:
         return any(
             spoken.has_word(m.group(1)) for m in self._anchor_reading_re.finditer(spoken.text)
         )
+
+
+def _place(text: str) -> int:
+    """The place in a ranking a message asks for: 1 unless it says 2番目, 三位, third …"""
+    found = _NTH.search(_plain(text))
+    if not found:
+        return 1
+    word = found.group(1) or found.group(2)
+    return int(word) if word.isdigit() else _NTH_WORDS[word]
 
 
 def _plain(text: str) -> str:

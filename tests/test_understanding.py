@@ -126,6 +126,35 @@ def test_the_asked_figure_leads_the_reply(
     assert figure in first_line(say(conversation, text))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "玉縄で退職後に友人たちと高齢者の買い物の付き添いを始めました。ガソリン代やチラシの"
+        "印刷代がかさみ、会費だけでは続けられそうにありません。市から資金面で何か支援はありますか？",
+        "娘が通う小学校の近くで、放課後に宿題を見る教室を開いています。教材やおやつ代が毎月"
+        "赤字です。市から資金面の支援はありますか？",
+    ],
+)
+def test_a_long_story_does_not_drown_its_question(conversation: Conversation, text: str) -> None:
+    assert section(conversation, say(conversation, text)) == "6(2)ア"
+
+
+@pytest.mark.parametrize(
+    ("turns", "figure"),
+    [
+        (["組織形態で2番目に多いのは？"], "58団体"),
+        (["登録団体の活動分野で一番多いのは？", "3番目は？"], "124団体"),
+        (["登録団体の活動分野で一番多いのは？", "二番目は？"], "134団体"),
+    ],
+)
+def test_a_place_in_a_ranking_is_answered(
+    conversation: Conversation, turns: list[str], figure: str
+) -> None:
+    for text in turns:
+        reply = say(conversation, text)
+    assert figure in first_line(reply)
+
+
 def test_a_new_search_while_the_area_is_asked_uses_its_own_field(
     conversation: Conversation,
 ) -> None:
