@@ -433,6 +433,29 @@ async def test_queued_messages_of_one_user_show_one_loading_animation(
     assert fake[0].loading == ["Uqueue"]
 
 
+async def test_loading_animations_never_hold_more_than_a_few_requests(
+    bot: TestClient, fake: tuple[FakeLine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many users waiting at once while LINE answers loading requests slowly: at most
+    MAX_LOADING_REQUESTS are on their way; the others get none, and every reply goes out."""
+    channel = bot.server.app[channels_key]["line"]
+    answer_many = channel.conversation.handle_many
+
+    def slowly(inbounds: list[Any]) -> list[Any]:
+        time.sleep(0.7)  # longer than LOADING_AFTER
+        return answer_many(inbounds)
+
+    monkeypatch.setattr(channel._lanes, "_answer_many", slowly)
+    fake[0].loading_delay = 1.0
+    users = [f"Umany{n}" for n in range(12)]
+    for user in users:
+        await post(bot, ev.body(ev.text(user, "協働ってなに？")))
+    sent = await fake[0].wait_for(len(users), within=20)
+    assert len(sent) == len(users)
+    assert 1 <= fake[0].most_loading_in_flight <= line_adapter.MAX_LOADING_REQUESTS
+    assert len(fake[0].loading) < len(users)
+
+
 async def test_a_quick_answer_shows_no_loading_animation(
     bot: TestClient, fake: tuple[FakeLine, str]
 ) -> None:

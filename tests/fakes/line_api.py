@@ -130,6 +130,9 @@ class FakeLine:
     tried_keys: list[str | None] = field(default_factory=list)  # of every push and multicast
     lose_answers: int = 0  # the next pushes are accepted, but answered 500 (a lost answer)
     hang_seconds: float = 30.0
+    loading_delay: float = 0.0  # seconds each loading request takes to answer
+    loading_in_flight: int = 0
+    most_loading_in_flight: int = 0
 
     def __post_init__(self) -> None:
         self.app = web.Application(client_max_size=4 * 1024 * 1024)
@@ -265,6 +268,12 @@ class FakeLine:
         if not (5 <= seconds <= 60 and seconds % 5 == 0):
             return _error(400, "loadingSeconds must be 5-60, a multiple of 5")
         self.loading.append(body["chatId"])
+        self.loading_in_flight += 1
+        self.most_loading_in_flight = max(self.most_loading_in_flight, self.loading_in_flight)
+        try:
+            await asyncio.sleep(self.loading_delay)
+        finally:
+            self.loading_in_flight -= 1
         return web.json_response({}, status=202)
 
     async def _create_rich_menu(self, request: web.Request) -> web.Response:
