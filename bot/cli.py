@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot ask|serve``."""
+"""Command line: ``python -m bot ask|serve|worker|migrate|staff|groups|line|telegram``."""
 
 from __future__ import annotations
 
@@ -21,11 +21,28 @@ def _parser() -> argparse.ArgumentParser:
     admin = sub.add_parser("admin", help="the center's console").add_subparsers(
         dest="admin_command", required=True
     )
-    create = admin.add_parser("create-user", help="create a staff account (asks for a password)")
+    create = admin.add_parser("create-user", help="the same as: staff add NAME")
     create.add_argument("username")
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
+    staff = sub.add_parser("staff", help="the console's staff accounts").add_subparsers(
+        dest="staff_command", required=True
+    )
+    staff.add_parser("list", help="every account: last sign-in, locked, disabled")
+    for name, text in (
+        ("add", "create an account (asks for a password)"),
+        ("reset-password", "set a new password (asks for it); ends the account's sessions"),
+        ("unlock", "forget the account's failed sign-ins"),
+        ("disable", "no more sign-ins; ends the account's sessions"),
+        ("enable", "allow a disabled account to sign in again"),
+    ):
+        command = staff.add_parser(name, help=text)
+        command.add_argument("username")
+        if name in ("add", "reset-password"):
+            command.add_argument(
+                "--password-stdin", action="store_true", help="read the password from stdin"
+            )
     groups = sub.add_parser("groups", help="the group directory").add_subparsers(
         dest="groups_command", required=True
     )
@@ -81,38 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         return asyncio.run(run_platform_command(args, settings))
     if args.command == "admin":
-        return _create_staff(args, settings)
+        args.staff_command = "add"
+    if args.command in ("admin", "staff"):
+        from bot.staff_cli import run as run_staff
+
+        return run_staff(args, settings)
     if args.command == "migrate":
         from storage import create_db_engine, migrate
 
         migrate(create_db_engine(settings.database_url))
         return 0
     return 2
-
-
-def _create_staff(args: argparse.Namespace, settings: Settings) -> int:
-    import getpass
-    import sys
-
-    from storage import Store, create_db_engine, migrate
-
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("パスワード: ")
-        if password != getpass.getpass("もう一度: "):
-            print("パスワードが一致しません。")
-            return 1
-    if len(password) < 12:
-        print("パスワードは12文字以上にしてください。")
-        return 1
-    engine = create_db_engine(settings.database_url)
-    migrate(engine)
-    try:
-        if not Store(engine).create_staff(args.username[:64], password):
-            print(f"「{args.username}」はすでにあります。")
-            return 1
-    finally:
-        engine.dispose()
-    print(f"職員アカウント「{args.username}」を作成しました。")
-    return 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.db import database_url
+from storage.retention import DEFAULT_RETENTION_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,12 @@ class Settings:
     # One log line per HTTP request. Off by default: a PaaS router logs requests already, and
     # at webhook rates the lines cost more than the answers.
     access_log: bool = False
+    # Behind a reverse proxy we run (TRUSTED_PROXY=1): believe its X-Forwarded-Proto and the
+    # address it appends to X-Forwarded-For. Never without it: a client can send both.
+    trusted_proxy: bool = False
+    # Days the worker keeps delivered notices, webhook events, idle conversations and
+    # unanswered questions before deleting them (RETENTION_DAYS; storage/retention.py).
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     @property
     def line_enabled(self) -> bool:
@@ -66,6 +73,8 @@ class Settings:
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", ""),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org",
             access_log=_flag(env.get("ACCESS_LOG", "0")),
+            trusted_proxy=_flag(env.get("TRUSTED_PROXY", "0")),
+            retention_days=max(1, int(env.get("RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)),
         )
 
 

@@ -15,6 +15,9 @@ Columns (a header row is required; order does not matter; extra columns are igno
 
 Files may be UTF-8 (with or without BOM) or Shift_JIS/CP932 (what Excel in Japan saves).
 Every row is checked before anything is written; an error names its line and column.
+
+A cell that would start a formula is exported with a ``'`` in front (``bot.csv_cells``), and
+the import takes that ``'`` off again, so an export imports back unchanged.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import knowledge
+from bot.csv_cells import GuardedWriter, restore
 from knowledge.fields import FieldIndex
 from knowledge.places import CITYWIDE, PlaceIndex
 from storage.store import GroupRecord, GroupView, ImportSummary, Store
@@ -171,7 +175,7 @@ def _record(
     errors: list[CsvProblem],
 ) -> GroupRecord | None:
     before = len(errors)
-    value = {k: (row.get(k) or "").strip() for k in COLUMNS}
+    value = {k: restore((row.get(k) or "").strip()) for k in COLUMNS}
     for column in REQUIRED:
         if not value[column]:
             errors.append(CsvProblem(line, column, "空欄です"))
@@ -243,8 +247,9 @@ def _flag(text: str, default: bool) -> bool | None:
 
 
 def write(groups: Iterable[GroupView], out: io.TextIOBase | io.StringIO) -> int:
-    """Write groups in the import format (round-trips through :func:`parse`)."""
-    writer = csv.writer(out, lineterminator="\r\n")
+    """Write groups in the import format (round-trips through :func:`parse`); a cell that
+    would start a formula in a spreadsheet is written as text (``bot.csv_cells``)."""
+    writer = GuardedWriter(out)
     writer.writerow(COLUMNS)
     count = 0
     for g in groups:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -123,7 +124,10 @@ async def _worker(args: argparse.Namespace, settings: Settings, conversation: Co
     channels = await open_channels(settings, conversation)
     senders: dict[str, Sender] = dict(channels)
     log.info("worker delivers to: %s", ", ".join(senders) or "(no push platform configured)")
-    worker = Worker(conversation, senders, clock=conversation.clock)
+    worker = Worker(
+        conversation, senders, clock=conversation.clock,
+        retention=timedelta(days=settings.retention_days),
+    )  # fmt: skip
     try:
         if args.once:
             print(await worker.run_once())

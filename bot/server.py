@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot import security
 from bot.adapters import web as web_chat
 from bot.admin import views as admin
 from bot.config import Settings
@@ -96,9 +97,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the application (nothing is read from the environment here)."""
-    app = web.Application(client_max_size=MAX_REQUEST, middlewares=[admin.guard])
+    # The security headers outermost: they go on every answer, the console's and errors too.
+    app = web.Application(client_max_size=MAX_REQUEST, middlewares=[security.headers, admin.guard])
     app[settings_key] = settings
+    app[security.edge_key] = security.Edge.of(settings)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(web_chat.keys)  # after the database: its key is stored there
     app.cleanup_ctx.append(_platforms)
     web_chat.add_routes(app)
     admin.add_routes(app)

@@ -1,4 +1,6 @@
-"""``python -m bot worker``: the day-before reminders and delivery of the outbox.
+"""``python -m bot worker``: the day-before reminders, delivery of the outbox, and once an hour
+the retention purge (``storage.retention``: delivered notices, webhook events, idle
+conversations and unanswered questions older than ``RETENTION_DAYS``).
 
 Safe to run twice: a reminder is enqueued under a unique key (``remind:<sign-up>:<start>``), and a
 message is claimed with a conditional UPDATE before it is sent, so two workers never send the
@@ -24,6 +26,7 @@ from intents.openings import PULL_PLATFORMS
 from storage.call_changes import reminder_key
 from storage.models import utcnow
 from storage.outbox import Delivery
+from storage.retention import DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ BACKOFF_BASE = 15.0  # seconds before the second try; doubled for each try after
 BACKOFF_JITTER = 5.0  # seconds, at most, added at random (workers do not retry in step)
 MAX_ATTEMPTS = 12  # about four hours of tries (the backoff stops growing at an hour)
 CLAIM_BATCH = 1000
-PRUNE_EVERY = 3600.0  # seconds between prunes of the inbox
+PRUNE_EVERY = 3600.0  # seconds between prunes of the inbox and retention purges
 MULTICAST_MAX = 500  # LINE's limit of recipients per multicast
 
 
@@ -60,6 +63,7 @@ class Worker:
     conversation: Conversation
     senders: dict[str, Sender] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
+    retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS)  # Settings.retention_days
 
     async def run_once(self) -> dict[str, int]:
         """Enqueue due reminders, then deliver due messages. Returns counts."""
@@ -69,8 +73,7 @@ class Worker:
         return {"reminders_queued": queued, "sent": sent, "failed": failed}
 
     async def run_forever(self, interval: float = 30.0) -> None:
-        """Loop until cancelled; once an hour, forget answered inbox events older than a week
-        (storage.inbox.KEEP_DONE)."""
+        """Loop until cancelled; once an hour, :meth:`prune`."""
         pruned_at = 0.0
         while True:
             try:
@@ -79,12 +82,21 @@ class Worker:
                     log.info("worker: %s", counts)
                 if time.monotonic() - pruned_at > PRUNE_EVERY:
                     pruned_at = time.monotonic()
-                    gone = await asyncio.to_thread(self.conversation.store.prune_inbox)
-                    if gone:
-                        log.info("worker: forgot %d answered inbox events", gone)
+                    await self.prune()
             except Exception:  # keep the worker alive; the next round retries
                 log.exception("worker round failed")
             await asyncio.sleep(interval)
+
+    async def prune(self) -> int:
+        """Forget answered inbox events older than a week (storage.inbox.KEEP_DONE), and
+        whatever the retention period has passed for (storage.retention). Returns how many
+        rows went."""
+        store, now = self.conversation.store, self.clock()
+        answered = await asyncio.to_thread(store.prune_inbox, now)
+        purged = await asyncio.to_thread(store.purge_expired, now, self.retention)
+        if answered or purged.total:
+            log.info("worker: forgot %d answered inbox events; retention: %s", answered, purged)
+        return answered + purged.total
 
     def _enqueue_reminders(self, now: datetime) -> int:
         store, messages = self.conversation.store, self.conversation.messages

@@ -110,7 +110,9 @@ def ask_delete(turn: Turn, match: Match) -> Reply:
 
 
 def delete_data(turn: Turn, match: Match) -> Reply:
-    """Cancel every sign-up (groups are told, waiters move up), then forget the user."""
+    """Cancel every sign-up on a call that still takes place (groups are told, waiters move
+    up), then forget the user (``storage.forget``); the count is of those cancellations, not
+    of sign-ups on called-off or past calls, which only go."""
     reason = turn.say("notice_reason_deleted")
     tell = teller(turn.messages, reason=reason)
     results = turn.store.forget_user(turn.user.id, turn.now, tell=tell)

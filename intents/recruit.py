@@ -127,6 +127,14 @@ def ask_code(turn: Turn, match: Match) -> Reply:
 def link(turn: Turn, match: Match) -> Reply:
     """Redeem an invite code: the user becomes a representative of its group."""
     outcome, group = turn.store.redeem_invite(turn.user.id, match.slots["code"], turn.now)
+    if outcome == "limited":  # too many wrong codes: not asked for another one now
+        return Reply(
+            turn.say("recruit_code_limited"),
+            "link_group",
+            choices=back_to_menu(turn),
+            slots={"outcome": outcome},
+            locale=turn.locale,
+        )
     if outcome != "linked":
         turn.state["awaiting"] = "invite"
         return Reply(turn.say(f"recruit_code_{outcome}"), "link_group", choices=back_to_menu(turn))

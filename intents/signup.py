@@ -243,16 +243,22 @@ def _checked(turn: Turn, values: dict[str, Any]) -> tuple[str, str, str] | None:
 
 
 def _finish(turn: Turn, values: dict[str, Any]) -> Reply:
-    forms.clear(turn)
     call = turn.store.get_call(_call_id(values))
     if call is None:
+        forms.clear(turn)
         return Reply(turn.say("openings_closed"), "sign_up", choices=_menu(turn))
     details = _checked(turn, values)
     if details is None:
+        forms.clear(turn)
         return _after_sign_up(turn, call, SignUpResult("incomplete", call_id=call.id))
     name, contact, age = details
     if age not in ADMITTED[audience(call.high_school_ok, call.min_age)]:  # the call as it is now
+        forms.clear(turn)
         return _after_sign_up(turn, call, SignUpResult("refused", call_id=call.id))
+    allow = turn.inbound.allow_sign_up
+    if allow is not None and not allow():
+        return _not_yet(turn, call, values)  # nothing stored; the form stays at its preview
+    forms.clear(turn)
     turn.store.save_profile(
         turn.user.id, name=name, contact=contact, age_group=age, consent_at=turn.now
     )
@@ -260,6 +266,18 @@ def _finish(turn: Turn, values: dict[str, Any]) -> Reply:
         turn.user.id, call.id, turn.now, wait=bool(values.get("wait")), tell=teller(turn.messages)
     )
     return _after_sign_up(turn, call, result)
+
+
+def _not_yet(turn: Turn, call: CallView, values: dict[str, Any]) -> Reply:
+    """Too many sign-ups from here just now: the preview's buttons stay, to confirm later."""
+    quit_form = Choice(turn.messages.label("form_quit", turn.locale), "f:quit")
+    return Reply(
+        turn.say("signup_too_fast", title=call.title),
+        "sign_up",
+        choices=[*_confirm_choices(turn, values), quit_form],
+        slots={"call_id": str(call.id), "outcome": "too_fast", "step": "confirm"},
+        locale=turn.locale,
+    )
 
 
 def _after_sign_up(turn: Turn, call: CallView, result: SignUpResult) -> Reply:

@@ -7,6 +7,7 @@ about LINE, Telegram or the web.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,10 @@ class Inbound:
     # The platform's id for this event (LINE webhookEventId). When set, the turn runs only the
     # first time: a redelivery raises storage.store.AlreadyHandled instead.
     event_id: str | None = None
+    # Asked at the moment a sign-up would be stored (the web chat's rate limit, where anyone
+    # can be a new person): False stores nothing and the form waits at its preview. None: no
+    # limit (a LINE or Telegram account is the platform's to create, not a script's).
+    allow_sign_up: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,6 +209,18 @@ class InviteCode(SQLModel, table=True):
     used_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
+class InviteAttempt(SQLModel, table=True):
+    """An invite code a user sent that did not link them (wrong, used or expired): a few an
+    hour per user, then no code is checked for them until the oldest is an hour old."""
+
+    __tablename__ = "invite_attempts"
+    __table_args__ = (Index("ix_invite_attempts_user_at", "user_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
 class RecruitmentCall(SQLModel, table=True):
     """A 募集: one volunteer opening a group posts, with a date, a place and a capacity."""
 
@@ -264,6 +276,11 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    # Whose details the body carries when that is not the addressee (a new sign-up told to the
+    # group names the volunteer): 「データ削除」 removes the message with them.
+    about_user_id: int | None = Field(
+        default=None, foreign_key="users.id", ondelete="CASCADE", index=True
+    )
     dedupe_key: str | None = Field(default=None, max_length=100, unique=True)
     body: str  # JSON of a Reply
     deliver_after: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -276,16 +293,49 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class StaffUser(SQLModel, table=True):
-    """A 市民活動センター staff account for the web console."""
+    """A 市民活動センター staff account for the web console (lock-out is counted in
+    ``StaffLoginFailure``; see ``storage/staff_accounts.py``)."""
 
     __tablename__ = "staff_users"
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True)
     password_hash: str = Field(max_length=300)
-    failed_logins: int = Field(default=0)
-    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    disabled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_login_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in console session. The cookie carries a random id; only its sha256 is kept,
+    so a copy of the database signs nobody in. Ended by sign-out, a new password, disabling
+    the account, or time (``expires_at``, and idleness since ``last_seen_at``)."""
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    staff_id: int = Field(foreign_key="staff_users.id", ondelete="CASCADE", index=True)
+    address: str = Field(default="", max_length=64)  # the client it was started from
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class StaffLoginFailure(SQLModel, table=True):
+    """One failed console sign-in: the name typed (known or not) and the client's address.
+    Rows older than the lock-out window are deleted."""
+
+    __tablename__ = "staff_login_failures"
+    __table_args__ = (
+        Index("ix_staff_login_failures_address", "address", "at"),
+        Index("ix_staff_login_failures_username", "username", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    username: str = Field(max_length=64)
+    address: str = Field(max_length=64)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -1,18 +1,25 @@
-"""Invite codes and the groups' representatives (mixed into ``storage.store.Store``)."""
+"""Invite codes and the groups' representatives (mixed into ``storage.store.Store``).
+
+A code is 8 characters of 32 (about 1.1 × 10¹² codes), and guessing is slowed down further:
+after ``INVITE_TRIES`` codes that did not link them within ``INVITE_WINDOW``, a user's codes
+are not even looked up (a right one neither) until the oldest of those tries is that old.
+The tries are rows (``invite_attempts``), so the limit holds across processes and restarts.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
 
 from storage.db import rowcount
 from storage.models import (
     Group,
     GroupField,
+    InviteAttempt,
     InviteCode,
     Representative,
     User,
@@ -24,6 +31,9 @@ from storage.openings import (
     _aware,
     _HasSession,
 )
+
+INVITE_TRIES = 5  # codes that did not link a user, per INVITE_WINDOW
+INVITE_WINDOW = timedelta(hours=1)
 
 
 class RepresentativeQueries:
@@ -56,28 +66,29 @@ class RepresentativeQueries:
         self: _HasSession, user_id: int, code: str, now: datetime | None = None
     ) -> tuple[str, str | None]:
         """Link the user to the code's group. Returns (outcome, group name):
-        ``linked`` | ``invalid`` | ``expired`` | ``used``."""
+        ``linked`` | ``invalid`` | ``expired`` | ``used`` | ``limited`` (too many codes that
+        did not link them lately: this one was not looked up; see the module docstring)."""
         now = now or utcnow()
-        digest = invite_hash(code)
         with self.session() as s:
-            invite = s.get(InviteCode, digest)
-            if invite is None:
-                return "invalid", None
-            if invite.used_at is not None:
-                return "used", None
-            if _aware(invite.expires_at) <= now:
-                return "expired", None
-            won = s.execute(
-                update(InviteCode)
-                .where(col(InviteCode.code_hash) == digest, col(InviteCode.used_at).is_(None))
-                .values(used_at=now, used_by=user_id)
-            )
-            if rowcount(won) != 1:
-                return "used", None
-            if s.get(Representative, (user_id, invite.group_id)) is None:
-                s.add(Representative(user_id=user_id, group_id=invite.group_id))
-            group = s.get(Group, invite.group_id)
-            return "linked", group.name if group else None
+            # One user's tries one after another (the row lock; SQLite has one writer): two
+            # at once cannot both slip under the limit.
+            s.exec(select(User.id).where(col(User.id) == user_id).with_for_update()).first()
+            tried = s.exec(
+                select(func.count())
+                .select_from(InviteAttempt)
+                .where(
+                    col(InviteAttempt.user_id) == user_id,
+                    col(InviteAttempt.at) > now - INVITE_WINDOW,
+                )
+            ).one()
+            if int(tried) >= INVITE_TRIES:
+                return "limited", None
+            outcome, group = _redeem(s, user_id, invite_hash(code), now)
+            if outcome == "linked":
+                s.execute(delete(InviteAttempt).where(col(InviteAttempt.user_id) == user_id))
+            else:
+                s.add(InviteAttempt(user_id=user_id, at=now))
+            return outcome, group
 
     def represented_groups(self: _HasSession, user_id: int) -> list[tuple[int, str, str]]:
         """(id, name, first field) of the groups this user represents."""
@@ -138,6 +149,27 @@ class RepresentativeQueries:
             group = s.get(Group, group_id)
             s.delete(link)
             return group.name if group else ""
+
+
+def _redeem(s: Session, user_id: int, digest: str, now: datetime) -> tuple[str, str | None]:
+    invite = s.get(InviteCode, digest)
+    if invite is None:
+        return "invalid", None
+    if invite.used_at is not None:
+        return "used", None
+    if _aware(invite.expires_at) <= now:
+        return "expired", None
+    won = s.execute(
+        update(InviteCode)
+        .where(col(InviteCode.code_hash) == digest, col(InviteCode.used_at).is_(None))
+        .values(used_at=now, used_by=user_id)
+    )
+    if rowcount(won) != 1:
+        return "used", None
+    if s.get(Representative, (user_id, invite.group_id)) is None:
+        s.add(Representative(user_id=user_id, group_id=invite.group_id))
+    group = s.get(Group, invite.group_id)
+    return "linked", group.name if group else None
 
 
 def invite_hash(code: str) -> str:

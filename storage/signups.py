@@ -1,11 +1,11 @@
-"""Sign-ups: a place or a waiting-list spot, cancelling, a volunteer's details, 退会, and
-the reminders due (mixed into ``storage.store.Store``)."""
+"""Sign-ups: a place or a waiting-list spot, cancelling, a volunteer's details, and the
+reminders due (mixed into ``storage.store.Store``; 退会 is ``storage.forget``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -18,13 +18,7 @@ from storage.call_changes import (
     withdraw_reminders,
 )
 from storage.db import rowcount
-from storage.models import (
-    OutboxMessage,
-    RecruitmentCall,
-    Representative,
-    SignUp,
-    User,
-)
+from storage.models import OutboxMessage, RecruitmentCall, SignUp, User
 from storage.openings import (
     ACTIVE,
     ADMITTED,
@@ -152,6 +146,7 @@ class SignUpQueries:
                 s, tell, kind, call, _call_view(s, call), now,
                 actor_user_id=user_id, actor=(user.name or "", user.age_group or ""),
             )  # fmt: skip
+            _name_in_notices(s, user_id)
             return SignUpResult(status, int(row.id or 0), call_id=call_id)
 
     def cancel_sign_up(
@@ -201,26 +196,6 @@ class SignUpQueries:
                 )
             return out
 
-    def forget_user(
-        self: _HasSession, user_id: int, now: datetime, tell: Tell | None = None
-    ) -> list[SignUpResult]:
-        """退会: cancel every active sign-up (promoting waiters), then delete the user and
-        everything kept about them. Returns the cancellations, for notices to groups."""
-        results = []
-        with self.session() as s:
-            rows = s.exec(
-                select(SignUp).where(
-                    col(SignUp.user_id) == user_id, col(SignUp.status).in_(ACTIVE)
-                )
-            ).all()
-            for row in rows:
-                results.append(_cancel(s, row, now, tell))
-            s.execute(delete(SignUp).where(col(SignUp.user_id) == user_id))
-            s.execute(delete(OutboxMessage).where(col(OutboxMessage.user_id) == user_id))
-            s.execute(delete(Representative).where(col(Representative.user_id) == user_id))
-            s.execute(delete(User).where(col(User.id) == user_id))
-        return results
-
     # --- outbox -----------------------------------------------------------------------------
 
     def reminders_due(
@@ -246,6 +221,15 @@ class SignUpQueries:
                 (int(su.id or 0), su.user_id, v, str(locale or "ja"))
                 for (su, _, locale), v in zip(rows, views, strict=True)
             ]
+
+
+def _name_in_notices(s: Session, user_id: int) -> None:
+    """The notices a sign-up just wrote (``tell_about`` adds them to the session, not yet
+    flushed) tell the group the volunteer's name and age group: mark them as about the
+    volunteer, so that 「データ削除」 removes them too (``storage.forget``)."""
+    for row in s.new:
+        if isinstance(row, OutboxMessage) and row.user_id != user_id:
+            row.about_user_id = user_id
 
 
 def _cancel(s: Session, row: SignUp, now: datetime, tell: Tell | None) -> SignUpResult:

@@ -1,11 +1,10 @@
-"""Queries for the 市民活動センター's console: staff accounts, the audit log, shared secrets,
-phrasings staff teach the FAQ, daily counts, the figures on the dashboard, broadcasts and the
-removal of the sample directory. Mixed into :class:`storage.store.Store`."""
+"""Queries for the 市民活動センター's console: the audit log, shared secrets, phrasings staff
+teach the FAQ, daily counts, the figures on the dashboard, broadcasts and the removal of the
+sample directory. Mixed into :class:`storage.store.Store`. Staff accounts, sign-in and
+sessions are in ``storage.staff_accounts``."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -29,7 +28,6 @@ from storage.models import (
     RecruitmentCall,
     Representative,
     SignUp,
-    StaffUser,
     UnansweredQuestion,
     User,
     utcnow,
@@ -37,49 +35,9 @@ from storage.models import (
 from storage.openings import ACTIVE, CallView, call_views
 from storage.turns import MAX_COUNTER_KEY, count_params, count_sql
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
-# scrypt, a slow standard KDF from the standard library: 2**14 × 8 × 1 is OWASP's minimum.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-
 
 class _HasSession(Protocol):
     def session(self) -> AbstractContextManager[Session]: ...
-
-
-def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt$hash`` (hex)."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    """Constant-time comparison against a stored hash."""
-    try:
-        kind, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if kind != "scrypt":
-        return False
-    candidate = hashlib.scrypt(
-        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
-    )
-    return hmac.compare_digest(candidate.hex(), digest)
-
-
-_DUMMY_HASH = hash_password(secrets.token_hex(8))  # unknown users cost as much as known ones
-
-
-@dataclass(frozen=True, slots=True)
-class LoginResult:
-    """``ok`` | ``bad`` | ``locked``, and the account when ok."""
-
-    outcome: str
-    user_id: int | None = None
-    username: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,43 +117,7 @@ SampleNotice = Callable[[Affected], str]  # the outbox body (JSON) for one perso
 class StaffQueries:
     """Mixed into Store: the console's data."""
 
-    # --- accounts ----------------------------------------------------------------------------
-
-    def create_staff(self: _HasSession, username: str, password: str) -> bool:
-        """A new staff account; False when the name is taken."""
-        try:
-            with self.session() as s:
-                s.add(StaffUser(username=username, password_hash=hash_password(password)))
-            return True
-        except IntegrityError:
-            return False
-
-    def login(self: _HasSession, username: str, password: str, now: datetime) -> LoginResult:
-        """Check a password; 5 failures lock the account for 15 minutes."""
-        with self.session() as s:
-            user = s.exec(select(StaffUser).where(col(StaffUser.username) == username)).first()
-            if user is None:
-                check_password(password, _DUMMY_HASH)
-                return LoginResult("bad")
-            if user.locked_until is not None and user.locked_until > now:
-                return LoginResult("locked")
-            if not check_password(password, user.password_hash):
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.locked_until, user.failed_logins = now + LOCKOUT, 0
-                s.add(user)
-                return LoginResult(
-                    "locked" if user.locked_until and user.locked_until > now else "bad"
-                )
-            user.failed_logins, user.locked_until = 0, None
-            s.add(user)
-            return LoginResult("ok", user.id, user.username)
-
-    def staff_name(self: _HasSession, user_id: int) -> str | None:
-        """The username of a staff account that still exists."""
-        with self.session() as s:
-            user = s.get(StaffUser, user_id)
-            return user.username if user else None
+    # --- shared secrets -------------------------------------------------------------------
 
     def shared_secret(self: _HasSession, name: str) -> str:
         """A random secret, created once and shared by every process (cookie signing)."""

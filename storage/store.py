@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -34,7 +33,9 @@ from sqlmodel import Session, col, select
 
 from storage.calls import CallQueries
 from storage.db import create_turn_engine
+from storage.forget import ForgetQueries
 from storage.inbox import InboxQueries
+from storage.masking import redact
 from storage.models import (
     AppSecret,
     FaqFeedback,
@@ -50,21 +51,13 @@ from storage.models import (
 )
 from storage.outbox import OutboxQueries, take_due
 from storage.representatives import RepresentativeQueries
+from storage.retention import RetentionQueries
 from storage.signups import SignUpQueries
 from storage.staff import StaffQueries
+from storage.staff_accounts import StaffAccountQueries
 from storage.turns import MAX_COUNTER_KEY, Ending, TurnSql, UserRow
 
 MAX_STORED_QUESTION = 500
-
-# Residents sometimes type their phone number or e-mail into a question; the center does not
-# need it, so it is masked before the question is stored.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"(?:\+?\d[\d\-\s()（）－ー]{8,}\d)")
-
-
-def redact(text: str) -> str:
-    """Mask e-mail addresses and phone-number-like digit runs."""
-    return _PHONE.sub("[電話番号]", _EMAIL.sub("[メール]", text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +294,15 @@ def _replace_codes(
 
 
 class Store(
-    RepresentativeQueries, CallQueries, SignUpQueries, OutboxQueries, StaffQueries, InboxQueries
+    RepresentativeQueries,
+    CallQueries,
+    SignUpQueries,
+    OutboxQueries,
+    StaffQueries,
+    StaffAccountQueries,
+    InboxQueries,
+    ForgetQueries,
+    RetentionQueries,
 ):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
@@ -546,12 +547,14 @@ class Store(
             return {r.entry_id: (r.helpful, r.not_helpful) for r in rows}
 
     def record_unanswered(self, text: str, normalized: str, locale: str) -> None:
-        """Keep a question the bot could not answer, masked and without who asked."""
+        """Keep a question the bot could not answer, without who asked, its e-mail addresses
+        and phone numbers masked in both copies (``normalized`` is the matcher's folded form
+        of ``text``: the addresses are found in ``text``)."""
         with self.session() as s:
             s.add(
                 UnansweredQuestion(
                     text=redact(text.strip())[:MAX_STORED_QUESTION],
-                    normalized=redact(normalized)[:MAX_STORED_QUESTION],
+                    normalized=redact(normalized, text)[:MAX_STORED_QUESTION],
                     locale=locale[:8],
                 )
             )

@@ -3,6 +3,7 @@ against ``python -m bot serve`` in its own process. Screenshots go to tests/arti
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -155,6 +156,12 @@ def test_web_chat_buttons_cards_and_english(server: str, browser: object) -> Non
 
     assert isinstance(browser, Browser)
     page = browser.new_page(viewport={"width": 390, "height": 844}, locale="ja-JP")  # a phone
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    bodies: list[str] = []
+    page.on(
+        "request", lambda r: bodies.append(r.post_data or "") if "/api/chat" in r.url else None
+    )
     page.goto(f"{server}/")
     page.get_by_role("button", name="団体をさがす").click()
     page.get_by_role("button", name="環境・自然").click()
@@ -168,4 +175,28 @@ def test_web_chat_buttons_cards_and_english(server: str, browser: object) -> Non
     page.keyboard.press("Enter")
     expect(page.locator(".msg.me").last).to_have_text("<img src=x onerror=alert(1)>")
     assert page.locator(".msg img").count() == 0
+    # who you are is the server's HttpOnly cookie: not in the page's reach, not in the body
+    assert "tsunagaru_chat" not in page.evaluate("document.cookie")
+    assert any(c["name"] == "tsunagaru_chat" and c["httpOnly"] for c in page.context.cookies())
+    assert page.evaluate("localStorage.getItem('tsunagaru-user')") is None
+    assert bodies
+    assert all("user" not in json.loads(b) for b in bodies)
+    assert not [m for m in console if "Content Security Policy" in m]  # nothing inline
+    page.close()
+
+
+def test_web_chat_shows_the_kind_words_when_too_fast(server: str, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    from knowledge.messages import Messages
+
+    assert isinstance(browser, Browser)
+    kind = Messages.load().get("web_too_fast", "ja", seconds="\0").split("\0")[0]
+    page = browser.new_page(locale="ja-JP")  # a new person (no cookie yet)
+    page.goto(f"{server}/")
+    expect(page.locator(".msg.bot").first).to_contain_text("案内ボット")
+    # a burst past the 20 a person may send at once, through the page's own send()
+    page.evaluate("Promise.all(Array.from({length: 25}, () => send({payload: 'menu'})))")
+    expect(page.locator(".msg.bot", has_text=kind).first).to_be_visible()
+    assert page.locator(".msg.error").count() == 0  # the bot's words, not a failure
     page.close()

@@ -145,3 +145,45 @@ def test_invite_post_sign_up_and_remind_through_the_cli(tmp_path: Path) -> None:
     assert "'reminders_queued': 1" in worked.stdout
     (reminded,) = chat("vol", "ありがとう", now=evening_before)
     assert "明日は「竹林の手入れ」" in str(reminded["text"])
+
+
+def test_staff_accounts_through_the_cli(tmp_path: Path) -> None:
+    """``python -m bot staff …``: passwords from stdin (never argv), every change audited."""
+    from datetime import UTC, datetime
+
+    from storage import Store, create_db_engine
+
+    db = tmp_path / "s.db"
+    password, new = "a long staff password", "another long password"
+    assert run(db, "staff", "add", "tanaka", "--password-stdin", stdin=password).returncode == 0
+    taken = run(db, "staff", "add", "tanaka", "--password-stdin", stdin=password)
+    assert taken.returncode == 1
+    assert "すでにあります" in taken.stdout
+    short = run(db, "staff", "add", "sato", "--password-stdin", stdin="short")
+    assert short.returncode == 1
+    assert "12文字以上" in short.stdout
+    in_argv = run(db, "staff", "add", "sato", password)  # refused: argv is readable in ps
+    assert in_argv.returncode == 2
+    old = run(db, "admin", "create-user", "suzuki", "--password-stdin", stdin=password)
+    assert old.returncode == 0  # the older spelling still works
+    listed = run(db, "staff", "list").stdout.splitlines()
+    assert [line.split("\t")[:2] for line in listed] == [["suzuki", "有効"], ["tanaka", "有効"]]
+    assert run(db, "staff", "disable", "tanaka").returncode == 0
+    assert run(db, "staff", "list").stdout.splitlines()[1].split("\t")[1] == "無効"
+    assert run(db, "staff", "enable", "tanaka").returncode == 0
+    assert run(db, "staff", "unlock", "tanaka").returncode == 0
+    assert run(db, "staff", "unlock", "nobody").returncode == 1
+    reset = run(db, "staff", "reset-password", "tanaka", "--password-stdin", stdin=new)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    store = Store(create_db_engine(f"sqlite:///{db}"))
+    try:
+        now = datetime.now(UTC)
+        assert store.login("tanaka", password, "192.0.2.1", now).outcome == "bad"
+        assert store.login("tanaka", new, "192.0.2.1", now).outcome == "ok"
+        actions = [a.action for a in reversed(store.audit_log())]
+        assert actions[:6] == [
+            "staff_added", "staff_added", "staff_disabled", "staff_enabled",
+            "staff_unlocked", "staff_password_reset",
+        ]  # fmt: skip
+    finally:
+        store.close()

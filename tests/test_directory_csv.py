@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from bot import directory_csv
 from knowledge.fields import FieldIndex
 from knowledge.places import PlaceIndex
 from storage import Store
+from storage.store import GroupRecord
 
 HEADER = "key,name,description,fields,areas,contact,welcomes_newcomers,welcomes_young,verified\n"
 GOOD = (
@@ -158,3 +160,109 @@ def test_export_round_trips(store: Store, fields: FieldIndex, places: PlaceIndex
     assert again.errors == []
     original = directory_csv.parse(GOOD.encode(), fields, places).records
     assert again.records == [replace(r, fields=tuple(sorted(r.fields))) for r in original]
+
+
+# --- cells a spreadsheet would run -------------------------------------------------------------
+
+# Every way a cell can start a formula, as a group could have typed it, and two legit values
+# that start with ' and must come back exactly as they were.
+FORMULAS = (
+    '=HYPERLINK("https://evil.example/","詳しくはこちら")',
+    "+SUM(A1:A9)",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "-2+3",
+    "-0467-23-1234（代表）",  # text that happens to start with -, like a phone number
+    "+81 467-23-1234",
+    "\t=1+1",
+    "\r=1+1",
+    "'=already quoted by hand",
+)
+LEGIT_QUOTES = ("'90年代の歌を歌う会", "'")
+
+
+@pytest.mark.parametrize("value", [*FORMULAS, *LEGIT_QUOTES, "", "ふつうの文", "=", "''-x"])
+def test_guard_and_restore_are_inverse(value: str) -> None:
+    from bot.csv_cells import STARTS_FORMULA, guard, restore
+
+    assert restore(guard(value)) == value
+    assert guard(value)[:1] not in STARTS_FORMULA
+
+
+def _dangerous_records() -> list[GroupRecord]:
+    values = [*FORMULAS, *LEGIT_QUOTES]
+    return [
+        GroupRecord(
+            key=f"-k{i}" if i % 2 else f"k{i}",  # a key may start with - too
+            name=value,
+            description=values[(i + 1) % len(values)],
+            fields=("children",),
+            areas=("ofuna",) if i % 2 else (),
+            contact=values[(i + 2) % len(values)],
+        )
+        for i, value in enumerate(values)
+    ]
+
+
+def _cells(text: str) -> list[str]:
+    import csv
+    import io
+
+    return [cell for row in csv.reader(io.StringIO(text, newline="")) for cell in row]
+
+
+def test_export_cells_never_start_a_formula_and_import_back_unchanged(
+    store: Store, fields: FieldIndex, places: PlaceIndex
+) -> None:
+    import io
+
+    from bot.csv_cells import STARTS_FORMULA
+
+    records = _dangerous_records()
+    store.import_groups(records)
+    out = io.StringIO()
+    assert directory_csv.write(store.all_groups(), out) == len(records)
+    cells = _cells(out.getvalue())
+    running = [c for c in cells if c[:1] in STARTS_FORMULA]
+    assert running == []  # before: all 9 formula values were written as they are
+    assert "'90年代の歌を歌う会" in cells  # a legit leading ' is left alone
+    again = directory_csv.parse(out.getvalue().encode("utf-8-sig"), fields, places)
+    assert again.errors == []
+    assert sorted(again.records, key=lambda r: r.key) == sorted(records, key=lambda r: r.key)
+    summary = store.import_groups(again.records)  # export → import changes nothing
+    assert (summary.created, summary.updated) == (0, len(records))
+    assert {(g.key, g.name, g.description, g.contact) for g in store.all_groups()} == {
+        (r.key, r.name, r.description, r.contact) for r in records
+    }
+
+
+def test_hand_quoted_cells_import_without_their_quote(
+    fields: FieldIndex, places: PlaceIndex
+) -> None:
+    text = HEADER + "q-1,'=会の名前,'@説明,children,大船,'-0467-23-1234,,,\n"
+    (record,) = directory_csv.parse(text.encode(), fields, places).records
+    assert (record.name, record.description, record.contact) == (
+        "=会の名前",
+        "@説明",
+        "-0467-23-1234",
+    )
+
+
+def test_cli_export_is_guarded(db_url: str, tmp_path: Path) -> None:
+    import argparse
+
+    from bot import groups_cli
+    from bot.config import Settings
+    from bot.csv_cells import STARTS_FORMULA
+    from storage import create_db_engine, migrate
+
+    engine = create_db_engine(db_url)
+    migrate(engine)
+    seeded = Store(engine)
+    seeded.import_groups(_dangerous_records())
+    seeded.close()
+    out = tmp_path / "directory.csv"
+    args = argparse.Namespace(groups_command="export", out=str(out), samples=False)
+    assert groups_cli.run(args, Settings(database_url=db_url, sample_groups=False)) == 0
+    cells = _cells(out.read_text(encoding="utf-8-sig"))
+    assert len(cells) == 9 * (1 + len(_dangerous_records()))
+    assert [c for c in cells if c[:1] in STARTS_FORMULA] == []

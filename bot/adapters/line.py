@@ -47,6 +47,7 @@ from linebot.v3.webhooks import (
 
 from bot.adapters.inbox import InboxDrainer
 from bot.adapters.lanes import UserLanes
+from bot.security import check_json_depth
 from bot.worker import DeliveryError
 from intents.conversation import Conversation
 from intents.types import Card, Choice, Inbound, Reply
@@ -260,7 +261,13 @@ class LineChannel:
             return web.Response(status=413, text="too large")
         signature = request.headers.get("X-Line-Signature", "")
         try:
-            events = self._parser.parse(raw.decode("utf-8"), signature)
+            text = raw.decode("utf-8")
+            # The signature first (the SDK checks it again: a cheap HMAC), then the depth,
+            # then the SDK's parse (Python's json recurses: very deep input would raise).
+            if not self._parser.signature_validator.validate(text, signature):
+                raise InvalidSignatureError("bad signature")
+            check_json_depth(text)
+            events = self._parser.parse(text, signature)
         except InvalidSignatureError:
             log.warning("LINE webhook with a bad signature from %s", request.remote)
             return web.Response(status=400, text="invalid signature")

@@ -29,6 +29,7 @@ from telegram.ext import Application, ExtBot
 
 from bot.adapters.inbox import InboxDrainer
 from bot.adapters.lanes import UserLanes
+from bot.security import loads_json
 from bot.worker import DeliveryError
 from intents.conversation import Conversation
 from intents.types import Choice, Inbound, Reply
@@ -137,9 +138,11 @@ class TelegramChannel:
         if len(raw) > MAX_BODY:
             return web.Response(status=413, text="too large")
         try:
-            data = json.loads(raw)
+            data = loads_json(raw)  # at most MAX_JSON_DEPTH levels: never a RecursionError
+            if not isinstance(data, dict):
+                raise TypeError("an update is a JSON object")
             update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):  # a shape the SDK cannot read
             return web.Response(status=400, text="invalid body")
         if update is None:
             return web.Response(status=400, text="invalid body")

@@ -1,32 +1,36 @@
-"""Staff sign-in for the console: signed session cookies, CSRF tokens, and the guard that
-sends the unauthenticated to the sign-in page.
+"""Staff sign-in for the console, at the HTTP edge: the session cookie, CSRF tokens, who the
+client is and whether the connection is https.
 
-Cookies: ``HttpOnly``, ``SameSite=Strict``, ``Secure`` when served over https, signed with
-HMAC-SHA256 by a key every process shares (``app_secrets`` in the database). A session lasts
-8 hours. Every POST carries a CSRF token derived from the session (or, before sign-in, a
-double-submit cookie).
+The session itself lives in the database (``storage.staff_accounts``): the cookie carries only
+a random id, so signing out, a new password or a disabled account ends it in every process at
+once. Cookies: ``HttpOnly``, ``SameSite=Strict``, ``Path=/admin``, and ``Secure`` when the
+console is served over https (``is_https``). Every POST carries a CSRF token derived from the
+session's id with a key every process shares (``app_secrets``); before sign-in, a
+double-submit cookie.
+
+``X-Forwarded-Proto`` and ``X-Forwarded-For`` are believed only with ``TRUSTED_PROXY=1``:
+without a proxy of ours in front, a client can send both.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
-import secrets
-import time
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.config import Settings
+from bot.security import Edge
+
 SESSION_COOKIE = "tsunagaru_staff"
 PRE_CSRF_COOKIE = "tsunagaru_csrf"
-SESSION_SECONDS = 8 * 3600
+SESSION_SECONDS = 8 * 3600  # the cookie's life; the server ends the session itself
 
 
 @dataclass(frozen=True, slots=True)
 class StaffSession:
-    """Who is signed in, and the session's CSRF token."""
+    """Who is signed in, and the session's id (the cookie's value; never stored as is)."""
 
     user_id: int
     username: str
@@ -35,30 +39,6 @@ class StaffSession:
 
 def _sign(key: str, payload: str) -> str:
     return hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()
-
-
-def make_cookie(key: str, user_id: int, username: str) -> str:
-    """A signed session value."""
-    data = {"u": user_id, "n": username, "exp": int(time.time()) + SESSION_SECONDS,
-            "nonce": secrets.token_hex(16)}  # fmt: skip
-    payload = base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
-    return f"{payload}.{_sign(key, payload)}"
-
-
-def read_cookie(key: str, value: str | None) -> StaffSession | None:
-    """The session in a cookie, if its signature and expiry are good."""
-    if not value or "." not in value:
-        return None
-    payload, signature = value.rsplit(".", 1)
-    if not hmac.compare_digest(_sign(key, payload), signature):
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(payload.encode()))
-    except ValueError:
-        return None
-    if int(data.get("exp", 0)) < time.time():
-        return None
-    return StaffSession(int(data["u"]), str(data["n"]), str(data["nonce"]))
 
 
 def csrf_token(key: str, session: StaffSession) -> str:
@@ -71,6 +51,16 @@ def check_csrf(key: str, session: StaffSession, given: str) -> bool:
     return hmac.compare_digest(csrf_token(key, session), given or "")
 
 
+def is_https(request: web.Request, settings: Settings) -> bool:
+    """Whether the browser reached us over https (``bot.security.Edge``)."""
+    return Edge.of(settings).is_https(request)
+
+
+def client_address(request: web.Request, settings: Settings) -> str:
+    """The client's address, as ``bot.security.Edge`` sees it (at most 64 characters)."""
+    return Edge.of(settings).client_address(request)[:64]
+
+
 def set_session(response: web.StreamResponse, value: str, secure: bool) -> None:
     """Attach the session cookie."""
     response.set_cookie(
@@ -80,5 +70,5 @@ def set_session(response: web.StreamResponse, value: str, secure: bool) -> None:
 
 
 def clear_session(response: web.StreamResponse) -> None:
-    """Sign out."""
+    """Drop the session cookie from the browser."""
     response.del_cookie(SESSION_COOKIE, path="/admin")

@@ -18,6 +18,7 @@ NAV = [
     ("/admin/unanswered", w("nav", "unanswered")),
     ("/admin/broadcast", w("nav", "broadcast")),
     ("/admin/deliveries", w("nav", "deliveries")),
+    ("/admin/staff", w("nav", "staff")),
     ("/admin/audit", w("nav", "audit")),
 ]
 

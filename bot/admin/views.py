@@ -1,12 +1,12 @@
 """The 市民活動センター's console under ``/admin/``: the guard, sign-in, the dashboard,
 unanswered questions, sign-up exports and the audit log; the other pages have their own
-modules (``groups``, ``calls``, ``broadcast``, ``deliveries``). Every change is written to
-the audit log; every word comes from ``knowledge/console.toml`` (``bot.admin.words``)."""
+modules (``groups``, ``calls``, ``broadcast``, ``deliveries``, ``staff``). Every change is
+written to the audit log; every word comes from ``knowledge/console.toml``
+(``bot.admin.words``)."""
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import logging
 import secrets
@@ -17,16 +17,20 @@ from typing import Any
 from aiohttp import web
 from rapidfuzz import fuzz
 
-from bot.admin import auth, broadcast, calls, common, deliveries, groups
+from bot.admin import auth, broadcast, calls, common, deliveries, groups, staff
 from bot.admin.html import bar_chart, csrf_field, e, options, page, table
 from bot.admin.words import w
+from bot.config import Settings
+from bot.csv_cells import GuardedWriter
 from intents.signup import AGE_GROUPS
 from knowledge.when import TOKYO, today_in_tokyo
+from storage.staff_accounts import ACCOUNT_LIMIT, WINDOW
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SIMILAR = 80  # rapidfuzz ratio above which two unanswered questions are grouped
+_MINUTES = int(WINDOW.total_seconds() // 60)  # how long a sign-in lock lasts
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -53,14 +57,16 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if request.path not in ("/admin/login",):
             key = request.app[secret_key]
-            session = auth.read_cookie(key, request.cookies.get(auth.SESSION_COOKIE))
-            name = (
-                await asyncio.to_thread(_conv(request).store.staff_name, session.user_id)
-                if session
-                else None
+            token = request.cookies.get(auth.SESSION_COOKIE, "")
+            signed_in = await asyncio.to_thread(
+                _conv(request).store.staff_session, token, datetime.now(UTC)
             )
-            if session is None or name is None:
-                raise web.HTTPSeeOther("/admin/login")
+            if signed_in is None:
+                to_login = web.HTTPSeeOther("/admin/login")
+                if token:
+                    auth.clear_session(to_login)
+                raise to_login
+            session = auth.StaffSession(signed_in.user_id, signed_in.username, token)
             request[session_key] = session
             if request.method == "POST":
                 form = await request.post()
@@ -88,6 +94,13 @@ async def login_page(request: web.Request) -> web.Response:
     return _login_form(request, "")
 
 
+def settings(request: web.Request) -> Settings:
+    """The app's settings."""
+    from bot.server import settings_key  # bot.server imports this module
+
+    return request.app[settings_key]
+
+
 def _login_form(request: web.Request, message: str, status: int = 200) -> web.Response:
     token = request.cookies.get(auth.PRE_CSRF_COOKIE) or secrets.token_hex(16)
     note = f'<p class="error" role="alert">{e(message)}</p>' if message else ""
@@ -101,15 +114,18 @@ def _login_form(request: web.Request, message: str, status: int = 200) -> web.Re
     html = page(w("login", "title"), body)
     response = web.Response(text=html, content_type="text/html", status=status)
     response.set_cookie(
-        auth.PRE_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/admin"
-    )
+        auth.PRE_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/admin",
+        secure=auth.is_https(request, settings(request)),
+    )  # fmt: skip
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     return response
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    """Check the password (with lock-out), then start a session."""
+    """Check the password (``storage.staff_accounts`` explains the lock-out), then start a
+    session. A wrong password, an unknown name, a disabled account and one locked for this
+    client get the same answer; a client that failed too often gets 429 whatever the name."""
     form = await request.post()
     pre = request.cookies.get(auth.PRE_CSRF_COOKIE, "")
     if not pre or form.get("csrf") != pre:
@@ -117,22 +133,29 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:200]
     store = _conv(request).store
-    result = await asyncio.to_thread(store.login, username, password, datetime.now(UTC))
-    if result.outcome == "locked":
-        await asyncio.to_thread(store.audit, username or "?", "login_locked")
-        return _login_form(request, w("login", "locked"), 429)
-    if result.outcome != "ok" or result.user_id is None:
-        await asyncio.to_thread(store.audit, username or "?", "login_failed")
-        return _login_form(request, w("login", "wrong"), 401)
-    await asyncio.to_thread(store.audit, username, "login")
+    address = auth.client_address(request, settings(request))
+    result = await asyncio.to_thread(store.login, username, password, address, datetime.now(UTC))
+    if result.outcome == "throttled":
+        detail = w("login", "audit_throttled", address=address)
+        await asyncio.to_thread(store.audit, username or "?", "login_throttled", detail)
+        refused = _login_form(request, w("login", "throttled", minutes=_MINUTES), 429)
+        refused.headers["Retry-After"] = str(int(WINDOW.total_seconds()))
+        return refused
+    if result.outcome != "ok" or result.user_id is None or result.session is None:
+        detail = w("login", "audit_failed", address=address)
+        await asyncio.to_thread(store.audit, username or "?", "login_failed", detail)
+        return _login_form(request, w("login", "wrong", n=ACCOUNT_LIMIT, minutes=_MINUTES), 401)
+    detail = w("login", "audit_login", address=address)
+    await asyncio.to_thread(store.audit, username, "login", detail)
     response = web.HTTPSeeOther("/admin/")
-    cookie = auth.make_cookie(request.app[secret_key], result.user_id, username)
-    auth.set_session(response, cookie, secure=request.secure)
+    auth.set_session(response, result.session, secure=auth.is_https(request, settings(request)))
     raise response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    """End the session."""
+    """End the session, in the database (every process refuses its cookie from now on)."""
+    store = _conv(request).store
+    await asyncio.to_thread(store.end_staff_session, _session(request).nonce, datetime.now(UTC))
     await _audit(request, "logout")
     response = web.HTTPSeeOther("/admin/login")
     auth.clear_session(response)
@@ -191,12 +214,12 @@ async def call_signups(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     people = await asyncio.to_thread(conv.store.all_volunteers, call_id)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = GuardedWriter(out)  # what a volunteer typed stays text in Excel
     writer.writerow([w("signups_csv", k) for k in
                      ("col_status", "col_name", "col_contact", "col_age", "col_at")])  # fmt: skip
     for p in people:
         state = w("signups_csv", "confirmed" if p.status == "confirmed" else "waiting")
-        writer.writerow([state, _cell(p.name), _cell(p.contact), AGE_GROUPS.get(p.age_group, p.age_group),
+        writer.writerow([state, p.name, p.contact, AGE_GROUPS.get(p.age_group, p.age_group),
                          p.created_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")])  # fmt: skip
     await _audit(request, "signups_exported", f"{call_id} {view.title}")
     return web.Response(
@@ -205,11 +228,6 @@ async def call_signups(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="signups-{call_id}.csv"'},
     )
-
-
-def _cell(value: str) -> str:
-    """Keep a spreadsheet from running what a volunteer typed as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 # --- unanswered questions -------------------------------------------------------------------------------
@@ -322,6 +340,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/admin/audit", audit_log)
     deliveries.add_routes(app)
     calls.add_routes(app)
+    staff.add_routes(app)
 
 
 async def _to_dashboard(request: web.Request) -> web.StreamResponse:

@@ -11,8 +11,8 @@ const UI = {
 const log = document.getElementById("log");
 const choicesBox = document.getElementById("choices");
 const input = document.getElementById("text");
-const user = localStorage.getItem("tsunagaru-user") || ("web-" + crypto.randomUUID().replaceAll("-", ""));
-localStorage.setItem("tsunagaru-user", user);
+// Who you are is the server's cookie (HttpOnly), never an id kept here; forget the old one.
+localStorage.removeItem("tsunagaru-user");
 let locale = localStorage.getItem("tsunagaru-locale") || ((navigator.language || "ja").startsWith("en") ? "en" : "ja");
 
 function applyLocale() {
@@ -73,17 +73,24 @@ function render(reply) {
 }
 
 async function send(message) {
+  const shown = [...choicesBox.children];
   choicesBox.replaceChildren();
   try {
     const res = await fetch("/api/chat", {
-      method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({user, locale, ...message}),
+      method: "POST", headers: {"Content-Type": "application/json"}, credentials: "same-origin",
+      body: JSON.stringify({locale, ...message}),
     });
     const data = await res.json();
+    if (res.status === 429) {  // too fast: the bot's own kind words; the buttons stay
+      bubble(data.message, "bot");
+      choicesBox.replaceChildren(...shown);
+      return;
+    }
     if (!res.ok) throw new Error(data.error || res.statusText);
     render(data);
   } catch (err) {
     bubble(UI[locale].error + " (" + err.message + ")", "bot error");
+    choicesBox.replaceChildren(...shown);
   }
 }
 
