@@ -399,6 +399,13 @@ class Store(
             self._turn.seen(c, ref.id, ref.locale, utcnow())
             return ref
 
+    def keep_reply(self, platform: str, platform_user_id: str, body: str) -> bool:
+        """Queue a reply that could not be sent, for the worker; False (nothing kept) when the
+        person no longer exists: a reply to 「データ削除」 must not bring their id back."""
+        with self.connection() as c:
+            row = self._turn.user(c, platform, platform_user_id)
+        return row is not None and self.enqueue(row.id, body)
+
     def saved_state(self, platform: str, platform_user_id: str) -> dict[str, Any] | None:
         """The user's saved conversation state, or None (no user, no state)."""
         with self._turn_connection() as c:

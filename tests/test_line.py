@@ -465,6 +465,29 @@ async def test_a_quick_answer_shows_no_loading_animation(
     assert fake[0].loading == []
 
 
+async def test_a_deletion_reply_that_cannot_be_sent_does_not_bring_the_person_back(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    """LINE is down just as someone confirms 「データ削除」: their data is gone, and the reply
+    that could not be sent is not kept, since keeping it would store their id again."""
+    store = bot.server.app[conversation_key].store
+    await post(bot, ev.body(ev.text("Ugone", "データ削除")))
+    await fake[0].wait_for(1)
+    fake[0].fail_next = [500, 500, 500]  # the reply fails, and so does the push
+    await post(bot, ev.body(ev.postback("Ugone", "del:yes")))
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if not fake[0].fail_next:
+            break
+    await asyncio.sleep(0.2)
+    with store.engine.connect() as c:
+        users = c.exec_driver_sql(
+            "SELECT count(*) FROM users WHERE platform_user_id = 'Ugone'"
+        ).scalar_one()
+        kept = c.exec_driver_sql("SELECT count(*) FROM outbox").scalar_one()
+    assert (users, kept) == (0, 0)
+
+
 async def test_identical_kept_replies_go_out_with_their_own_messages(
     bot: TestClient, fake: tuple[FakeLine, str]
 ) -> None:

@@ -424,10 +424,10 @@ class LineChannel:
 
     async def _keep_for_later(self, user_id: str, messages: list[LineMessage]) -> None:
         """Queue the reply in the outbox: the worker pushes it when LINE is back."""
+        body = json.dumps({"line_messages": messages}, ensure_ascii=False)
         store = self.conversation.store
-        user = await asyncio.to_thread(store.touch_user, PLATFORM, user_id, "ja")
-        body = {"line_messages": messages}
-        await asyncio.to_thread(store.enqueue, user.id, json.dumps(body, ensure_ascii=False))
+        if not await asyncio.to_thread(store.keep_reply, PLATFORM, user_id, body):
+            log.info("reply not kept: the user has been deleted")
 
     async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
         """The worker's sender: push one outbox message, at most once per ``retry_key``."""

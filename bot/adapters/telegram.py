@@ -235,13 +235,14 @@ class TelegramChannel:
                 raise DeliveryError(f"Telegram unreachable: {exc}", retry=True) from exc
 
     async def _keep_for_later(self, user_id: str, reply: Reply) -> None:
-        store = self.conversation.store
-        user = await asyncio.to_thread(store.touch_user, PLATFORM, user_id, reply.locale)
         body = {
             "text": reply.as_plain_text() if reply.cards else reply.text,
             "choices": [{"label": c.label, "payload": c.payload} for c in reply.buttons()],
         }
-        await asyncio.to_thread(store.enqueue, user.id, json.dumps(body, ensure_ascii=False))
+        kept = json.dumps(body, ensure_ascii=False)
+        store = self.conversation.store
+        if not await asyncio.to_thread(store.keep_reply, PLATFORM, user_id, kept):
+            log.info("reply not kept: the user has been deleted")
 
     async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
         """The worker's sender (a private chat's id is the user's id)."""
