@@ -242,19 +242,69 @@ async def test_past_the_bound_events_wait_in_the_table_and_are_answered_in_order
 
     drainer = InboxDrainer(store, "line", answer, max_in_flight=3)
     drainer.start()
-    for n in range(10):
-        await drainer.accept([(f"e{n}", "{}")])  # stored and committed: the 200 may go
-    assert drainer.in_flight == 3  # the rest wait in the table, not in memory
-    assert store.inbox_pending("line") == 10
-    gate.set()
-    for _ in range(200):
-        if len(answered) == 10 and store.inbox_pending("line") == 0:
-            break
-        await asyncio.sleep(0.02)
-    await drainer.close()
+    try:
+        for n in range(10):
+            await drainer.accept([(f"e{n}", "{}")])  # stored and committed: the 200 may go
+        assert drainer.in_flight <= 3  # the rest wait in the table, not in memory
+        assert store.inbox_pending("line") == 10
+        gate.set()
+        for _ in range(200):
+            if len(answered) == 10 and store.inbox_pending("line") == 0:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        gate.set()
+        await drainer.close()
     assert answered == [f"e{n}" for n in range(10)]
     assert most <= 3
     assert store.inbox_pending("line") == 0
+
+
+async def test_the_bound_holds_while_the_drainer_is_slow_to_take_events(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drainer reckons its room, then takes events in a thread; webhooks that arrive
+    meanwhile may not take that room too (on a loaded machine, in_flight went past the
+    bound: three leased by webhooks plus three taken by the slow drainer)."""
+    import time
+
+    from bot.adapters.inbox import InboxDrainer
+
+    take = store.take_inbox
+
+    def slow_take(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(store, "take_inbox", slow_take)
+    gate = asyncio.Event()
+    answered: list[str] = []
+    most = 0
+
+    async def answer(event: Any) -> None:
+        nonlocal most
+        most = max(most, drainer.in_flight)
+        await gate.wait()
+        answered.append(event.event_id)
+
+    drainer = InboxDrainer(store, "line", answer, max_in_flight=3)
+    drainer.start()
+    try:
+        await asyncio.sleep(0.05)  # the drainer's first look is under way
+        for n in range(10):
+            await drainer.accept([(f"e{n}", "{}")])
+        await asyncio.sleep(0.5)  # the slow look comes back
+        assert drainer.in_flight <= 3
+        gate.set()
+        for _ in range(300):
+            if len(answered) == 10 and store.inbox_pending("line") == 0:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        gate.set()
+        await drainer.close()
+    assert most <= 3
+    assert answered == [f"e{n}" for n in range(10)]
 
 
 async def test_an_event_whose_turn_began_but_did_not_end_is_run_again(

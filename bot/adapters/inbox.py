@@ -57,6 +57,9 @@ class InboxDrainer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        # Room promised but not yet filled: the drainer's take and the webhooks' leased
+        # stores run in threads, and what one reckoned free the other may not take too.
+        self._reserved = 0
         self._done: list[int] = []
         self._released: list[int] = []
         self._flushing: asyncio.Task[None] | None = None
@@ -84,15 +87,19 @@ class InboxDrainer:
         Raises what the database raised: the caller answers non-2xx (nothing was stored)."""
         if not events:
             return
-        lease = not self._backlog and len(self._in_flight) < self._max
-        if not lease:
+        lease = not self._backlog and len(self._in_flight) + self._reserved < self._max
+        if lease:
+            self._reserved += len(events)
+        else:
             self._backlog = True
             self._unleased_puts += 1
             self._unleased_generation += 1
         try:
             taken = await self._writer.run((self._platform, events, lease))
         finally:
-            if not lease:
+            if lease:
+                self._reserved -= len(events)
+            else:
                 self._unleased_puts -= 1
         if lease:
             for event in taken:
@@ -132,12 +139,16 @@ class InboxDrainer:
         taken. (The drainer's loop does this when woken; tests call it.)"""
         taken = 0
         while True:
-            room = self._max - len(self._in_flight)
+            room = self._max - len(self._in_flight) - self._reserved
             if room <= 0:
-                return taken  # an event that finishes wakes the drainer again
+                return taken  # an event that finishes (or is stored) wakes the drainer
             quiet = self._unleased_puts == 0
             generation = self._unleased_generation
-            events = await asyncio.to_thread(self._store.take_inbox, self._platform, room)
+            self._reserved += room
+            try:
+                events = await asyncio.to_thread(self._store.take_inbox, self._platform, room)
+            finally:
+                self._reserved -= room
             for event in events:
                 self._begin(event)
             taken += len(events)
