@@ -32,6 +32,7 @@ test: lint
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/route.py
 	$(BIN)/python bench/groups.py
+	$(BIN)/python bench/console.py
 	$(BIN)/python bench/line_load.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/faults.py

@@ -5,10 +5,11 @@ Run with ``make bench``. Figures only; no pass/fail. Uses throw-away SQLite file
 
 The sets: ``faq_devset.tsv`` (tuned on) and ``faq_heldout.tsv`` (never tuned on), labelled by
 entry id; the blind sets, written by people who saw only the guideline and the city's facts:
-``*_blind_dev.tsv`` (tuned on), ``*_blind_heldout.tsv`` (never tuned on) and
-``*_blind_final.tsv`` (a third pair, written last by other helpers, read once at the end) and
-``*_blind_fresh.tsv`` (a fourth pair, written 2026-12-03 by a helper that saw only the guideline
-and KAMAKURA.md, held out while that session tuned, read once at its end).
+``*_blind_dev.tsv`` and ``*_blind_dev2.tsv`` (tuned on; the second written 2026-12-03),
+``*_blind_heldout.tsv`` (never tuned on) and ``*_blind_final.tsv`` (a third pair, written
+last by other helpers, read once at the end) and ``*_blind_fresh.tsv`` (a fourth pair,
+written 2026-12-03 by a helper that saw only the guideline and KAMAKURA.md, held out while
+that session tuned, read once at its end).
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ from tests.judge import Verdict, judge_faq, judge_search, read_tsv
 
 FAQ_SETS = (
     "faq_blind_dev.tsv",
+    "faq_blind_dev2.tsv",
     "faq_blind_heldout.tsv",
     "faq_blind_final.tsv",
     "faq_blind_fresh.tsv",
 )
 SEARCH_SETS = (
     "search_blind_dev.tsv",
+    "search_blind_dev2.tsv",
     "search_blind_heldout.tsv",
     "search_blind_final.tsv",
     "search_blind_fresh.tsv",

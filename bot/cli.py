@@ -57,8 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         dest="line_command", required=True
     )
     menu = line.add_parser("setup-richmenu", help="create the rich menu and make it the default")
-    menu.add_argument("--font", help="a TrueType/OpenType font that can draw Japanese")
+    menu.add_argument("--font", help="draw the images now with this font (default: the kept ones)")
     menu.add_argument("--save", help="also save the image to this PNG file")
+    drawing = line.add_parser(
+        "draw-richmenu", help="draw the rich menu images again (after knowledge/richmenu.toml)"
+    )
+    drawing.add_argument("--font", help="a font that can draw Japanese (default: one installed)")
+    drawing.add_argument("--out", help="folder to write to (default: bot/static/richmenu)")
     tg = sub.add_parser("telegram", help="Telegram set-up").add_subparsers(
         dest="telegram_command", required=True
     )
@@ -90,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.groups_cli import run
 
         return run(args, settings)
+    if args.command == "line" and args.line_command == "draw-richmenu":
+        return _draw_richmenu(args)
     if args.command in ("worker", "line", "telegram"):
         import asyncio
 
@@ -109,3 +116,19 @@ def main(argv: list[str] | None = None) -> int:
         migrate(create_db_engine(settings.database_url))
         return 0
     return 2
+
+
+def _draw_richmenu(args: argparse.Namespace) -> int:
+    """``line draw-richmenu``: both menu images, drawn with a Japanese font, written out."""
+    from pathlib import Path
+
+    from bot.richmenu import ASSETS, save_assets  # Pillow, only for this command
+
+    try:
+        written = save_assets(args.font, Path(args.out) if args.out else ASSETS)
+    except ValueError as exc:
+        print(f"{exc}: 日本語のフォントを --font で指定してください（例: fonts-noto-cjk）。")
+        return 2
+    for path in written:
+        print(f"{path} を描きました。")
+    return 0

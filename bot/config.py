@@ -6,7 +6,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+from knowledge.center import CenterDetails, load_center
 from storage.db import database_url
 from storage.retention import DEFAULT_RETENTION_DAYS
 
@@ -23,8 +25,10 @@ class Settings:
     fixed_now: datetime | None = None
     public_url: str = ""
     # How residents reach the 市民活動センター (address, phone, hours, a link), as the operator
-    # writes it; the bot never invents one (CENTER_CONTACT).
+    # writes it; the bot never invents one (CENTER_CONTACT, free text, and CENTER_FILE, a TOML
+    # file like center.example.toml: sites, web page, the ordinance's and guideline's URLs).
     center_contact: str = ""
+    center_file: str = ""
     line_channel_secret: str = ""
     line_channel_access_token: str = ""
     line_api_base_url: str = "https://api.line.me"
@@ -49,6 +53,12 @@ class Settings:
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token and self.telegram_webhook_secret)
 
+    def center(self) -> CenterDetails:
+        """The center's details: CENTER_FILE read (a wrong file stops the start with the
+        reason), with CENTER_CONTACT as their note; all empty when neither is set."""
+        details = load_center(Path(self.center_file)) if self.center_file else CenterDetails()
+        return details.with_note(self.center_contact)
+
     def clock(self) -> Callable[[], datetime] | None:
         """The clock to use, when time is fixed; None means the real one."""
         fixed = self.fixed_now
@@ -66,6 +76,7 @@ class Settings:
             fixed_now=_fixed_now(env.get("TSUNAGARU_NOW", "")),
             public_url=env.get("PUBLIC_URL", ""),
             center_contact=env.get("CENTER_CONTACT", "").strip(),
+            center_file=env.get("CENTER_FILE", "").strip(),
             line_channel_secret=env.get("LINE_CHANNEL_SECRET", ""),
             line_channel_access_token=env.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
             line_api_base_url=env.get("LINE_API_BASE_URL") or "https://api.line.me",

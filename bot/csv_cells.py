@@ -30,8 +30,13 @@ def _needs_guard(value: str) -> bool:
     return rest[:1] in STARTS_FORMULA
 
 
+_MAY_NEED_GUARD = frozenset((*STARTS_FORMULA, QUOTE))
+
+
 def guard(value: str) -> str:
     """The cell as written: with a ``'`` in front when a spreadsheet could run it."""
+    if value[:1] not in _MAY_NEED_GUARD:  # most cells: one look at the first character
+        return value
     return QUOTE + value if _needs_guard(value) else value
 
 

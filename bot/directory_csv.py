@@ -25,14 +25,20 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import knowledge
 from bot.csv_cells import GuardedWriter, restore
 from knowledge.fields import FieldIndex
 from knowledge.places import CITYWIDE, PlaceIndex
+from knowledge.when import TOKYO, today_in_tokyo
+from storage.openings import HIGH_SCHOOL_AGE, CallDraft
+from storage.samples import SampleCall, SamplePerson, add_sample_calls
 from storage.store import GroupRecord, GroupView, ImportSummary, Store
 
 MAX_BYTES = 20 * 1024 * 1024  # the city's whole directory is ~100 KB; 20 MB is a wrong file
@@ -249,23 +255,27 @@ def _flag(text: str, default: bool) -> bool | None:
 def write(groups: Iterable[GroupView], out: io.TextIOBase | io.StringIO) -> int:
     """Write groups in the import format (round-trips through :func:`parse`); a cell that
     would start a formula in a spreadsheet is written as text (``bot.csv_cells``)."""
+    return write_rows(
+        (
+            (g.key, g.name, g.description, "|".join(g.fields), "|".join(g.areas), g.contact,
+             g.welcomes_newcomers, g.welcomes_young, g.verified)
+            for g in groups
+        ),
+        out,
+    )  # fmt: skip
+
+
+def write_rows(rows: Iterable[tuple[Any, ...]], out: io.TextIOBase | io.StringIO) -> int:
+    """:func:`write` for ``Store.directory_rows()`` tuples (the console's export: no views)."""
     writer = GuardedWriter(out)
     writer.writerow(COLUMNS)
+    flag = {True: "true", False: "false"}
     count = 0
-    for g in groups:
+    for key, name, description, fields, areas, contact, newcomers, young, verified in rows:
         writer.writerow(
-            [
-                g.key,
-                g.name,
-                g.description,
-                "|".join(g.fields),
-                "|".join(g.areas) if g.areas else CITYWIDE,
-                g.contact,
-                str(g.welcomes_newcomers).lower(),
-                str(g.welcomes_young).lower(),
-                str(g.verified).lower(),
-            ]
-        )
+            [key, name, description, fields, areas or CITYWIDE, contact,
+             flag[newcomers], flag[young], flag[verified]]
+        )  # fmt: skip
         count += 1
     return count
 
@@ -292,3 +302,76 @@ def load_samples_if_empty(store: Store, fields: FieldIndex, places: PlaceIndex) 
     if parsed.errors:
         raise ValueError("sample directory is invalid: " + "; ".join(map(str, parsed.errors)))
     return summary.created if summary else 0
+
+
+SAMPLE_CALLS_FILE = "sample_calls.toml"
+SAMPLE_MARK = "サンプル"
+# Who may join, as the sample file says it: the (high_school_ok, min_age) a call stores for it
+# (``storage.openings.audience`` reads them back; intents/recruit.py ``WHO_OPTIONS``).
+_SAMPLE_WHO = {
+    "anyone": (True, None),
+    "junior_high": (True, 12),
+    "high_school": (True, HIGH_SCHOOL_AGE),
+    "adults": (False, 18),
+}
+
+
+def load_sample_calls(store: Store, now: datetime, fields: FieldIndex, places: PlaceIndex) -> int:
+    """Post the demo's calls for the sample groups (``knowledge/sample_calls.toml``), dated
+    from ``now``'s day in Kamakura on, with their sample sign-ups; none when a sample group
+    has a call already. Returns how many calls were posted."""
+    people, calls = read_sample_calls(now, fields, places)
+    return add_sample_calls(store, calls, people, now)
+
+
+def read_sample_calls(
+    now: datetime, fields: FieldIndex, places: PlaceIndex, path: Path | None = None
+) -> tuple[list[SamplePerson], list[SampleCall]]:
+    """The sample people and calls of ``path`` (the shipped file by default), checked.
+
+    Raises:
+        ValueError: a call that is not marked サンプル, is not upcoming, or names an unknown
+            field, area or rule of who may join.
+    """
+    path = path or Path(knowledge.__file__).with_name(SAMPLE_CALLS_FILE)
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    people = [SamplePerson(p["key"], p["name"], p["age_group"]) for p in data.get("person", [])]
+    if any(SAMPLE_MARK not in p.name for p in people):
+        raise ValueError(f"{path.name}: every sample person's name says {SAMPLE_MARK}")
+    today = today_in_tokyo(now)
+    calls = []
+    for raw in data.get("call", []):
+        title = str(raw["title"])
+        if SAMPLE_MARK not in title:
+            raise ValueError(f"{path.name}: {title!r} is not marked {SAMPLE_MARK}")
+        if fields.get(raw["field"]) is None or places.get(raw["area"]) is None:
+            raise ValueError(f"{path.name}: {title!r}: unknown field or area")
+        if raw["who"] not in _SAMPLE_WHO or int(raw["days"]) < 1:
+            raise ValueError(f"{path.name}: {title!r}: who must be one of {list(_SAMPLE_WHO)}, "
+                             "days at least 1")  # fmt: skip
+        day = today + timedelta(days=int(raw["days"]))
+        high_school_ok, min_age = _SAMPLE_WHO[raw["who"]]
+        draft = CallDraft(
+            title=title,
+            description=str(raw["description"]),
+            field=str(raw["field"]),
+            area=str(raw["area"]),
+            place=str(raw["place"]),
+            meeting_point=str(raw["meeting_point"]),
+            starts_at=datetime.combine(day, time.fromisoformat(raw["start"]), TOKYO),
+            ends_at=datetime.combine(day, time.fromisoformat(raw["end"]), TOKYO),
+            capacity=int(raw["capacity"]),
+            high_school_ok=high_school_ok,
+            min_age=min_age,
+            bring=str(raw.get("bring", "")),
+        )
+        calls.append(
+            SampleCall(
+                str(raw["group"]),
+                draft,
+                tuple(raw.get("confirmed", ())),
+                tuple(raw.get("waiting", ())),
+            )
+        )
+    return people, calls

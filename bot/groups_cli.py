@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return _invite(store, args.group_key)
         return _export(store, args.out, args.samples)
     finally:
-        engine.dispose()
+        store.close()
 
 
 def _import(store: Store, path: Path) -> int:
@@ -67,9 +67,8 @@ def _import(store: Store, path: Path) -> int:
 
 
 def _export(store: Store, out: str | None, samples: bool) -> int:
-    groups = store.all_groups(include_samples=samples)
     buffer = io.StringIO()
-    count = directory_csv.write(groups, buffer)
+    count = directory_csv.write_rows(store.directory_rows(include_samples=samples), buffer)
     if out:
         # Excel in Japan opens UTF-8 only with a BOM.
         Path(out).write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")

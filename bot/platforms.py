@@ -83,17 +83,17 @@ async def run_platform_command(args: argparse.Namespace, settings: Settings) -> 
                 print("LINE_CHANNEL_SECRET と LINE_CHANNEL_ACCESS_TOKEN を設定してください。")
                 return 2
             from bot.adapters.line import REPRESENTATIVE_MENU
-            from bot.richmenu import draw, menu_items  # Pillow, only for this command
+            from bot.richmenu import image, menu_items  # Pillow, only for this command
 
             line = _line(settings, conversation)
             await line.open()
             try:
-                image = draw(args.font)
+                png = image("resident", args.font)  # the kept Japanese image, or drawn
                 if args.save:
-                    await asyncio.to_thread(Path(args.save).write_bytes, image)
-                menu_id = await line.setup_rich_menu(image, menu_items())
+                    await asyncio.to_thread(Path(args.save).write_bytes, png)
+                menu_id = await line.setup_rich_menu(png, menu_items())
                 rep_id = await line.setup_rich_menu(
-                    draw(args.font, "representative"),
+                    image("representative", args.font),
                     menu_items("representative"),
                     name="tsunagaru representatives",
                     default=False,

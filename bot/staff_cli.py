@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return _run(store, args.staff_command, getattr(args, "username", "")[:64], password)
     finally:
-        engine.dispose()
+        store.close()
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -27,6 +27,7 @@ from storage.call_changes import reminder_key
 from storage.models import utcnow
 from storage.outbox import Delivery
 from storage.retention import DEFAULT_RETENTION_DAYS
+from storage.samples import keep_sample_calls_ahead
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,14 @@ class Worker:
 
     async def prune(self) -> int:
         """Forget answered inbox events older than a week (storage.inbox.KEEP_DONE), and
-        whatever the retention period has passed for (storage.retention). Returns how many
-        rows went."""
+        whatever the retention period has passed for (storage.retention); move begun sample
+        calls forward (storage.samples). Returns how many rows went."""
         store, now = self.conversation.store, self.clock()
         answered = await asyncio.to_thread(store.prune_inbox, now)
         purged = await asyncio.to_thread(store.purge_expired, now, self.retention)
+        moved = await asyncio.to_thread(keep_sample_calls_ahead, store, now)
+        if moved:
+            log.info("worker: moved %d begun sample calls forward by whole weeks", moved)
         if answered or purged.total:
             log.info("worker: forgot %d answered inbox events; retention: %s", answered, purged)
         return answered + purged.total

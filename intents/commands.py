@@ -1,5 +1,6 @@
 """Commands said in the user's own words (``knowledge/commands.toml``), in Japanese and English:
-cancel a sign-up, see them, delete my data, help, and a person at the 市民活動センター.
+cancel a sign-up, see them, delete my data, help, a person at the 市民活動センター, and how
+personal data is handled. The last two are buttons too (``CommandPayloadRule``).
 
 They also work while a form waits (the form stays where it was: a 「つづける」 button asks its
 question again), except 「キャンセル」 itself, which inside a form means leave the form.
@@ -10,14 +11,16 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from intents import forms, my_sign_ups
-from intents.menu import MENU_PAYLOAD, show_help
+from intents.menu import CONTACT_PAYLOAD, DELETE_PAYLOAD, MENU_PAYLOAD, PRIVACY_PAYLOAD, show_help
 from intents.router import Handler, Match
 from intents.turn import Turn
 from intents.types import MAX_CHOICES, Choice, Reply
+from knowledge.kana_words import kana_words
 from knowledge.text import fold
 
 COMMANDS_FILE = Path(__file__).parents[1] / "knowledge" / "commands.toml"
@@ -39,11 +42,27 @@ def cancel_sign_up(turn: Turn, match: Match) -> Reply:
 
 def contact_center(turn: Turn, match: Match) -> Reply:
     """「担当者と話したい」: how to reach the center (from the operator's settings), or that
-    this bot does not know (never an invented address or number)."""
-    contact = turn.center_contact
+    this bot does not know (never an invented address or number); then the links to the
+    ordinance's and the guideline's texts, when they are set."""
+    contact = turn.center_contact()
     text = turn.say("contact_center", contact=contact) if contact else turn.say("contact_unknown")
+    texts = turn.center_texts()
+    if texts:
+        text += "\n\n" + texts
     choices = [Choice(turn.messages.label("menu", turn.locale), MENU_PAYLOAD)]
     return Reply(text, "contact_center", choices=choices, locale=turn.locale)
+
+
+def privacy_notice(turn: Turn, match: Match) -> Reply:
+    """「個人情報の扱い」: what this bot keeps, for how long (RETENTION_DAYS), and how to
+    delete it, with the 「データ削除」 button."""
+    label = turn.messages.label
+    choices = [
+        Choice(label("delete_data", turn.locale), DELETE_PAYLOAD),
+        Choice(label("menu", turn.locale), MENU_PAYLOAD),
+    ]
+    text = turn.say("privacy_notice", days=turn.retention_days)
+    return Reply(text, "privacy", choices=choices, locale=turn.locale)
 
 
 _HANDLERS: dict[str, Handler] = {
@@ -52,6 +71,11 @@ _HANDLERS: dict[str, Handler] = {
     "delete_data": my_sign_ups.ask_delete,
     "help": show_help,
     "contact_center": contact_center,
+    "privacy": privacy_notice,
+}
+_PAYLOADS: dict[str, tuple[str, Handler]] = {
+    CONTACT_PAYLOAD: ("contact_center", contact_center),
+    PRIVACY_PAYLOAD: ("privacy", privacy_notice),
 }
 
 
@@ -65,17 +89,36 @@ def _forms(words: list[str]) -> re.Pattern[str] | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Command:
+    """One command's words: a phrase that says it, or a thing and an action said together
+    (「申し込みの一覧を確認」: 申し込み + 確認), unless a ``not`` word makes it something else."""
+
+    intent: str
+    words: re.Pattern[str] | None
+    pairs: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
+    unless: re.Pattern[str] | None
+
+    def said_in(self, hay: str) -> bool:
+        if self.unless is not None and self.unless.search(hay):
+            return False
+        if self.words is not None and self.words.search(hay):
+            return True
+        return any(thing.search(hay) and action.search(hay) for thing, action in self.pairs)
+
+
 @cache
-def _commands(
-    path: Path = COMMANDS_FILE,
-) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str] | None], ...]:
+def _commands(path: Path = COMMANDS_FILE) -> tuple[_Command, ...]:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     out = []
     for intent, spec in data.items():
-        pattern = _forms(spec["words"])
-        if pattern is not None:
-            out.append((intent, pattern, _forms(spec.get("not", []))))
+        pairs = tuple(
+            (thing, action)
+            for things, actions in spec.get("pairs", [])
+            if (thing := _forms(things)) is not None and (action := _forms(actions)) is not None
+        )
+        out.append(_Command(intent, _forms(spec["words"]), pairs, _forms(spec.get("not", []))))
     return tuple(out)
 
 
@@ -85,17 +128,31 @@ class CommandRule:
     def match(self, turn: Turn) -> Match | None:
         if turn.payload is not None or not turn.folded:
             return None
-        hay = turn.folded + " " + unicodedata.normalize("NFKC", turn.text).lower()
+        text = unicodedata.normalize("NFKC", turn.text).lower()
+        # A message typed in kana is read with our words too (わたしのもうしこみ → 申し込み).
+        hay = " ".join(dict.fromkeys([turn.folded, fold(kana_words().convert(turn.folded)), text]))
         in_form = forms.active(turn) is not None
-        for intent, pattern, unless in _commands():
-            if not pattern.search(hay) or (unless is not None and unless.search(hay)):
+        for command in _commands():
+            if not command.said_in(hay):
                 continue
+            intent = command.intent
             if in_form and intent == "cancel_sign_up":
                 return None  # inside a form, 「キャンセル」 leaves the form (intents/forms.py)
             score = COMMAND_SCORE if len(turn.folded) <= SHORT else COMMAND_IN_SENTENCE
             handler = _resuming(_HANDLERS[intent]) if in_form else _HANDLERS[intent]
             return Match(intent, score, handler)
         return None
+
+
+class CommandPayloadRule:
+    """The buttons of two commands: the center's contact details and the privacy notice."""
+
+    def match(self, turn: Turn) -> Match | None:
+        found = _PAYLOADS.get(turn.payload or "")
+        if found is None:
+            return None
+        intent, handler = found
+        return Match(intent, 1.0, handler)
 
 
 def _resuming(handler: Handler) -> Handler:

@@ -24,6 +24,7 @@ from intents.menu import menu_choices
 from intents.router import FALLBACK, Match, Router, Rule
 from intents.turn import Turn
 from intents.types import Inbound, Reply
+from knowledge.center import CenterDetails
 from knowledge.faq import FaqIndex, load_entries
 from knowledge.fields import FieldIndex
 from knowledge.messages import Messages, load_yes_no
@@ -32,6 +33,7 @@ from knowledge.text import fold, language_of
 from knowledge.when import today_in_tokyo
 from storage import connection_died
 from storage.models import utcnow
+from storage.retention import DEFAULT_RETENTION_DAYS
 from storage.store import AlreadyHandled, Store, TurnEnd, TurnStart, UserRef
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ LANGUAGE_PAYLOADS = {"lang:en": "en", "lang:ja": "ja"}
 
 KEEP_REPLIES_ON = ("line", "telegram")  # platforms answered from the inbox
 KEPT_REPLIES = 3  # replies kept per user, for replay after a crash
+SHOWN_AGAIN_ON = ("web",)  # the page shows the last reply again after a reload
 
 
 def build_router() -> Router:
@@ -59,6 +62,7 @@ def build_router() -> Router:
         faq.FeedbackRule(),
         faq.FaqRule(),
         commands.CommandRule(),
+        commands.CommandPayloadRule(),
         FacilityDetailsRule(),
         groups.GroupPayloadRule(),
         search.SearchRule(),
@@ -84,6 +88,8 @@ class Conversation:
         places: PlaceIndex | None = None,
         clock: Callable[[], datetime] = utcnow,
         center_contact: str = "",
+        center: CenterDetails | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self.store = store
         self.faq = faq_index or FaqIndex(load_entries())
@@ -93,7 +99,9 @@ class Conversation:
         self.places = places or PlaceIndex.load()
         self._yes, self._no = load_yes_no()
         self.clock = clock
-        self.center_contact = center_contact
+        # The operator's center details (CENTER_FILE), with CENTER_CONTACT as their note.
+        self.center = (center or CenterDetails()).with_note(center_contact)
+        self.retention_days = retention_days
 
     def handle(self, inbound: Inbound) -> Reply:
         """Answer one message. Never raises for bad input; the reply says what was wrong.
@@ -181,6 +189,12 @@ class Conversation:
         self.store.release_event(platform, event_id)
         return None
 
+    def last_reply(self, platform: str, user_id: str) -> Reply | None:
+        """The last reply kept with the user's state (for the web chat, to show again after a
+        reload with its buttons: a form waiting for a tap), or None."""
+        replies = (self.store.saved_state(platform, user_id) or {}).get("replies") or []
+        return Reply.from_kept(replies[-1][1]) if replies else None
+
     def _release(self, inbound: Inbound) -> None:
         """A turn that failed leaves its event id unclaimed: the inbox's retry, or the
         platform's redelivery, answers it (once)."""
@@ -223,7 +237,8 @@ class Conversation:
             fields=self.fields,
             places=self.places,
             now=self.clock(),
-            center_contact=self.center_contact,
+            center=self.center,
+            retention_days=self.retention_days,
             # A question the last reply asked is answered now or never: handlers that ask
             # again set it again.
             awaiting=state.pop("awaiting", None),
@@ -236,6 +251,8 @@ class Conversation:
             # Kept with the state (one commit): see ``replay``.
             recent = [r for r in state.get("replies", []) if r[0] != inbound.event_id]
             state["replies"] = [*recent, [inbound.event_id, reply.kept()]][-KEPT_REPLIES:]
+        elif inbound.platform in SHOWN_AGAIN_ON:
+            state["replies"] = [["", reply.kept()]]  # see ``last_reply``
         state["last_intent"] = reply.intent
         last_faq = state.get("last_faq")
         if reply.intent not in ("faq", "faq_feedback") and isinstance(last_faq, dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from intents.menu import MENU_PAYLOAD
+from intents.menu import CONTACT_PAYLOAD, MENU_PAYLOAD
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import Choice, Reply
@@ -16,6 +16,15 @@ from knowledge.text import fold
 FAQ_PAYLOAD = "faq:"
 FEEDBACK_PAYLOAD = "fb:"
 MAX_RELATED = 4
+# An entry's ``actions`` as buttons: the label key and the payload of what they start.
+ACTION_BUTTONS = {
+    "find_openings": ("openings_find", "ol"),  # intents.openings
+    "find_groups": ("groups_find", "gs"),  # intents.groups
+    "contact_center": ("contact_center", CONTACT_PAYLOAD),  # intents.commands
+}
+# An answer that sends residents to the official information ends with what the operator
+# set: the center's details, the texts' links (knowledge/center.py).
+_OFFICIAL = re.compile(r"公式情報|official information", re.IGNORECASE)
 
 # A message without any domain word is about something else (「鎌倉の天気」) unless it is
 # nearly verbatim one of our phrasings (rescaled fuzz 0.7 = a rapidfuzz ratio of 85).
@@ -182,10 +191,12 @@ def answer(turn: Turn, match: Match) -> Reply:
     if facts:
         text = "\n".join(f.lead(turn.locale) for f in facts) + "\n\n" + text
     also = [e for i in match.slots.get("also", "").split(",") if i and (e := turn.faq.get(i))]
+    text += _official_details(turn, entry.answer_for(turn.locale))
     if also:
         text += "\n\n" + turn.say("faq_also")
     related = [e for rid in entry.related[:MAX_RELATED] if (e := turn.faq.get(rid)) is not None]
-    choices = [
+    choices = _actions(turn, entry)
+    choices += [
         Choice(e.label, FAQ_PAYLOAD + e.id)
         for e in dict.fromkeys([*also, *related])
         if e.id != entry.id
@@ -207,6 +218,30 @@ def answer(turn: Turn, match: Match) -> Reply:
         source=entry.source,
         locale=turn.locale,
     )
+
+
+def _actions(turn: Turn, entry: FaqEntry) -> list[Choice]:
+    """The entry's action buttons; the center's only when the operator set how to reach it
+    (a button to 「分かりません」 would be no help)."""
+    label = turn.messages.label
+    return [
+        Choice(label(ACTION_BUTTONS[a][0], turn.locale), ACTION_BUTTONS[a][1])
+        for a in entry.actions
+        if a != "contact_center" or turn.center.reachable
+    ]
+
+
+def _official_details(turn: Turn, answer: str) -> str:
+    """What to add to an answer that says to check the official information: the center's
+    details and the texts' links as the operator set them; nothing when none is set (the
+    answer already says where to look)."""
+    if not _OFFICIAL.search(answer):
+        return ""
+    contact, texts = turn.center_contact(), turn.center_texts()
+    if not contact and not texts:
+        return ""
+    parts = [turn.say("faq_center_details", contact=contact)] if contact else []
+    return "\n\n" + "\n\n".join([*parts, *([texts] if texts else [])])
 
 
 def feedback(turn: Turn, match: Match) -> Reply:

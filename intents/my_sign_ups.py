@@ -1,8 +1,10 @@
-"""「予約確認」: a resident's sign-ups, each with its cancel button; cancelling (the first
-waiting person moves up, everyone concerned is told); 「データ削除」."""
+"""「予約確認」: a resident's sign-ups, each with its cancel button (and 「カレンダーに追加」 when
+confirmed); cancelling (the first waiting person moves up, everyone concerned is told);
+「データ削除」."""
 
 from __future__ import annotations
 
+from intents.calendar_links import calendar_choice
 from intents.menu import back_to_menu as _menu
 from intents.menu import menu_choices
 from intents.notices import teller
@@ -10,6 +12,7 @@ from intents.router import Match
 from intents.turn import Turn
 from intents.types import Card, Choice, Reply
 from knowledge.when import format_span
+from storage.call_changes import TAKES_PLACE
 
 # --- my sign-ups, cancelling, deleting -----------------------------------------------
 
@@ -39,17 +42,16 @@ def my_sign_ups(turn: Turn, match: Match) -> Reply:
                 status,
             ]
         )
-        cards.append(
-            Card(
-                item.call.title,
-                body,
-                # A called-off call has nothing to cancel: no button that would tell the
-                # group of a cancellation on an activity that is not happening.
-                ()
-                if item.call.status == "cancelled"
-                else (Choice(label("mine_cancel", turn.locale), f"mc:{item.id}"),),
-            )
+        # A called-off call has nothing to cancel: no button that would tell the group of a
+        # cancellation on an activity that is not happening.
+        buttons = (
+            []
+            if item.call.status == "cancelled"
+            else [Choice(label("mine_cancel", turn.locale), f"mc:{item.id}")]
         )
+        if item.status == "confirmed" and item.call.status in TAKES_PLACE:
+            buttons.append(calendar_choice(turn, item.id, item.call))
+        cards.append(Card(item.call.title, body, tuple(buttons)))
     return Reply(
         turn.say("mine_list", count=len(mine)),
         "my_sign_ups",

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from intents import forms
+from intents.calendar_links import calendar_choice
 from intents.forms import Form, Parsed, Question, value_choice
 from intents.menu import back_to_menu as _menu
 from intents.notices import teller
@@ -322,7 +323,10 @@ def _after_sign_up(turn: Turn, call: CallView, result: SignUpResult) -> Reply:
     text = turn.say(
         key, title=call.title, when=when, meeting_point=call.meeting_point, bring=call.bring or "—"
     )
-    return Reply(text, "sign_up", choices=[mine, *_menu(turn)], slots=slots, locale=turn.locale)
+    choices = [mine, *_menu(turn)]
+    if result.outcome == "confirmed" and result.sign_up_id:
+        choices.insert(0, calendar_choice(turn, result.sign_up_id, call))
+    return Reply(text, "sign_up", choices=choices, slots=slots, locale=turn.locale)
 
 
 _q = Question

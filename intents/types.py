@@ -16,6 +16,7 @@ from typing import Any
 MAX_CHOICES = 13
 MAX_LABEL = 20
 MAX_PAYLOAD_BYTES = 64  # Telegram callback_data is 1-64 bytes; LINE allows 300.
+MAX_URL = 1000  # a LINE uri action's uri: at most 1,000 characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,20 +35,42 @@ class Inbound:
     # can be a new person): False stores nothing and the form waits at its preview. None: no
     # limit (a LINE or Telegram account is the platform's to create, not a script's).
     allow_sign_up: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
+    # The name the platform shows for the person, when its events carry one (Telegram's
+    # first/last name and username; LINE's needs a profile request). The core does not use
+    # it; an adapter keeps it for the console when the person becomes a representative.
+    display_name: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A quick-reply choice or card button: a short label and the payload sent back on tap."""
+    """A quick-reply choice or card button: a short label and the payload sent back on tap.
+
+    With a ``url`` it is a link instead (LINE uri action, Telegram url button, a link in the
+    web chat): tapping opens the page, nothing is sent back; its payload then only names what
+    it links to (an adapter may link elsewhere for it: ``intents.calendar_links``).
+    """
 
     label: str
     payload: str
+    url: str = ""
 
     def __post_init__(self) -> None:
         if not self.label or len(self.label) > MAX_LABEL:
             raise ValueError(f"choice label must be 1-{MAX_LABEL} characters: {self.label!r}")
         if not self.payload or len(self.payload.encode()) > MAX_PAYLOAD_BYTES:
             raise ValueError(f"payload must be 1-{MAX_PAYLOAD_BYTES} bytes: {self.payload!r}")
+        if self.url and (not self.url.startswith("https://") or len(self.url) > MAX_URL):
+            raise ValueError(f"a link must be https, at most {MAX_URL} characters: {self.url!r}")
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"label", "payload"}``, and ``"url"`` for a link (JSON, kept notices)."""
+        found = {"label": self.label, "payload": self.payload}
+        return {**found, "url": self.url} if self.url else found
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Choice:
+        """The choice :meth:`as_dict` wrote."""
+        return cls(str(data["label"]), str(data["payload"]), str(data.get("url") or ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,22 +104,30 @@ class Reply:
         if len(self.choices) > MAX_CHOICES:
             raise ValueError(f"at most {MAX_CHOICES} choices, got {len(self.choices)}")
 
-    def buttons(self) -> list[Choice]:
-        """Every button in display order (card buttons, then choices): what [n] refers to."""
-        return [b for card in self.cards for b in card.buttons] + list(self.choices)
+    def buttons(self, *, links: bool = False) -> list[Choice]:
+        """Every button in display order (card buttons, then choices): what [n] refers to.
+        Links send nothing back: they are left out unless ``links``."""
+        every = [b for card in self.cards for b in card.buttons] + list(self.choices)
+        return every if links else [b for b in every if not b.url]
 
     def as_plain_text(self) -> str:
         """The reply for a text-only channel: cards and numbered buttons written out."""
         parts = [*self.notices, self.text]
         n = 0
+
+        def shown(choice: Choice) -> str:  # a link is written out, not numbered
+            nonlocal n
+            if choice.url:
+                return f"{choice.label}: {choice.url}"
+            n += 1
+            return f"[{n}] {choice.label}"
+
         for card in self.cards:
             lines = [f"■ {card.title}", card.body]
-            for b in card.buttons:
-                n += 1
-                lines.append(f"  → [{n}] {b.label}")
+            lines += [f"  → {shown(b)}" for b in card.buttons]
             parts.append("\n".join(lines))
         if self.choices:
-            parts.append("\n".join(f"[{n + i}] {c.label}" for i, c in enumerate(self.choices, 1)))
+            parts.append("\n".join(shown(c) for c in self.choices))
         return "\n\n".join(p for p in parts if p)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,12 +140,12 @@ class Reply:
             "source": self.source,
             "locale": self.locale,
             "notices": list(self.notices),
-            "choices": [{"label": c.label, "payload": c.payload} for c in self.choices],
+            "choices": [c.as_dict() for c in self.choices],
             "cards": [
                 {
                     "title": card.title,
                     "body": card.body,
-                    "buttons": [{"label": b.label, "payload": b.payload} for b in card.buttons],
+                    "buttons": [b.as_dict() for b in card.buttons],
                 }
                 for card in self.cards
             ],
@@ -125,8 +156,8 @@ class Reply:
         crash (its turn committed, the process gone before it was sent) can be sent again."""
         return [
             self.text, self.intent, self.locale, list(self.notices),
-            [[c.label, c.payload] for c in self.choices],
-            [[k.title, k.body, [[b.label, b.payload] for b in k.buttons]] for k in self.cards],
+            [_kept_choice(c) for c in self.choices],
+            [[k.title, k.body, [_kept_choice(b) for b in k.buttons]] for k in self.cards],
         ]  # fmt: skip
 
     @classmethod
@@ -135,8 +166,13 @@ class Reply:
         text, intent, locale, notices, choices, cards = kept
         return cls(
             str(text), str(intent),
-            choices=[Choice(str(label), str(payload)) for label, payload in choices],
-            cards=[Card(str(t), str(b), tuple(Choice(str(x), str(y)) for x, y in buttons))
+            choices=[Choice(*map(str, c)) for c in choices],
+            cards=[Card(str(t), str(b), tuple(Choice(*map(str, x)) for x in buttons))
                    for t, b, buttons in cards],
             locale=str(locale), notices=[str(n) for n in notices],
         )  # fmt: skip
+
+
+def _kept_choice(choice: Choice) -> list[str]:
+    """[label, payload], and the url of a link."""
+    return [choice.label, choice.payload, *([choice.url] if choice.url else [])]

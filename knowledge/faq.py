@@ -39,6 +39,9 @@ FAQ_DIR = Path(__file__).with_name("faq")
 DOMAIN_FILE = Path(__file__).with_name("domain.toml")
 KINDS_FILE = Path(__file__).with_name("question_kinds.toml")
 MAX_LABEL = 20
+# What an entry may offer as buttons before its related questions (``actions``; FORMAT.md):
+# the two finders and the center's contact details (intents/faq.py maps them to payloads).
+ACTIONS = ("find_openings", "find_groups", "contact_center")
 
 # BM25's usual constants; an entry's document is all its phrasings, so lengths vary little.
 BM25_K1, BM25_B = 1.2, 0.5
@@ -78,6 +81,7 @@ class FaqEntry:
     related: tuple[str, ...] = ()
     answer_en: str = ""
     questions_en: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()  # buttons that start something (ACTIONS), shown first
 
     def answer_for(self, locale: str) -> str:
         """The answer in the given language (Japanese when no translation exists)."""
@@ -135,6 +139,7 @@ def load_entries(directory: Path = FAQ_DIR) -> list[FaqEntry]:
                         related=tuple(raw.get("related", ())),
                         answer_en=raw.get("answer_en", "").strip(),
                         questions_en=tuple(raw.get("questions_en", ())),
+                        actions=tuple(raw.get("actions", ())),
                     )
                 )
             except KeyError as exc:
@@ -164,6 +169,9 @@ def _validate(entries: list[FaqEntry]) -> None:
             raise FaqError(f"{e.id}: label must be 1-{MAX_LABEL} characters")
         if not e.questions or not e.answer:
             raise FaqError(f"{e.id}: needs questions and an answer")
+        unknown = [a for a in e.actions if a not in ACTIONS]
+        if unknown:
+            raise FaqError(f"{e.id}: unknown actions {unknown} (known: {list(ACTIONS)})")
     for e in entries:
         missing = [r for r in e.related if r not in seen]
         if missing:

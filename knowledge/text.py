@@ -108,6 +108,30 @@ def fold_keep_frames(text: str) -> str:
     return _NOT_WORD.sub("", _LONG_VOWEL.sub("ー", to_hiragana(text)))
 
 
+VARIANTS_FILE = Path(__file__).with_name("kanji_variants.toml")
+
+
+@cache
+def _variants() -> dict[int, str]:
+    with VARIANTS_FILE.open("rb") as fh:
+        return str.maketrans(tomllib.load(fh)["variants"])
+
+
+def fold_search(text: str) -> str:
+    """Fold a name, a description or a contact for substring search (the console's group
+    directory): :func:`fold` without removing politeness frames (a substring must stay a
+    substring: なのはな会 keeps its なの), and 異体字 written as their common form
+    (``kanji_variants.toml``: 髙橋 → 高橋, 山﨑 → 山崎), before the characters outside the
+    common kanji blocks would be dropped.
+
+    >>> fold_search("ﾐﾗｲ髙橋の会 info@Example.jp")
+    'みらい高橋の会infoexamplejp'
+    """
+    text = unicodedata.normalize("NFKC", text).lower().translate(_variants())
+    text = _KE_BETWEEN_KANJI.sub("が", text.translate(_SMALL_KE))
+    return _NOT_WORD.sub("", _LONG_VOWEL.sub("ー", to_hiragana(text)))
+
+
 _KANA_ONLY = re.compile(r"^[\u3041-\u309f\u30fc]+$")
 
 

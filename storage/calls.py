@@ -3,6 +3,7 @@ into ``storage.store.Store``). Every change follows ``storage.call_changes``' tw
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,21 @@ from storage.openings import (
     _volunteers,
     call_views,
 )
+
+CALL_STATES = ("open", "closed", "review", "hidden", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuery:
+    """Which calls the console lists. ``state``: one of :data:`CALL_STATES`, or empty for
+    every state; ``upcoming``: True, calls not over yet (sooner first); False, calls that are
+    over (latest first); None, both; ``starts_from`` / ``starts_before``: a span their start
+    falls in (a month)."""
+
+    state: str = ""
+    upcoming: bool | None = True
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
 
 
 class CallQueries:
@@ -178,6 +194,53 @@ class CallQueries:
                 .limit(30)
             ).all()
             return call_views(s, rows)
+
+    def list_calls(
+        self: _HasSession, query: CallQuery, now: datetime, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[CallView], int]:
+        """One page of the calls ``query`` selects (staff see hidden ones too), those waiting
+        for the center's review first, and how many there are in all."""
+        starts = col(RecruitmentCall.starts_at)
+        stmt = select(RecruitmentCall, func.count().over().label("total"))
+        if query.state:
+            stmt = stmt.where(col(RecruitmentCall.status) == query.state)
+        if query.upcoming is not None:
+            ends = col(RecruitmentCall.ends_at)
+            stmt = stmt.where(ends > now if query.upcoming else ends <= now)
+        if query.starts_from is not None:
+            stmt = stmt.where(starts >= query.starts_from)
+        if query.starts_before is not None:
+            stmt = stmt.where(starts < query.starts_before)
+        sooner_first = query.upcoming or query.starts_from is not None
+        review = case((col(RecruitmentCall.status) == "review", 0), else_=1)
+        order = [starts, col(RecruitmentCall.id)] if sooner_first else [
+            starts.desc(), col(RecruitmentCall.id).desc()
+        ]  # fmt: skip
+        stmt = stmt.order_by(review, *order).limit(limit).offset(max(0, offset))
+        with self.reading() as s:
+            rows = s.execute(stmt).all()
+            if rows:
+                total = int(rows[0][1])
+            elif offset:  # paged past the end: the window count came back empty
+                counted = stmt.with_only_columns(func.count()).order_by(None)
+                total = int(s.execute(counted.limit(None).offset(None)).scalar_one())
+            else:
+                total = 0
+            return call_views(s, [r[0] for r in rows]), total
+
+    def group_calls(
+        self: _HasSession, group_id: int, *, limit: int = 100
+    ) -> tuple[list[CallView], int]:
+        """A group's calls, the latest date first, and how many it has in all."""
+        with self.reading() as s:
+            rows = s.execute(
+                select(RecruitmentCall, func.count().over().label("total"))
+                .where(col(RecruitmentCall.group_id) == group_id)
+                .order_by(col(RecruitmentCall.starts_at).desc(), col(RecruitmentCall.id).desc())
+                .limit(limit)
+            ).all()
+            total = int(rows[0][1]) if rows else 0
+            return call_views(s, [r[0] for r in rows]), total
 
     def get_call(self: _HasSession, call_id: int) -> CallView | None:
         """One call, whatever its status."""

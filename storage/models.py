@@ -162,6 +162,9 @@ class Group(SQLModel, table=True):
     verified: bool = Field(default=False)
     is_sample: bool = Field(default=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # name, description and contact folded for the console's search (knowledge.text
+    # fold_search), written with them: a search is then one LIKE on one column.
+    search_text: str = Field(default="")
 
 
 class GroupField(SQLModel, table=True):
@@ -192,6 +195,9 @@ class Representative(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
     group_id: int = Field(foreign_key="groups.id", primary_key=True, ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # The name the platform shows for them (Telegram's first/last name, LINE's profile), for
+    # the console; kept only while they represent a group. None: not known.
+    display_name: str | None = Field(default=None, max_length=100)
 
 
 class InviteCode(SQLModel, table=True):

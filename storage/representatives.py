@@ -9,10 +9,14 @@ The tries are rows (``invite_attempts``), so the limit holds across processes an
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from storage.db import rowcount
@@ -21,6 +25,7 @@ from storage.models import (
     GroupField,
     InviteAttempt,
     InviteCode,
+    OutboxMessage,
     Representative,
     User,
     utcnow,
@@ -34,6 +39,32 @@ from storage.openings import (
 
 INVITE_TRIES = 5  # codes that did not link a user, per INVITE_WINDOW
 INVITE_WINDOW = timedelta(hours=1)
+MAX_DISPLAY_NAME = 100
+_NOT_SHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]+")
+
+
+@dataclass(frozen=True, slots=True)
+class RepresentativeLink:
+    """A group's representative as the console shows them: who (``display_name`` None when
+    the platform has not told us), on which platform, and since when."""
+
+    user_id: int
+    platform: str
+    platform_user_id: str
+    display_name: str | None
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInvite:
+    """An invite code not used yet and not expired. Only its hash is stored, so the code
+    itself cannot be shown again: when it was issued and until when it works."""
+
+    issued_at: datetime
+    expires_at: datetime
+
+
+UnlinkNotice = Callable[[str, str], str]  # (locale, group name) → the outbox body (JSON)
 
 
 class RepresentativeQueries:
@@ -119,15 +150,58 @@ class RepresentativeQueries:
                 ).all()
             ]
 
-    def linked_representatives(self: _HasSession, group_id: int) -> list[tuple[str, str]]:
-        """(platform, platform user id) of each representative (the console shows them)."""
-        with self.session() as s:
-            rows = s.exec(
-                select(User.platform, User.platform_user_id)
-                .join(Representative, col(Representative.user_id) == col(User.id))
+    def linked_representatives(self: _HasSession, group_id: int) -> list[RepresentativeLink]:
+        """The group's representatives, the first linked first (the console shows them)."""
+        with self.reading() as s:
+            rows = s.execute(
+                core_select(
+                    col(Representative.user_id), col(User.platform), col(User.platform_user_id),
+                    col(Representative.display_name), col(Representative.created_at),
+                )
+                .join(User, col(Representative.user_id) == col(User.id))
                 .where(col(Representative.group_id) == group_id)
+                .order_by(col(Representative.created_at), col(Representative.user_id))
+            ).all()  # fmt: skip
+            return [
+                RepresentativeLink(int(u), str(p), str(pu), n, _aware(at))
+                for u, p, pu, n, at in rows
+            ]
+
+    def set_display_name(
+        self: _HasSession, platform: str, platform_user_id: str, name: str
+    ) -> int:
+        """Keep the name the platform shows for a user on each of their links to groups
+        (nothing for someone who represents no group: we keep no names of residents). How
+        many links it was written on."""
+        cleaned = " ".join(_NOT_SHOWN.sub(" ", name).split())[:MAX_DISPLAY_NAME]
+        if not cleaned:
+            return 0
+        user = (
+            select(User.id)
+            .where(col(User.platform) == platform, col(User.platform_user_id) == platform_user_id)
+            .scalar_subquery()
+        )
+        with self.session() as s:
+            done = s.execute(
+                update(Representative)
+                .where(col(Representative.user_id) == user)
+                .values(display_name=cleaned)
+            )
+            return rowcount(done)
+
+    def open_invites(self: _HasSession, group_id: int, now: datetime) -> list[OpenInvite]:
+        """The group's invite codes that can still be used, the newest first."""
+        with self.reading() as s:
+            rows = s.exec(
+                select(InviteCode.created_at, InviteCode.expires_at)
+                .where(
+                    col(InviteCode.group_id) == group_id,
+                    col(InviteCode.used_at).is_(None),
+                    col(InviteCode.expires_at) > now,
+                )
+                .order_by(col(InviteCode.created_at).desc())
             ).all()
-            return [(str(p), str(u)) for p, u in rows]
+            return [OpenInvite(_aware(a), _aware(b)) for a, b in rows]
 
     def is_representative(self: _HasSession, user_id: int) -> bool:
         """Whether the user represents any group (their menu shows 募集する and 自分の募集)."""
@@ -149,6 +223,31 @@ class RepresentativeQueries:
             group = s.get(Group, group_id)
             s.delete(link)
             return group.name if group else ""
+
+    def unlink_by_staff(
+        self: _HasSession,
+        user_id: int,
+        group_id: int,
+        notice: UnlinkNotice,
+        now: datetime | None = None,
+    ) -> str | None:
+        """The center ends a representative's link (the console): as
+        :meth:`unlink_representative` (calls and sign-ups stay), and the person is told, in
+        their language, through the outbox in the same transaction. The group's name, or None
+        when they did not represent it (nothing is changed, nobody told)."""
+        now = now or utcnow()
+        with self.session() as s:
+            link = s.get(Representative, (user_id, group_id))
+            user = s.get(User, user_id)
+            if link is None or user is None:
+                return None
+            group = s.get(Group, group_id)
+            name = group.name if group else ""
+            s.delete(link)
+            s.add(
+                OutboxMessage(user_id=user_id, body=notice(user.locale, name), deliver_after=now)
+            )
+            return name
 
 
 def _redeem(s: Session, user_id: int, digest: str, now: datetime) -> tuple[str, str | None]:

@@ -196,14 +196,24 @@ class SignUpQueries:
                 )
             return out
 
+    def sign_up_view(self: _HasSession, sign_up_id: int) -> MySignUp | None:
+        """One sign-up and its call, whatever their status (a calendar link names it);
+        ``position`` is not counted (0)."""
+        with self.reading() as s:
+            row = s.get(SignUp, sign_up_id)
+            call = s.get(RecruitmentCall, row.call_id) if row is not None else None
+            if row is None or call is None:
+                return None
+            return MySignUp(int(row.id or 0), row.status, 0, _call_view(s, call))
+
     # --- outbox -----------------------------------------------------------------------------
 
     def reminders_due(
         self: _HasSession, now: datetime, until: datetime
     ) -> list[tuple[int, int, CallView, str]]:
-        """(sign-up id, user id, call, the user's language) of confirmed sign-ups for calls
-        starting in (now, until]; the caller enqueues each with a dedupe key, so repeats are
-        harmless."""
+        """(sign-up id, user id, call, the user's language) of confirmed sign-ups of people
+        who can be reached, for calls starting in (now, until]; the caller enqueues each with
+        a dedupe key, so repeats are harmless."""
         with self.session() as s:
             rows = s.exec(
                 select(SignUp, RecruitmentCall, User.locale)
@@ -211,6 +221,7 @@ class SignUpQueries:
                 .join(User, col(User.id) == col(SignUp.user_id))
                 .where(
                     col(SignUp.status) == "confirmed",
+                    col(User.active).is_(True),  # blocked the bot, or a sample person
                     col(RecruitmentCall.status).in_(TAKES_PLACE),
                     col(RecruitmentCall.starts_at) > now,
                     col(RecruitmentCall.starts_at) <= until,

@@ -1,7 +1,8 @@
-"""Queries for the 市民活動センター's console: the audit log, shared secrets, phrasings staff
-teach the FAQ, daily counts, the figures on the dashboard, broadcasts and the removal of the
-sample directory. Mixed into :class:`storage.store.Store`. Staff accounts, sign-in and
-sessions are in ``storage.staff_accounts``."""
+"""Queries for the 市民活動センター's console: shared secrets, phrasings staff teach the FAQ,
+daily counts, the figures on the dashboard, broadcasts and the removal of the sample
+directory. Mixed into :class:`storage.store.Store`. Staff accounts, sign-in and
+sessions are in ``storage.staff_accounts``; the audit log in ``storage.audit``; unanswered
+questions in ``storage.unanswered``."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, text, update
+from sqlalchemy import delete, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.call_changes import withdraw_reminders
 from storage.models import (
     AppSecret,
-    AuditEntry,
     Broadcast,
     DailyCount,
     FaqPhrasing,
@@ -32,7 +32,8 @@ from storage.models import (
     User,
     utcnow,
 )
-from storage.openings import ACTIVE, CallView, call_views
+from storage.openings import ACTIVE
+from storage.samples import SAMPLE_PLATFORM
 from storage.turns import MAX_COUNTER_KEY, count_params, count_sql
 
 
@@ -136,20 +137,7 @@ class StaffQueries:
                 raise RuntimeError("secret vanished")
             return found.value
 
-    # --- audit log ---------------------------------------------------------------------------
-
-    def audit(self: _HasSession, actor: str, action: str, detail: str = "") -> None:
-        """Record a change made in the console."""
-        with self.session() as s:
-            s.add(AuditEntry(actor=actor[:64], action=action[:64], detail=detail[:1000]))
-
-    def audit_log(self: _HasSession, limit: int = 100) -> list[AuditEntry]:
-        """The newest audit entries."""
-        with self.session() as s:
-            stmt = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
-            return list(s.exec(stmt).all())
-
-    # --- FAQ phrasings and unanswered questions --------------------------------------------------
+    # --- FAQ phrasings (the unanswered questions are in storage.unanswered) ----------------------
 
     def add_phrasing(self: _HasSession, entry_id: str, text: str) -> None:
         """Keep a phrasing staff attached to an entry (loaded by every process at start)."""
@@ -161,23 +149,6 @@ class StaffQueries:
         with self.session() as s:
             rows = s.exec(select(FaqPhrasing).order_by(col(FaqPhrasing.id))).all()
             return [(r.entry_id, r.text) for r in rows]
-
-    def set_unanswered_status(
-        self: _HasSession, ids: list[int], status: str, entry_id: str | None = None
-    ) -> None:
-        """Mark unanswered questions attached (to an entry) or dismissed."""
-        with self.session() as s:
-            s.execute(
-                update(UnansweredQuestion)
-                .where(col(UnansweredQuestion.id).in_(ids))
-                .values(status=status, faq_entry_id=entry_id)
-            )
-
-    def unanswered_by_ids(self: _HasSession, ids: list[int]) -> list[UnansweredQuestion]:
-        """Some unanswered questions."""
-        with self.session() as s:
-            stmt = select(UnansweredQuestion).where(col(UnansweredQuestion.id).in_(ids))
-            return list(s.exec(stmt).all())
 
     # --- counts ----------------------------------------------------------------------
 
@@ -261,17 +232,7 @@ class StaffQueries:
                 filling_up=[(int(c.id or 0), c.title, c.taken, c.capacity) for c in filling],
             )
 
-    # --- calls and broadcasts ---------------------------------------------------------
-
-    def all_calls(self: _HasSession, limit: int = 200) -> list[CallView]:
-        """Every call, newest date first (staff see hidden ones too)."""
-        with self.session() as s:
-            stmt = (
-                select(RecruitmentCall)
-                .order_by(col(RecruitmentCall.starts_at).desc(), col(RecruitmentCall.id).desc())
-                .limit(limit)
-            )
-            return call_views(s, s.exec(stmt).all())
+    # --- broadcasts (the console's list of calls is storage.calls.list_calls) ----------
 
     def audience(
         self: _HasSession, field: str | None = None, area: str | None = None
@@ -345,9 +306,10 @@ class StaffQueries:
         now: datetime | None = None,
     ) -> SamplesRemoved:
         """Delete the sample groups with their calls, sign-ups, representative links and
-        invite codes, and queue a notice (``notice`` renders it) to each person affected,
-        in one transaction. With ``expected`` (the counts staff confirmed), nothing is
-        removed unless they are still what would go."""
+        invite codes (and the sample people, ``storage.samples``), and queue a notice
+        (``notice`` renders it) to each real person affected, in one transaction. With
+        ``expected`` (the counts staff confirmed), nothing is removed unless they are still
+        what would go."""
         now = now or utcnow()
         with self.session() as s:
             reach = _sample_reach(s, now, lock=True)
@@ -364,6 +326,8 @@ class StaffQueries:
             withdraw_reminders(s, [int(i or 0) for i in s.exec(sign_ups).all()])
             # Calls, sign-ups, links, invite codes, fields and areas go by ON DELETE CASCADE.
             s.execute(delete(Group).where(col(Group.id).in_(ids)))
+            # The sample people (storage.samples) were only ever on sample calls.
+            s.execute(delete(User).where(col(User.platform) == SAMPLE_PLATFORM))
         return SamplesRemoved(True, reach)
 
 
@@ -413,11 +377,17 @@ def _sample_reach(s: Session, now: datetime, *, lock: bool) -> SampleDirectory:
         .where(col(Representative.group_id).in_(ids))
         .order_by(col(Representative.user_id), col(Representative.group_id))
     ).all()
+    # Sample people (storage.samples) are nobody: their sign-ups go, and nobody is told.
+    nobody = (
+        set(s.exec(select(User.id).where(col(User.platform) == SAMPLE_PLATFORM)).all())
+        if sign_ups
+        else set()
+    )
     on_calls: dict[int, list[str]] = {}
     for user_id, call_id, status in sign_ups:
         call = calls[int(call_id)]
         still_on = call.ends_at > now and call.status != "cancelled"  # called off: told then
-        if status in ACTIVE and still_on:
+        if status in ACTIVE and still_on and user_id not in nobody:
             on_calls.setdefault(int(user_id), []).append(call.title)
     for_groups: dict[int, list[str]] = {}
     for user_id, group_id in links:

@@ -9,53 +9,42 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    Integer,
-    Select,
-    and_,
-    bindparam,
-    case,
-    delete,
-    func,
-    literal,
-)
-from sqlalchemy import select as core_select
+from sqlalchemy import Connection, Engine, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.audit import AuditQueries
 from storage.calls import CallQueries
 from storage.db import create_turn_engine
 from storage.forget import ForgetQueries
+from storage.group_list import GroupListQueries
+from storage.groups import GroupQueries
+from storage.groups import GroupRecord as GroupRecord  # re-exported: callers import it from here
+from storage.groups import GroupView as GroupView
+from storage.groups import ImportSummary as ImportSummary
 from storage.inbox import InboxQueries
 from storage.masking import redact
 from storage.models import (
     AppSecret,
     FaqFeedback,
-    Group,
-    GroupArea,
-    GroupField,
     Heartbeat,
     ProcessedEvent,
     UnansweredQuestion,
     User,
-    area_bits,
     utcnow,
 )
 from storage.outbox import OutboxQueries, take_due
 from storage.representatives import RepresentativeQueries
 from storage.retention import RetentionQueries
+from storage.samples import SAMPLE_PLATFORM
 from storage.signups import SignUpQueries
 from storage.staff import StaffQueries
 from storage.staff_accounts import StaffAccountQueries
 from storage.turns import MAX_COUNTER_KEY, Ending, TurnSql, UserRow
+from storage.unanswered import UnansweredQueries
 
 MAX_STORED_QUESTION = 500
 
@@ -69,63 +58,6 @@ class UserRef:
     platform_user_id: str
     locale: str
     is_new: bool
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRecord:
-    """A group as the directory (CSV, console) describes it; ``areas`` empty means citywide."""
-
-    key: str
-    name: str
-    description: str = ""
-    fields: tuple[str, ...] = ()
-    areas: tuple[str, ...] = ()
-    contact: str = ""
-    welcomes_newcomers: bool = True
-    welcomes_young: bool = False
-    verified: bool = True
-
-    @property
-    def citywide(self) -> bool:
-        return not self.areas
-
-
-@dataclass(frozen=True, slots=True)
-class GroupView:
-    """A group as residents see it, with why it ranked where it did."""
-
-    id: int
-    key: str
-    name: str
-    description: str
-    contact: str
-    fields: tuple[str, ...]
-    areas: tuple[str, ...]
-    citywide: bool
-    welcomes_newcomers: bool
-    welcomes_young: bool
-    verified: bool
-    is_sample: bool
-    area_rank: int = 3  # 0 same area, 1 neighbouring, 2 citywide, 3 elsewhere
-
-
-@dataclass(frozen=True, slots=True)
-class ImportSummary:
-    """What an import changed: groups added, and groups whose details the file replaced
-    (``updated_keys``, by key). An import never removes a group; the sample directory goes
-    only when staff remove it (``Store.remove_samples``), and ``samples_left`` says how many
-    sample groups are still there."""
-
-    created: int
-    updated: int
-    updated_keys: tuple[str, ...] = ()
-    samples_left: int = 0
-
-
-def _chunks(items: list[Any], size: int = 900) -> Iterator[list[Any]]:
-    """Slices small enough for one IN list on every backend."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class AlreadyHandled(Exception):
@@ -154,146 +86,9 @@ class TurnEnd:
     locale: str | None = None
 
 
-def _group_columns() -> list[Any]:
-    """What a group view shows: its columns, and its field and area codes as "a,b"."""
-    groups = Group.__table__  # type: ignore[attr-defined]
-    fields = GroupField.__table__  # type: ignore[attr-defined]
-    areas = GroupArea.__table__  # type: ignore[attr-defined]
-
-    def codes(table: Any, column: Any) -> Any:  # "a,b" (order varies; sorted in Python)
-        return (
-            core_select(func.aggregate_strings(column, ","))
-            .where(table.c.group_id == groups.c.id)
-            .scalar_subquery()
-        )
-
-    return [
-        groups.c.id,
-        groups.c.key,
-        groups.c.name,
-        groups.c.description,
-        groups.c.contact,
-        groups.c.citywide,
-        groups.c.welcomes_newcomers,
-        groups.c.welcomes_young,
-        groups.c.verified,
-        groups.c.is_sample,
-        codes(fields, fields.c.field).label("fields"),
-        codes(areas, areas.c.area).label("areas"),
-    ]
-
-
-_GROUP_DETAILS = core_select(*_group_columns()).where(
-    Group.__table__.c.id.in_(bindparam("ids", expanding=True))  # type: ignore[attr-defined]
-)
-
-
-def _order(by_area: bool) -> tuple[ColumnElement[Any], list[Any]]:
-    """A group's area rank (0 same area, 1 neighbouring, 2 citywide, 3 elsewhere) and the
-    ranking order: area rank, newcomers welcome first, then name."""
-    groups = Group.__table__  # type: ignore[attr-defined]
-    area_rank: ColumnElement[Any] = literal(3)
-    if by_area:
-        mask = groups.c.area_mask
-        area_rank = case(
-            (groups.c.citywide, 2),
-            (mask.op("&")(bindparam("same", type_=Integer())) != 0, 0),
-            (mask.op("&")(bindparam("near", type_=Integer())) != 0, 1),
-            else_=3,
-        )
-    return area_rank, [area_rank, groups.c.welcomes_newcomers.desc(), groups.c.name, groups.c.id]
-
-
-@cache
-def _ranked_groups(by_field: bool, by_area: bool) -> Select[Any]:
-    """One page of verified group ids with their area rank and the total, as a statement
-    built once per shape (parameters: field, same, near, limit, offset)."""
-    groups = Group.__table__  # type: ignore[attr-defined]
-    fields = GroupField.__table__  # type: ignore[attr-defined]
-    area_rank, order = _order(by_area)
-    ranked = core_select(
-        groups.c.id, area_rank.label("area_rank"), func.count().over().label("total")
-    )
-    if by_field:
-        ranked = ranked.select_from(fields).join(
-            groups,
-            and_(groups.c.id == fields.c.group_id, fields.c.field == bindparam("field")),
-        )
-    else:
-        ranked = ranked.select_from(groups)
-    return (
-        ranked.where(groups.c.verified)
-        .order_by(*order)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-    )
-
-
-@cache
-def _ranked_page(by_field: bool, by_area: bool) -> Select[Any]:
-    """One page of ranked groups with everything a view shows, in one statement (a round
-    trip fewer than the ids and then their details)."""
-    groups = Group.__table__  # type: ignore[attr-defined]
-    page = _ranked_groups(by_field, by_area).subquery("page")
-    # The page's own order again, on its few rows (a window numbering every match cost more
-    # than the round trip it saved, with 20,000 groups).
-    return (
-        core_select(*_group_columns(), page.c.area_rank, page.c.total)
-        .select_from(page.join(groups, groups.c.id == page.c.id))
-        .order_by(page.c.area_rank, groups.c.welcomes_newcomers.desc(), groups.c.name, groups.c.id)
-    )
-
-
-def _view(g: Any, rank: int) -> GroupView:
-    """A group view from a row of ``_group_columns()``."""
-    return GroupView(
-        id=int(g.id),
-        key=g.key,
-        name=g.name,
-        description=g.description,
-        contact=g.contact,
-        fields=tuple(sorted(filter(None, (g.fields or "").split(",")))),
-        areas=tuple(sorted(filter(None, (g.areas or "").split(",")))),
-        citywide=bool(g.citywide),
-        welcomes_newcomers=bool(g.welcomes_newcomers),
-        welcomes_young=bool(g.welcomes_young),
-        verified=bool(g.verified),
-        is_sample=bool(g.is_sample),
-        area_rank=rank,
-    )
-
-
-def _describe(group: Group, r: GroupRecord, now: datetime) -> None:
-    """Write a record's details (not its fields and areas: ``_replace_codes``) on a group."""
-    group.name, group.description, group.contact = r.name, r.description, r.contact
-    group.citywide = r.citywide
-    group.area_mask = area_bits(r.areas)
-    group.welcomes_newcomers = r.welcomes_newcomers
-    group.welcomes_young = r.welcomes_young
-    group.verified, group.updated_at = r.verified, now
-
-
-def _replace_codes(
-    s: Session, groups: list[tuple[Group, GroupRecord]], known_ids: list[int]
-) -> None:
-    """The groups' field and area codes as their records give them (``known_ids``: groups
-    that had codes before, cleared first)."""
-    for chunk in _chunks(known_ids):
-        s.execute(delete(GroupField).where(col(GroupField.group_id).in_(chunk)))
-        s.execute(delete(GroupArea).where(col(GroupArea.group_id).in_(chunk)))
-    s.add_all(
-        GroupField(group_id=int(g.id or 0), field=f)
-        for g, r in groups
-        for f in dict.fromkeys(r.fields)
-    )
-    s.add_all(
-        GroupArea(group_id=int(g.id or 0), area=a)
-        for g, r in groups
-        for a in dict.fromkeys(r.areas)
-    )
-
-
 class Store(
+    GroupQueries,
+    GroupListQueries,
     RepresentativeQueries,
     CallQueries,
     SignUpQueries,
@@ -303,6 +98,8 @@ class Store(
     InboxQueries,
     ForgetQueries,
     RetentionQueries,
+    AuditQueries,
+    UnansweredQueries,
 ):
     """Data access for the bot; construct it with an engine whose schema is migrated."""
 
@@ -580,9 +377,11 @@ class Store(
             return list(s.exec(stmt).all())
 
     def count_users(self) -> int:
-        """How many users have ever written (for health and dashboards)."""
+        """How many users have ever written (for health and dashboards); the demo's sample
+        people (``storage.samples``) never did."""
         with self.session() as s:
-            return int(s.exec(select(func.count()).select_from(User)).one())
+            stmt = select(func.count()).select_from(User)
+            return int(s.exec(stmt.where(col(User.platform) != SAMPLE_PLATFORM)).one())
 
     def ping(self) -> datetime:
         """A round trip to the database (a read)."""
@@ -617,170 +416,3 @@ class Store(
             row = s.get(AppSecret, name) or AppSecret(name=name, value=value)
             row.value = value
             s.add(row)
-
-    # the group directory ------------------------------------------------------------------
-
-    def import_groups(self, records: list[GroupRecord], *, sample: bool = False) -> ImportSummary:
-        """Upsert ``records`` by key in one transaction: a new key adds a group, a known key
-        replaces that group's details with the record's (the summary names them). Nothing
-        else changes: no group is removed, the sample directory included.
-
-        A record of a real import (``sample=False``) is a real group, also when its key was
-        a sample's.
-        """
-        with self.session() as s:
-            existing: dict[str, Group] = {}
-            for chunk in _chunks([r.key for r in records]):
-                existing.update(
-                    (g.key, g) for g in s.exec(select(Group).where(col(Group.key).in_(chunk)))
-                )
-            now = utcnow()
-            groups: list[tuple[Group, GroupRecord]] = []
-            for r in records:
-                group = existing.get(r.key) or Group(key=r.key, name=r.name)
-                _describe(group, r, now)
-                group.is_sample = sample
-                groups.append((group, r))
-            s.add_all(g for g, _ in groups)
-            s.flush()  # one batched INSERT for the new ones; ids assigned
-            _replace_codes(s, groups, [int(g.id or 0) for g in existing.values()])
-            samples_left = int(
-                s.exec(select(func.count()).select_from(Group).where(col(Group.is_sample))).one()
-            )
-        return ImportSummary(
-            created=len(records) - len(existing),
-            updated=len(existing),
-            updated_keys=tuple(sorted(existing)),
-            samples_left=samples_left,
-        )
-
-    def add_group(self, record: GroupRecord) -> int | None:
-        """A new group (the console's 「団体を追加」); its id, or None when a group already has
-        the key: then nothing is changed (editing that group is the way to change it)."""
-        try:
-            with self.session() as s:
-                taken = s.exec(select(Group.id).where(col(Group.key) == record.key)).first()
-                if taken is not None:
-                    return None
-                group = Group(key=record.key, name=record.name)
-                _describe(group, record, utcnow())
-                s.add(group)
-                s.flush()  # a concurrent add of the same key fails here (the unique key)
-                _replace_codes(s, [(group, record)], [])
-                return int(group.id or 0)
-        except IntegrityError:
-            return None
-
-    def update_group(self, group_id: int, record: GroupRecord) -> bool:
-        """Replace one group's details with ``record``'s; its key and whether it is a sample
-        stay as they are. False when there is no such group."""
-        with self.session() as s:
-            group = s.get(Group, group_id)
-            if group is None:
-                return False
-            _describe(group, record, utcnow())
-            s.add(group)
-            _replace_codes(s, [(group, record)], [group_id])
-            return True
-
-    def set_group_verified(self, group_id: int, verified: bool) -> bool:
-        """Mark a group checked by the center (shown to residents) or not. False: no group."""
-        with self.session() as s:
-            group = s.get(Group, group_id)
-            if group is None:
-                return False
-            group.verified, group.updated_at = verified, utcnow()
-            s.add(group)
-            return True
-
-    def count_groups(self, *, include_samples: bool = True) -> int:
-        """How many groups the directory holds."""
-        with self.session() as s:
-            stmt = select(func.count()).select_from(Group)
-            if not include_samples:
-                stmt = stmt.where(col(Group.is_sample).is_(False))
-            return int(s.exec(stmt).one())
-
-    def find_groups(
-        self,
-        field: str | None,
-        area: str | None,
-        neighbours: tuple[str, ...] = (),
-        *,
-        limit: int = 5,
-        offset: int = 0,
-    ) -> tuple[list[GroupView], int]:
-        """Verified groups ranked for a resident: field, then same / neighbouring area /
-        citywide / elsewhere, newcomers welcome first. Returns one page and the total."""
-        ranked = _ranked_groups(field is not None, area is not None)
-        params = {
-            "field": field,
-            "same": area_bits([area]) if area else 0,
-            "near": area_bits(list(neighbours)),
-            "limit": limit,
-            "offset": offset,
-        }
-        with self._turn_connection() as c:  # a read: autocommit on PostgreSQL
-            rows = c.execute(_ranked_page(field is not None, area is not None), params).all()
-            if rows:
-                total = int(rows[0].total)
-            elif offset:  # paged past the end: the window count came back empty
-                count = core_select(func.count()).select_from(
-                    ranked.limit(None).offset(None).subquery()
-                )
-                total = int(c.execute(count, params).scalar_one())
-            else:
-                total = 0
-        return [_view(r, int(r.area_rank)) for r in rows], total
-
-    def get_group(self, group_id: int) -> GroupView | None:
-        """One group, whatever its status (staff and detail views)."""
-        with self.reading() as s:
-            views = self._group_views(s, [(group_id, 3)])
-        return views[0] if views else None
-
-    def group_by_key(self, key: str) -> GroupView | None:
-        """The group with this directory key, whatever its status."""
-        with self.reading() as s:
-            found = s.exec(select(Group.id).where(col(Group.key) == key)).first()
-            views = self._group_views(s, [(int(found), 3)]) if found is not None else []
-        return views[0] if views else None
-
-    def all_groups(self, *, include_samples: bool = False) -> list[GroupView]:
-        """Every group, ordered by key (export)."""
-        with self.session() as s:
-            stmt = select(Group.id).order_by(col(Group.key))
-            if not include_samples:
-                stmt = stmt.where(col(Group.is_sample).is_(False))
-            ids = [(int(i or 0), 3) for i in s.exec(stmt).all()]
-            # Chunked: a directory may hold more ids than one IN list should carry.
-            return [
-                v
-                for n in range(0, len(ids), 1000)
-                for v in self._group_views(s, ids[n : n + 1000])
-            ]
-
-    @staticmethod
-    def _group_views(c: Session | Connection, ranked: list[tuple[int, int]]) -> list[GroupView]:
-        if not ranked:
-            return []
-        rows = c.execute(_GROUP_DETAILS, {"ids": [i for i, _ in ranked]}).all()
-        groups = {int(r.id): r for r in rows}
-        return [_view(groups[gid], rank) for gid, rank in ranked if gid in groups]
-
-    def field_counts(self, area: str | None = None) -> list[tuple[str, int]]:
-        """Verified groups per field (in ``area``, or citywide ones, when given), most first."""
-        with self.session() as s:
-            stmt = (
-                select(col(GroupField.field), func.count(func.distinct(col(Group.id))))
-                .join(Group, col(Group.id) == col(GroupField.group_id))
-                .where(col(Group.verified))
-            )
-            if area:
-                stmt = stmt.outerjoin(GroupArea, col(GroupArea.group_id) == col(Group.id)).where(
-                    (col(GroupArea.area) == area) | col(Group.citywide)
-                )
-            stmt = stmt.group_by(col(GroupField.field)).order_by(
-                func.count(func.distinct(col(Group.id))).desc(), col(GroupField.field)
-            )
-            return [(str(f), int(n)) for f, n in s.exec(stmt).all()]

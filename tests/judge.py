@@ -78,8 +78,13 @@ def read_tsv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
+# Dashes and tildes a reader takes for one another (【Ⅱ—ア】 and 【Ⅱ-ア】, ３～５年 and 3〜5年).
+_SAME_MARK = str.maketrans({"—": "-", "–": "-", "‐": "-", "−": "-", "〜": "~"})
+
+
 def _squash(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).replace(",", "")
+    folded = unicodedata.normalize("NFKC", text).translate(_SAME_MARK)
+    return "".join(folded.split()).replace(",", "")
 
 
 def _ask(conversation: Conversation, user: str, text: str) -> Reply:

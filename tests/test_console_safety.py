@@ -33,6 +33,7 @@ from tests.helpers import in_threads, told
 from tests.test_admin import PASSWORD, AiohttpClient, conv, csrf_of, sign_in
 
 SAMPLES = 42  # rows of knowledge/sample_groups.csv
+SAMPLE_CALLS, SAMPLE_SIGN_UPS = 6, 8  # knowledge/sample_calls.toml: the demo's calls, sign-ups
 
 
 @pytest.fixture
@@ -135,7 +136,7 @@ async def test_adding_one_group_keeps_every_sample(client: TestClient) -> None:
     assert status == 303
     assert _samples(store) == SAMPLES
     after = (_count(store, RecruitmentCall), _count(store, SignUp), _count(store, Representative))
-    assert after == before == (2, 3, 2)
+    assert after == before == (2 + SAMPLE_CALLS, 3 + SAMPLE_SIGN_UPS, 2)
     assert [g.key for g in store.all_groups()] == ["real-1"]
     # Verifying or editing a group is no reason to drop the samples either.
     real = store.all_groups()[0]
@@ -151,7 +152,7 @@ async def test_adding_one_group_keeps_every_sample(client: TestClient) -> None:
     assert edited is not None
     assert (edited.name, edited.is_sample) == ("名前を直したサンプル（サンプル）", True)
     assert _samples(store) == SAMPLES
-    assert _count(store, SignUp) == 3
+    assert _count(store, SignUp) == 3 + SAMPLE_SIGN_UPS
     assert not any(told(store, u) for u in (_user(store, "Uvol-a"), _user(store, "Uvol-b")))
 
 
@@ -190,7 +191,7 @@ async def test_csv_import_keeps_the_samples_and_says_what_it_updated(client: Tes
     html = await response.text()
     assert response.status == 200
     assert _samples(store) == SAMPLES
-    assert _count(store, SignUp) == 3
+    assert _count(store, SignUp) == 3 + SAMPLE_SIGN_UPS
     assert w("groups", "import_done", created=1, updated=1, encoding="utf-8") in html
     assert "real-1" in html  # the group whose details the file replaced is named
     assert w("groups", "import_samples_kept", n=SAMPLES) in html
@@ -213,8 +214,10 @@ async def test_removing_the_samples_is_asked_counted_told_and_logged(
     confirm = await client.get("/admin/groups/samples")
     assert confirm.status == 200
     html = await confirm.text()
-    for key, n in (("count_groups", SAMPLES), ("count_calls", 2), ("count_sign_ups", 3),
-                   ("count_links", 2), ("count_people", 3)):  # fmt: skip
+    # The sample people's sign-ups go too, and nobody is told about them (3 real people).
+    for key, n in (("count_groups", SAMPLES), ("count_calls", 2 + SAMPLE_CALLS),
+                   ("count_sign_ups", 3 + SAMPLE_SIGN_UPS), ("count_links", 2),
+                   ("count_people", 3)):  # fmt: skip
         assert w("samples", key, n=n) in html, key
     assert _samples(store) == SAMPLES  # looking changes nothing
 
@@ -247,8 +250,9 @@ async def test_removing_the_samples_is_asked_counted_told_and_logged(
         entry = s.exec(select(AuditEntry).where(col(AuditEntry.action) == "samples_removed")).one()
     assert entry.actor == "staff1"
     assert entry.detail == w(
-        "samples", "audit", groups=SAMPLES, calls=2, sign_ups=3, links=2, people=3
-    )
+        "samples", "audit", groups=SAMPLES, calls=2 + SAMPLE_CALLS,
+        sign_ups=3 + SAMPLE_SIGN_UPS, links=2, people=3,
+    )  # fmt: skip
     groups_page = await (await client.get("/admin/groups")).text()
     assert 'href="/admin/groups/samples"' not in groups_page
 

@@ -230,10 +230,10 @@ async def test_worker_push_is_idempotent_with_the_retry_key(
 
 
 async def test_rich_menu_setup(bot: TestClient, fake: tuple[FakeLine, str]) -> None:
-    from bot.richmenu import draw, menu_items
+    from bot.richmenu import image, menu_items
 
     channel: LineChannel = bot.server.app[channels_key]["line"]
-    menu_id = await channel.setup_rich_menu(draw(), menu_items())
+    menu_id = await channel.setup_rich_menu(image(), menu_items())
     assert fake[0].default_rich_menu == menu_id
     areas = fake[0].rich_menus[menu_id]["areas"]
     assert [a["action"]["data"] for a in areas] == ["menu", "gs", "ol", "mine", "rc:new", "help"]
@@ -347,6 +347,63 @@ async def test_setup_richmenu_command(fake: tuple[FakeLine, str], tmp_path: Path
     store.close()
     assert rep_menu in fake[0].rich_menu_images  # made, with its image, for representatives
     assert rep_menu != fake[0].default_rich_menu
+    # Without --font, exactly the kept Japanese images go up (no font needed on the machine).
+    from bot.richmenu import asset
+
+    uploaded = fake[0].rich_menu_images
+    assert uploaded[fake[0].default_rich_menu] == asset("resident").read_bytes()
+    assert uploaded[rep_menu] == asset("representative").read_bytes()
+
+
+@pytest.mark.parametrize("menu", ["resident", "representative"])
+def test_the_kept_rich_menu_images_are_japanese_and_show_todays_words(menu: str) -> None:
+    import io
+
+    from PIL import Image
+
+    from bot.richmenu import asset, drawn_from, tiles, words_hash
+
+    png = asset(menu).read_bytes()
+    assert len(png) <= 1024 * 1024  # LINE's limit for a rich menu image
+    with Image.open(io.BytesIO(png)) as img:
+        assert (img.format, img.size) == ("PNG", (2500, 1686))
+    # Drawn with a Japanese font from knowledge/richmenu.toml as it is now: after a change of
+    # the words, `python -m bot line draw-richmenu` must be run (an English-only image, drawn
+    # without a Japanese font, carries no hash at all).
+    assert drawn_from(png) == words_hash(menu), "run: python -m bot line draw-richmenu"
+    labels = [t.label for t in tiles(menu)]
+    assert {"予約確認", "ヘルプ", "質問する", "ボランティアをさがす"} <= set(labels)
+    if menu == "representative":
+        assert labels[:2] == ["募集する", "自分の募集"]
+    else:
+        assert "団体をさがす" in labels
+    for tile in tiles(menu):  # white words on every tile: WCAG AA contrast (4.5:1) at least
+        assert _contrast_with_white(tile.colour) >= 4.5, tile
+
+
+def _contrast_with_white(colour: str) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
+    return 1.05 / (luminance + 0.05)
+
+
+def test_draw_richmenu_draws_both_menus_with_a_japanese_font(tmp_path: Path) -> None:
+    from bot.cli import main
+    from bot.richmenu import drawn_from, japanese_font, words_hash
+
+    # A font that is not there is refused: the kept images must carry the Japanese words.
+    assert main(["line", "draw-richmenu", "--font", str(tmp_path / "none.ttf")]) == 2
+    assert not list(tmp_path.glob("*.png"))
+    font = japanese_font()
+    if font is None:
+        pytest.skip("no Japanese font on this machine (Debian: apt-get install fonts-noto-cjk)")
+    assert main(["line", "draw-richmenu", "--font", font, "--out", str(tmp_path)]) == 0
+    for menu in ("resident", "representative"):
+        assert drawn_from((tmp_path / f"{menu}.png").read_bytes()) == words_hash(menu)
 
 
 async def test_broadcast_goes_out_as_multicasts_of_500(
@@ -454,6 +511,20 @@ async def test_loading_animations_never_hold_more_than_a_few_requests(
     assert len(sent) == len(users)
     assert 1 <= fake[0].most_loading_in_flight <= line_adapter.MAX_LOADING_REQUESTS
     assert len(fake[0].loading) < len(users)
+
+
+async def test_the_loading_cap_holds_when_many_timers_fire_in_one_loop_iteration(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    """On a busy machine the LOADING_AFTER timers of many users fire in the same loop
+    iteration, before any request has started: each must still see the ones before it."""
+    channel = bot.server.app[channels_key]["line"]
+    fake[0].loading_delay = 0.5
+    for n in range(10):
+        channel._loading_for(f"Utick{n}")  # what ten timers due at once do
+    await asyncio.sleep(1.5)
+    assert len(fake[0].loading) == line_adapter.MAX_LOADING_REQUESTS
+    assert channel._loading_requests == 0
 
 
 async def test_a_quick_answer_shows_no_loading_animation(

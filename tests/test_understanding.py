@@ -243,6 +243,37 @@ def test_commands_in_the_users_own_words(
     assert say(conversation, text).intent == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("予約した活動の一覧を見たい", "my_sign_ups"),  # a thing and an action, apart
+        ("エントリーしたのってどれだっけ", "my_sign_ups"),
+        ("わたしのよやくをみせて", "my_sign_ups"),  # kana, read with our words
+        ("アカウントを削除したい", "delete_data"),
+        ("わたしのでーたをけして", "delete_data"),
+        ("センターの人に電話でつないでほしい", "contact_center"),
+        ("このボットではどんなことができますか", "help"),
+    ],
+)
+def test_a_command_said_as_a_thing_and_an_action(
+    conversation: Conversation, text: str, intent: str
+) -> None:
+    assert say(conversation, text).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("申し込みの方法を教えて", "my_sign_ups"),  # how to sign up is not the list
+        ("団体の登録を削除したい", "delete_data"),  # a group's entry, not my data
+    ],
+)
+def test_a_thing_and_an_action_that_mean_something_else(
+    conversation: Conversation, text: str, intent: str
+) -> None:
+    assert say(conversation, text).intent != intent
+
+
 def test_a_question_about_cancelling_is_not_the_command(conversation: Conversation) -> None:
     assert say(conversation, "キャンセル料はかかる？").intent != "cancel_sign_up"
 

@@ -55,3 +55,43 @@ async def test_healthz(aiohttp_client: object, tmp_path: Path) -> None:
     res = await client.get("/healthz")
     assert res.status == 200
     assert (await res.json())["status"] == "ok"
+
+
+async def test_the_last_reply_comes_back_after_a_reload(
+    aiohttp_client: object, tmp_path: Path
+) -> None:
+    client = await _client(aiohttp_client, tmp_path)
+    nobody = await client.get("/api/last-reply")  # no cookie: nobody to look up
+    assert nobody.status == 200
+    assert await nobody.json() == {"reply": None}
+    await client.get("/")  # the page sets the person's cookie
+    assert await (await client.get("/api/last-reply")).json() == {"reply": None}  # nothing said
+    asked = await (await client.post("/api/chat", json={"payload": "gs"})).json()
+    assert asked["choices"]  # 分野を選んでください, with a button per field
+    again = await client.get("/api/last-reply")
+    assert again.headers["Cache-Control"] == "no-store"
+    shown = (await again.json())["reply"]
+    assert shown["message"] == asked["message"]
+    assert shown["choices"] == asked["choices"]
+    # the form goes on from the restored buttons, and the newest reply is the one kept
+    tapped = await (await client.post("/api/chat", json=asked["choices"][0])).json()
+    assert (await (await client.get("/api/last-reply")).json())["reply"]["message"] == (
+        tapped["message"]
+    )
+    client.session.cookie_jar.clear()  # a stranger (no cookie, or a forged one) gets nothing
+    forged = {"tsunagaru_chat": "0" * 32 + "." + "0" * 64}
+    assert await (await client.get("/api/last-reply", cookies=forged)).json() == {"reply": None}
+
+
+async def test_page_words_and_favicon(aiohttp_client: object, tmp_path: Path) -> None:
+    from knowledge.messages import Messages
+
+    client = await _client(aiohttp_client, tmp_path)
+    words = await (await client.get("/api/words")).json()
+    messages = Messages.load()
+    assert words == {lang: {"typing": messages.get("web_typing", lang)} for lang in ("ja", "en")}
+    icon = await client.get("/favicon.ico")
+    assert icon.status == 200
+    assert icon.content_type == "image/svg+xml"
+    assert (await icon.read()).startswith(b"<svg")
+    assert "default-src 'self'" in icon.headers["Content-Security-Policy"]

@@ -47,6 +47,7 @@ from linebot.v3.webhooks import (
 
 from bot.adapters.inbox import InboxDrainer
 from bot.adapters.lanes import UserLanes
+from bot.adapters.line_profile import ProfileNames
 from bot.security import check_json_depth
 from bot.worker import DeliveryError
 from intents.conversation import Conversation
@@ -107,7 +108,9 @@ def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
 LineMessage = dict[str, Any]
 
 
-def _postback(choice: Choice) -> dict[str, str]:
+def _action(choice: Choice) -> dict[str, str]:
+    if choice.url:  # a link opens in LINE's browser (a uri action: quick replies allow it too)
+        return {"type": "uri", "label": choice.label, "uri": choice.url}
     return {
         "type": "postback",
         "label": choice.label,
@@ -144,7 +147,7 @@ def _bubble(card: Card) -> dict[str, Any]:
             "contents": [
                 {
                     "type": "button",
-                    "action": _postback(b),
+                    "action": _action(b),
                     "style": "primary" if i == 0 else "secondary",
                     "height": "sm",
                 }
@@ -178,8 +181,7 @@ def render(reply: Reply) -> list[LineMessage]:
     if reply.choices:
         messages[-1]["quickReply"] = {
             "items": [
-                {"type": "action", "action": _postback(c)}
-                for c in reply.choices[:MAX_QUICK_REPLIES]
+                {"type": "action", "action": _action(c)} for c in reply.choices[:MAX_QUICK_REPLIES]
             ]
         }
     return messages
@@ -190,7 +192,7 @@ def render_body(body: dict[str, Any]) -> list[LineMessage]:
     (``{"line_messages"}``), or a notice's ``{"text", "choices"}`` rendered."""
     if "line_messages" in body:
         return list(body["line_messages"])
-    choices = [Choice(c["label"], c["payload"]) for c in body.get("choices", [])]
+    choices = [Choice.from_dict(c) for c in body.get("choices", [])]
     return render(Reply(str(body.get("text", "")), "notice", choices=choices))
 
 
@@ -213,6 +215,7 @@ class LineChannel:
         self._inbox: InboxDrainer | None = None
         self._loading_until: dict[str, float] = {}  # user → loop time the animation ends
         self._loading_requests = 0  # loading animation requests on their way
+        self._names = ProfileNames()  # representatives' display names, for the console
 
     # --- lifecycle (called from the app's cleanup_ctx, inside the running loop) --------------
 
@@ -321,6 +324,22 @@ class LineChannel:
             await self._send(body.get("reply_token"), user_id, render(reply), event.event_id)
             if reply.rich_menu:
                 await self.switch_menu(user_id, reply.rich_menu)
+            if reply.rich_menu == "representative":  # just linked to a group
+                await self._remember_name(user_id)
+
+    async def _remember_name(self, user_id: str) -> None:
+        """Keep a new representative's LINE display name for the console (best effort: the
+        console names them by their id's end without it)."""
+        if self._session is None:
+            return
+        name = await self._names.get(self._session, self.api_base, user_id, self._proxy)
+        if name is None:
+            return
+        try:
+            store = self.conversation.store
+            await asyncio.to_thread(store.set_display_name, PLATFORM, user_id, name)
+        except Exception:
+            log.warning("a representative's name was not kept", exc_info=True)
 
     async def _resend(self, reply_token: str | None, user_id: str, event_id: str) -> None:
         """Send again the kept reply of an event whose turn had committed when its process
@@ -357,11 +376,14 @@ class LineChannel:
         if len(self._loading_until) > MAX_LOADING_USERS:  # forget the expired ones
             self._loading_until = {u: t for u, t in self._loading_until.items() if t > now}
         self._loading_until[user_id] = now + LOADING_SECONDS
+        # Counted now, not when the task first runs: timers that fire in the same loop
+        # iteration would each see room and all be spawned (CI saw 5 of 4 on a busy machine).
+        self._loading_requests += 1
         self._spawn(self._show_loading(user_id))
 
     async def _show_loading(self, user_id: str) -> None:
-        """LINE's typing indicator, for 5 s or until our reply arrives."""
-        self._loading_requests += 1
+        """LINE's typing indicator, for 5 s or until our reply arrives; the caller counted
+        it in ``_loading_requests``."""
         try:
             body = {"chatId": user_id, "loadingSeconds": LOADING_SECONDS}
             await self._post("/v2/bot/chat/loading/start", body)

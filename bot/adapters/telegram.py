@@ -84,6 +84,8 @@ def render(reply: Reply) -> list[tuple[str, InlineKeyboardMarkup | None]]:
 
 
 def _button(choice: Choice, prefix: str = "") -> InlineKeyboardButton:
+    if choice.url:  # a link: Telegram opens it, nothing comes back
+        return InlineKeyboardButton(prefix + choice.label, url=choice.url)
     return InlineKeyboardButton(prefix + choice.label, callback_data=choice.payload)
 
 
@@ -185,6 +187,7 @@ class TelegramChannel:
                 payload=query.data,
                 locale=_locale(query.from_user),
                 event_id=event_id,
+                display_name=_display_name(query.from_user),
             )
         else:
             message = update.message
@@ -192,7 +195,9 @@ class TelegramChannel:
                 return  # this bot talks one to one
             chat_id = message.chat.id
             inbound = _inbound(message.text, str(message.from_user.id), _locale(message.from_user))
-            inbound = dataclasses.replace(inbound, event_id=event_id)
+            inbound = dataclasses.replace(
+                inbound, event_id=event_id, display_name=_display_name(message.from_user)
+            )
         # The turn claims the update id in its first transaction: a repeat stops there.
         try:
             reply = await self._lanes.run(inbound)
@@ -215,6 +220,20 @@ class TelegramChannel:
                 await self._keep_for_later(inbound.user_id, reply)
             else:
                 log.warning("Telegram refused a reply: %s", exc)
+        if reply.rich_menu == "representative":  # just linked to a group: keep their name
+            await self._remember_name(inbound)
+
+    async def _remember_name(self, inbound: Inbound) -> None:
+        """Keep a new representative's Telegram name for the console (best effort)."""
+        if not inbound.display_name:
+            return
+        store = self.conversation.store
+        try:
+            await asyncio.to_thread(
+                store.set_display_name, PLATFORM, inbound.user_id, inbound.display_name
+            )
+        except Exception:
+            log.warning("a representative's name was not kept", exc_info=True)
 
     async def _send(self, chat_id: int | str, reply: Reply) -> None:
         for text, keyboard in render(reply):
@@ -237,7 +256,7 @@ class TelegramChannel:
     async def _keep_for_later(self, user_id: str, reply: Reply) -> None:
         body = {
             "text": reply.as_plain_text() if reply.cards else reply.text,
-            "choices": [{"label": c.label, "payload": c.payload} for c in reply.buttons()],
+            "choices": [c.as_dict() for c in reply.buttons(links=True)],
         }
         kept = json.dumps(body, ensure_ascii=False)
         store = self.conversation.store
@@ -246,7 +265,7 @@ class TelegramChannel:
 
     async def push(self, platform_user_id: str, body: dict[str, Any], retry_key: str) -> None:
         """The worker's sender (a private chat's id is the user's id)."""
-        choices = [Choice(c["label"], c["payload"]) for c in body.get("choices", [])]
+        choices = [Choice.from_dict(c) for c in body.get("choices", [])]
         await self._send(
             platform_user_id, Reply(str(body.get("text", "")), "notice", choices=choices)
         )
@@ -263,6 +282,15 @@ class TelegramChannel:
 
 def _locale(user: Any) -> str:
     return str(getattr(user, "language_code", None) or "ja")
+
+
+def _display_name(user: Any) -> str | None:
+    """「Hanako Yamada (@hanako)」 from a Telegram user's first and last name and username."""
+    name = " ".join(p for p in (user.first_name, user.last_name) if p)
+    handle = f"@{user.username}" if user.username else ""
+    if name and handle:
+        return f"{name} ({handle})"
+    return name or handle or None
 
 
 def _inbound(text: str | None, user_id: str, locale: str) -> Inbound:

@@ -2,6 +2,10 @@
 
 ``POST /api/chat`` takes ``application/json`` only: ``{"text"}`` or ``{"payload"}`` (and
 optionally ``"locale"``), and answers with :meth:`intents.types.Reply.to_dict`.
+``GET /api/last-reply`` gives the page, after a reload, the last reply the person got while it
+still offers buttons (a form waiting for a tap); ``GET /api/words`` the page's own words
+from ``knowledge/messages.toml``; ``/favicon.ico`` the icon. ``GET /calendar/<token>.ics`` is
+a confirmed sign-up's 「カレンダーに追加」 file (``bot/calendar.py``).
 
 Who is writing is the server's word, never the client's: a random id in a signed cookie
 (HMAC-SHA256 with a key every process shares, ``HttpOnly``, ``SameSite=Lax``, ``Secure`` over
@@ -27,10 +31,14 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import calendar
 from bot.adapters.ratelimit import ChatLimits
 from bot.security import edge_key, loads_json
+from intents.calendar_links import calendar_entry, calendar_sign_up
 from intents.conversation import Conversation
-from intents.types import Inbound
+from intents.types import Choice, Inbound, Reply
+from knowledge.messages import LANGUAGES
+from storage.call_changes import TAKES_PLACE
 
 PLATFORM = "web"
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -38,9 +46,12 @@ MAX_BODY = 64 * 1024
 COOKIE = "tsunagaru_chat"
 COOKIE_SECONDS = 365 * 24 * 3600  # the person stays the same person (their sign-ups) a year
 _COOKIE_VALUE = re.compile(r"^([0-9a-f]{32})\.([0-9a-f]{64})$")
+PAGE_WORDS = {"typing": "web_typing"}  # the page's name for a word -> its messages.toml key
+PRIVATE = {"Cache-Control": "no-store"}  # one person's conversation: never from a cache
 
 conversation_key = web.AppKey("conversation", Conversation)
 cookie_key = web.AppKey("web_chat_cookie_key", str)
+calendar_key = web.AppKey("calendar_key", str)
 limits_key = web.AppKey("web_chat_limits", ChatLimits)
 
 
@@ -125,10 +136,81 @@ async def chat_api(request: web.Request) -> web.Response:
             allow_sign_up=partial(limits.sign_up, person, address),
         )  # fmt: skip
         reply = await asyncio.to_thread(request.app[conversation_key].handle, inbound)
-        response = web.json_response(reply.to_dict(), dumps=_dumps)
+        response = web.json_response(_shown(request, reply), dumps=_dumps)
     if new:
         _set_cookie(request, response, person)
     return response
+
+
+async def last_reply(request: web.Request) -> web.Response:
+    """``{"reply": …}``: the last reply the cookie's person got, as ``POST /api/chat`` gave it
+    (without the notices, shown then), while it has buttons; else ``{"reply": null}``."""
+    person = read_cookie(request.app[cookie_key], request.cookies.get(COOKIE))
+    found = None
+    if person is not None:
+        conversation = request.app[conversation_key]
+        found = await asyncio.to_thread(conversation.last_reply, PLATFORM, person)
+    shown = None
+    if found is not None and found.buttons():
+        found.notices.clear()
+        shown = _shown(request, found)
+    return web.json_response({"reply": shown}, headers=PRIVATE, dumps=_dumps)
+
+
+async def page_words(request: web.Request) -> web.Response:
+    """The page's words in every language: ``{"ja": {"typing": …}, "en": {…}}``."""
+    words = {
+        lang: {name: _words(request, key, lang) for name, key in PAGE_WORDS.items()}
+        for lang in LANGUAGES
+    }
+    return web.json_response(words, dumps=_dumps)
+
+
+async def favicon(request: web.Request) -> web.FileResponse:
+    """``/favicon.ico``, which browsers ask for on their own: the page's icon (SVG)."""
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Cache-Control": "max-age=86400"})
+
+
+# --- 「カレンダーに追加」: an .ics download here (the other platforms link to Google) ---
+
+
+def _shown(request: web.Request, reply: Reply) -> dict[str, Any]:
+    """The reply as the page gets it: a calendar link becomes this server's ``.ics`` link."""
+    shown = reply.to_dict()
+    key = request.app[calendar_key]
+    every = [*shown["choices"], *(b for card in shown["cards"] for b in card["buttons"])]
+    for choice in every:
+        sign_up_id = calendar_sign_up(Choice.from_dict(choice)) if "url" in choice else None
+        if sign_up_id is not None:  # relative: the page and the file come from this server
+            choice["url"] = f"/calendar/{calendar.token(key, sign_up_id)}.ics"
+    return shown
+
+
+async def calendar_file(request: web.Request) -> web.Response:
+    """``GET /calendar/<token>.ics``: a confirmed sign-up as an iCalendar event; 404 for a
+    token that is not ours (or a sign-up deleted), 410 once it is cancelled or the call is
+    called off (``bot/calendar.py`` says why not an event with STATUS:CANCELLED)."""
+    conversation = request.app[conversation_key]
+    locale = conversation.messages.language(request.headers.get("Accept-Language", "ja"))
+    key = request.app[calendar_key]
+    sign_up_id = calendar.read_token(key, request.match_info["token"])
+    found = None
+    if sign_up_id is not None:
+        found = await asyncio.to_thread(conversation.store.sign_up_view, sign_up_id)
+    if found is None:
+        return _text(404, _words(request, "calendar_unknown", locale))
+    if found.status != "confirmed" or found.call.status not in TAKES_PLACE:
+        return _text(410, _words(request, "calendar_gone", locale))
+    entry = calendar_entry(conversation.messages, locale, found.call)
+    body = calendar.ics(entry, calendar.uid(key, found.id), conversation.clock())
+    return web.Response(
+        text=body, content_type="text/calendar", charset="utf-8",
+        headers={**PRIVATE, "Content-Disposition": 'attachment; filename="tsunagaru.ics"'},
+    )  # fmt: skip
+
+
+def _text(status: int, said: str) -> web.Response:
+    return web.Response(status=status, text=said, content_type="text/plain", headers=PRIVATE)
 
 
 def _dumps(value: object) -> str:
@@ -139,6 +221,7 @@ async def keys(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``, after the database is open: the cookie key every process shares."""
     store = app[conversation_key].store
     app[cookie_key] = await asyncio.to_thread(store.shared_secret, "webchat")
+    app[calendar_key] = await asyncio.to_thread(store.shared_secret, "calendar")
     yield
 
 
@@ -148,4 +231,8 @@ def add_routes(app: web.Application) -> None:
     app[limits_key] = ChatLimits()
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat", chat_api)
+    app.router.add_get(r"/calendar/{token:[0-9]{1,18}-[0-9a-f]{32}}.ics", calendar_file)
+    app.router.add_get("/api/last-reply", last_reply)
+    app.router.add_get("/api/words", page_words)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", STATIC, show_index=False)

@@ -1,4 +1,5 @@
-"""HTML for the console: one layout, escaping everywhere, and small inline-SVG charts.
+"""HTML for the console: one layout, escaping everywhere, tables that read on a phone, bar
+charts, form fields with their errors, paging and error pages.
 
 Everything a user (resident, group, staff) wrote goes through :func:`e`. No external CDN: the
 CSS is served by the app, the charts are inline SVG.
@@ -6,8 +7,10 @@ CSS is served by the app, the charts are inline SVG.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from html import escape
+from urllib.parse import urlencode, urlsplit
 
 from bot.admin.words import w
 
@@ -61,42 +64,150 @@ def csrf_field(token: str) -> str:
 
 
 def table(headers: Iterable[str], rows: Iterable[Iterable[str]], caption: str = "") -> str:
-    """A table; cells are HTML already (escape what users wrote before passing it)."""
-    head = "".join(f'<th scope="col">{e(h)}</th>' for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    """A table; cells are HTML already (escape what users wrote before passing it).
+
+    On a phone (admin.css) each row becomes a block and each cell shows its column's name
+    from ``data-label`` above its value, so no column is squeezed to a character's width."""
+    names = list(headers)
+    head = "".join(f'<th scope="col">{e(h)}</th>' for h in names)
+    labels = [f' data-label="{e(h)}"' if h else "" for h in names]
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{labels[i] if i < len(labels) else ''}>{c}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
     cap = f"<caption>{e(caption)}</caption>" if caption else ""
-    return f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
-
-
-def bar_chart(points: list[tuple[str, int]], label: str) -> str:
-    """A small bar chart as inline SVG, with a text alternative for screen readers."""
-    if not points:
-        return f"<p>{e(w('layout', 'no_data'))}</p>"
-    width, height, pad = 640, 180, 24
-    top = max(n for _, n in points) or 1
-    bar = min((width - pad) / len(points), 60.0)
-    bars = []
-    for i, (name, n) in enumerate(points):
-        h = (height - 2 * pad) * n / top
-        x = pad + i * bar
-        y = height - pad - h
-        bars.append(
-            f'<rect x="{x + 2:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" height="{h:.1f}" fill="#0b6e4f">'
-            f"<title>{e(name)}: {n}</title></rect>"
-            f'<text x="{x + bar / 2:.1f}" y="{height - 6}" font-size="10" text-anchor="middle">'
-            f"{e(name[-5:])}</text>"
-        )
-    summary = w("layout", "chart_joiner").join(f"{name} {n}" for name, n in points)
     return (
-        f'<figure><svg viewBox="0 0 {width} {height}" role="img" aria-label="{e(label)}: {e(summary)}">'
-        + "".join(bars)
-        + f"</svg><figcaption>{e(label)}</figcaption></figure>"
+        f'<div class="scroll"><table class="stack">{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
     )
 
 
-def options(choices: Iterable[tuple[str, str]], selected: str = "") -> str:
-    """``<option>`` elements."""
-    return "".join(
+def bar_chart(points: list[tuple[str, int]], label: str) -> str:
+    """A horizontal bar chart: one row per point with its whole label (wrapped, never cut),
+    an inline-SVG bar and the number. It is a table with a caption, so a screen reader reads
+    each label with its number; the bars are decoration (``aria-hidden``)."""
+    if not points:
+        return f"<p>{e(w('layout', 'no_data'))}</p>"
+    top = max(n for _, n in points) or 1
+    rows = "".join(
+        f'<tr><th scope="row">{e(name)}</th>'
+        '<td class="bar"><svg viewBox="0 0 100 10" preserveAspectRatio="none" '
+        'aria-hidden="true" focusable="false">'
+        f'<rect width="{max(100 * n / top, 0.5 if n else 0):.1f}" height="10"></rect></svg></td>'
+        f'<td class="num">{n:,}</td></tr>'
+        for name, n in points
+    )
+    return (
+        f'<figure class="chart"><table class="bars"><caption>{e(label)}</caption>'
+        f'<thead><tr><th scope="col">{e(w("layout", "chart_item"))}</th>'
+        f'<th scope="col"><span class="visually-hidden">{e(w("layout", "chart_bar"))}</span></th>'
+        f'<th scope="col" class="num">{e(w("layout", "chart_value"))}</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></figure>"
+    )
+
+
+def field(label: str, control: str, *, id: str, error: str = "", hint: str = "") -> str:
+    """A form control with its label, and its error (or hint) right beside it.
+
+    ``control`` is the control's HTML (``<input …>``, ``<select …>…</select>``,
+    ``<textarea …>…</textarea>``) without an ``id``: its first tag gets ``id``, and with an
+    error ``aria-invalid`` and ``aria-describedby`` pointing at the message, so a screen
+    reader reads the error with the field and the eye finds it next to it."""
+    return (
+        f'<div class="field{" invalid" if error else ""}">'
+        f'<label for="{e(id)}">{e(label)}</label>'
+        + _described(control, id, error, hint)
+        + _note(id, error, hint)
+        + "</div>"
+    )
+
+
+def fieldset(legend: str, controls: str, *, id: str, error: str = "") -> str:
+    """A group of checkboxes or radio buttons (each labelled already in ``controls``) with
+    one error beside the group (``id`` names it)."""
+    attrs = f' aria-describedby="{e(id)}-error"' if error else ""
+    return (
+        f'<fieldset id="{e(id)}" class="field{" invalid" if error else ""}"{attrs}>'
+        f"<legend>{e(legend)}</legend>{controls}{_note(id, error, '')}</fieldset>"
+    )
+
+
+def _described(control: str, id: str, error: str, hint: str) -> str:
+    extra = f' id="{e(id)}"'
+    if error:
+        extra += f' aria-invalid="true" aria-describedby="{e(id)}-error"'
+    elif hint:
+        extra += f' aria-describedby="{e(id)}-hint"'
+    return re.sub(r"^\s*<([a-zA-Z]+)", lambda m: f"<{m.group(1)}{extra}", control, count=1)
+
+
+def _note(id: str, error: str, hint: str) -> str:
+    if error:
+        return f'<p class="error" id="{e(id)}-error" role="alert">{e(error)}</p>'
+    if hint:
+        return f'<p class="hint" id="{e(id)}-hint">{e(hint)}</p>'
+    return ""
+
+
+def back_to(referer: str, host: str, here: str = "") -> str:
+    """Where an error page's 「戻る」 leads: the console page the browser came from (the
+    Referer, when it is a page of this console on this host and not this one), else the
+    dashboard. A plain link: the console's CSP runs no ``javascript:``."""
+    try:
+        came = urlsplit(referer)
+    except ValueError:
+        return "/admin/"
+    path = came.path + (f"?{came.query}" if came.query else "")
+    same_site = came.netloc == host and came.scheme in ("http", "https")
+    console = came.path.startswith("/admin/") and came.path != "/admin/login"
+    if same_site and console and path != here:
+        return path
+    return "/admin/"
+
+
+def error_body(message: str, back: str) -> str:
+    """An error page's body: what went wrong and a 「戻る」 link (see :func:`back_to`)."""
+    return (
+        f'<p class="error" role="alert">{e(message)}</p>'
+        f'<p><a class="back" href="{e(back)}">{e(w("layout", "back"))}</a></p>'
+    )
+
+
+def pager(path: str, params: Mapping[str, str], page: int, pages: int) -> str:
+    """Links to the previous and next page (``page`` counts from 1), keeping the filters."""
+    if pages <= 1:
+        return ""
+
+    def href(n: int) -> str:
+        kept = {k: v for k, v in params.items() if v}
+        return e(f"{path}?{urlencode({**kept, 'page': str(n)})}")
+
+    prev = (
+        f'<a rel="prev" href="{href(page - 1)}">{e(w("layout", "prev"))}</a>' if page > 1 else ""
+    )
+    following = (
+        f'<a rel="next" href="{href(page + 1)}">{e(w("layout", "next"))}</a>'
+        if page < pages
+        else ""
+    )
+    where = e(w("layout", "page_of", page=page, pages=pages))
+    return (
+        f'<nav class="pager" aria-label="{e(w("layout", "pages"))}">'
+        f'{prev}<span aria-current="page">{where}</span>{following}</nav>'
+    )
+
+
+def options(choices: Iterable[tuple[str, str]], selected: str = "", placeholder: str = "") -> str:
+    """``<option>`` elements; with ``placeholder`` an empty first one (「選んでください」),
+    chosen unless ``selected`` names another, so nothing is picked for the user."""
+    first = (
+        f'<option value=""{" selected" if not selected else ""}>{e(placeholder)}</option>'
+        if placeholder
+        else ""
+    )
+    return first + "".join(
         f'<option value="{e(v)}"{" selected" if v == selected else ""}>{e(label)}</option>'
         for v, label in choices
     )

@@ -1,6 +1,6 @@
-"""The 市民活動センター's console under ``/admin/``: the guard, sign-in, the dashboard,
-unanswered questions, sign-up exports and the audit log; the other pages have their own
-modules (``groups``, ``calls``, ``broadcast``, ``deliveries``, ``staff``). Every change is
+"""The 市民活動センター's console under ``/admin/``: the guard (with the error pages), sign-in,
+the dashboard and sign-up exports; the other pages have their own modules (``groups``,
+``calls``, ``unanswered``, ``broadcast``, ``deliveries``, ``staff``, ``audit``). Every change is
 written to the audit log; every word comes from ``knowledge/console.toml``
 (``bot.admin.words``)."""
 
@@ -12,13 +12,21 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
-from rapidfuzz import fuzz
 
-from bot.admin import auth, broadcast, calls, common, deliveries, groups, staff
-from bot.admin.html import bar_chart, csrf_field, e, options, page, table
+from bot.admin import (
+    audit,
+    auth,
+    broadcast,
+    calls,
+    common,
+    deliveries,
+    groups,
+    staff,
+    unanswered,
+)
+from bot.admin.html import back_to, bar_chart, e, error_body, page, table
 from bot.admin.words import w
 from bot.config import Settings
 from bot.csv_cells import GuardedWriter
@@ -29,7 +37,6 @@ from storage.staff_accounts import ACCOUNT_LIMIT, WINDOW
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SIMILAR = 80  # rapidfuzz ratio above which two unanswered questions are grouped
 _MINUTES = int(WINDOW.total_seconds() // 60)  # how long a sign-in lock lasts
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
@@ -75,15 +82,37 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
                         status=403, text=w("layout", "csrf"), content_type="text/plain"
                     )
         response = await handler(request)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as refused:
+        if refused.status < 400 or refused.content_type != "text/plain":
+            raise
+        response = _error_page(request, refused.status, _refusal(refused))
+        for name, value in refused.headers.items():  # Allow on a 405, Retry-After …
+            if name not in ("Content-Type", "Content-Length"):
+                response.headers.setdefault(name, value)
     except Exception:
         log.exception("console error on %s", request.path)
-        html = page(w("layout", "error_title"), f"<p>{e(w('layout', 'error'))}</p>")
-        response = web.Response(text=html, content_type="text/html", status=500)
+        response = _error_page(request, 500, w("layout", "error"))
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def _refusal(refused: web.HTTPException) -> str:
+    """What a refused request is told: the words it was raised with, else the status's."""
+    if refused.text and refused.text != f"{refused.status}: {refused.reason}":
+        return refused.text
+    return w("layout", "not_found" if refused.status == 404 else "refused")
+
+
+def _error_page(request: web.Request, status: int, message: str) -> web.Response:
+    """An error as a console page, with a 「戻る」 that works under the console's CSP: a
+    plain link to the console page the browser came from, or the dashboard."""
+    back = back_to(request.headers.get("Referer", ""), request.host, request.path_qs)
+    signed_in = request.get(session_key)
+    user = signed_in.username if signed_in else None
+    token = auth.csrf_token(request.app[secret_key], signed_in) if signed_in else ""
+    html = page(w("layout", "error_title"), error_body(message, back), user=user, csrf=token)
+    return web.Response(text=html, content_type="text/html", status=status)
 
 
 # --- sign in / out -------------------------------------------------------------------------------
@@ -180,21 +209,20 @@ async def dashboard(request: web.Request) -> web.Response:
     ]  # fmt: skip
     cards = "".join(f'<div class="tile"><span>{e(k)}</span><b>{e(v)}</b></div>' for k, v in tiles)
     faq = conv.faq
-    top = [((faq.get(i).label if faq.get(i) else i), n) for i, n in d.top_questions]  # type: ignore[union-attr]
+    top = [((en.label if (en := faq.get(i)) else i), n) for i, n in d.top_questions]
     fields = [((f.short if (f := conv.fields.get(c)) else c), n) for c, n in d.sign_ups_by_field]
     areas = [((a.full_name if (a := conv.places.get(c)) else c), n) for c, n in d.sign_ups_by_area]
+    days = [(w("dashboard", "day", month=int(day[5:7]), day=int(day[8:10])), n)
+            for day, n in d.per_day]  # fmt: skip
     filling = table(
         [w("dashboard", "col_call"), w("dashboard", "col_taken")],
         [[e(title), f"{taken}/{cap}"] for _, title, taken, cap in d.filling_up],
     ) if d.filling_up else f"<p>{e(w('dashboard', 'none_filling'))}</p>"  # fmt: skip
     body = (
         f'<div class="tiles">{cards}</div>'
-        + bar_chart([(day[5:], n) for day, n in d.per_day], w("dashboard", "per_day"))
-        + f"<h2>{e(w('dashboard', 'top_questions'))}</h2>"
+        + bar_chart(days, w("dashboard", "per_day"))
         + bar_chart(top, w("dashboard", "top_questions_chart"))
-        + f"<h2>{e(w('dashboard', 'by_field'))}</h2>"
         + bar_chart(fields, w("dashboard", "by_field"))
-        + f"<h2>{e(w('dashboard', 'by_area'))}</h2>"
         + bar_chart(areas, w("dashboard", "by_area"))
         + f"<h2>{e(w('dashboard', 'filling_up'))}</h2>"
         + filling
@@ -230,99 +258,6 @@ async def call_signups(request: web.Request) -> web.Response:
     )
 
 
-# --- unanswered questions -------------------------------------------------------------------------------
-
-
-def cluster(questions: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
-    """Group similar questions (rapidfuzz ratio ≥ SIMILAR against the group's first), biggest first."""
-    groups: list[list[tuple[int, str]]] = []
-    for qid, text in questions:
-        for group in groups:
-            if fuzz.ratio(group[0][1], text) >= SIMILAR:
-                group.append((qid, text))
-                break
-        else:
-            groups.append([(qid, text)])
-    return sorted(groups, key=len, reverse=True)
-
-
-async def unanswered(request: web.Request) -> web.Response:
-    """What residents asked that the bot could not answer, grouped, with actions."""
-    conv = _conv(request)
-    open_questions = await asyncio.to_thread(conv.store.unanswered, "open", 1000)
-    clusters = cluster([(int(q.id or 0), q.text) for q in open_questions])
-    token = _csrf(request)
-    entries = options(
-        [
-            (en.id, w("unanswered", "entry", label=en.label, source=en.source))
-            for en in conv.faq.entries
-        ]
-    )
-    rows = []
-    for group in clusters[:100]:
-        ids = ",".join(str(i) for i, _ in group)
-        examples = "<br>".join(e(t) for _, t in group[:3])
-        actions = (
-            f'<form method="post" action="/admin/unanswered/attach" class="inline">{csrf_field(token)}'
-            f'<input type="hidden" name="ids" value="{ids}">'
-            f'<select name="entry" aria-label="{e(w("unanswered", "entry_label"))}">{entries}</select>'
-            f'<button type="submit">{e(w("unanswered", "attach"))}</button></form>'
-            f'<form method="post" action="/admin/unanswered/dismiss" class="inline">{csrf_field(token)}'
-            f'<input type="hidden" name="ids" value="{ids}"><button type="submit">{e(w("unanswered", "dismiss"))}</button></form>'
-        )
-        rows.append([examples, str(len(group)), actions])
-    headers = [w("unanswered", k) for k in ("col_question", "col_count", "col_action")]
-    body = f"<p>{e(w('unanswered', 'count', n=len(open_questions)))}</p>" + table(headers, rows)
-    return _page(request, w("unanswered", "title"), body)
-
-
-def _ids(form: Any) -> list[int]:
-    return [int(x) for x in str(form.get("ids", "")).split(",") if x.strip().isdigit()][:1000]
-
-
-async def attach(request: web.Request) -> web.StreamResponse:
-    """Teach an FAQ entry these questions as new phrasings (live, and kept for restarts)."""
-    conv = _conv(request)
-    form = await request.post()
-    entry = conv.faq.get(str(form.get("entry", "")))
-    ids = _ids(form)
-    if entry is None or not ids:
-        raise web.HTTPBadRequest(text=w("unanswered", "choose"))
-    questions = await asyncio.to_thread(conv.store.unanswered_by_ids, ids)
-    texts = list(dict.fromkeys(q.text for q in questions))
-    for text in texts:
-        await asyncio.to_thread(conv.store.add_phrasing, entry.id, text)
-    await asyncio.to_thread(conv.faq.add_phrasings, [(entry.id, t) for t in texts])
-    await asyncio.to_thread(conv.store.set_unanswered_status, ids, "attached", entry.id)
-    await _audit(
-        request,
-        "unanswered_attached",
-        w("unanswered", "audit_attached", entry=entry.id, n=len(texts)),
-    )
-    raise web.HTTPSeeOther("/admin/unanswered")
-
-
-async def dismiss(request: web.Request) -> web.StreamResponse:
-    """Mark questions as needing nothing."""
-    conv = _conv(request)
-    ids = _ids(await request.post())
-    await asyncio.to_thread(conv.store.set_unanswered_status, ids, "dismissed")
-    await _audit(request, "unanswered_dismissed", w("unanswered", "audit_dismissed", n=len(ids)))
-    raise web.HTTPSeeOther("/admin/unanswered")
-
-
-# --- audit --------------------------------------------------------------------------------------------------
-
-
-async def audit_log(request: web.Request) -> web.Response:
-    """Who did what, newest first."""
-    entries = await asyncio.to_thread(_conv(request).store.audit_log, 200)
-    rows = [[e(a.at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S")), e(a.actor), e(a.action), e(a.detail)]
-            for a in entries]  # fmt: skip
-    headers = [w("audit", k) for k in ("col_when", "col_actor", "col_action", "col_detail")]
-    return _page(request, w("audit", "title"), table(headers, rows))
-
-
 def add_routes(app: web.Application) -> None:
     """Mount the console."""
     r = app.router
@@ -333,11 +268,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/admin", _to_dashboard)
     groups.add_routes(app)
     r.add_get(r"/admin/calls/{id:\d+}/signups.csv", call_signups)
-    r.add_get("/admin/unanswered", unanswered)
-    r.add_post("/admin/unanswered/attach", attach)
-    r.add_post("/admin/unanswered/dismiss", dismiss)
+    unanswered.add_routes(app)
     broadcast.add_routes(app)
-    r.add_get("/admin/audit", audit_log)
+    audit.add_routes(app)
     deliveries.add_routes(app)
     calls.add_routes(app)
     staff.add_routes(app)

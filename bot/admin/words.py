@@ -22,3 +22,8 @@ def w(section: str, key: str, /, **values: object) -> str:
     """The console's sentence ``section.key`` with ``values`` filled in."""
     text = str(_data()[section][key])
     return text.format(**values) if values else text
+
+
+def section(name: str, /) -> dict[str, str]:
+    """Every sentence of one section of ``knowledge/console.toml``, in the file's order."""
+    return {str(k): str(v) for k, v in _data()[name].items()}

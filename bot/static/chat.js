@@ -8,12 +8,22 @@ const UI = {
        send: "Send", label: "Message", log: "Conversation", choices: "Choices", other: "日本語",
        error: "Could not reach the bot. Please try again in a moment."},
 };
+const GAP = 8;  // px left above a message scrolled to the top of the log
 const log = document.getElementById("log");
 const choicesBox = document.getElementById("choices");
 const input = document.getElementById("text");
+const statusBox = document.getElementById("status");
 // Who you are is the server's cookie (HttpOnly), never an id kept here; forget the old one.
 localStorage.removeItem("tsunagaru-user");
 let locale = localStorage.getItem("tsunagaru-locale") || ((navigator.language || "ja").startsWith("en") ? "en" : "ja");
+let words = {};  // the page's words from knowledge/messages.toml (GET /api/words), by language
+let pending = 0;  // replies still on their way
+let pinned = true;  // the log shows its end: it keeps showing it when its height changes
+// Three dots at the end of the log while a reply is on its way; #status says it in words.
+const typing = document.createElement("div");
+typing.className = "typing";
+typing.setAttribute("aria-hidden", "true");
+typing.append(...[1, 2, 3].map(() => document.createElement("span")));
 
 function applyLocale() {
   const t = UI[locale];
@@ -29,27 +39,49 @@ function applyLocale() {
   lang.setAttribute("aria-label", t.other);
 }
 
+function add(element) {  // before the typing dots, which stay last
+  log.insertBefore(element, typing.isConnected ? typing : null);
+  return element;
+}
+
 function bubble(text, who) {
   const div = document.createElement("div");
   div.className = "msg " + who;
   div.textContent = text;  // never innerHTML: replies may quote what people typed
-  log.appendChild(div);
-  log.scrollTop = log.scrollHeight;
-  return div;
+  return add(div);
 }
 
-function button(choice, className) {
+function toEnd() {
+  log.scrollTop = log.scrollHeight;
+  pinned = true;
+}
+
+// Once everything of a reply is drawn (its buttons take room from the log): the newest
+// message whole in view, or from its first line when it is taller than the log.
+function reveal(first) {
+  const end = log.scrollHeight - log.clientHeight;
+  log.scrollTop = Math.min(end, first.offsetTop - GAP);
+  pinned = log.scrollTop >= end - 2;
+}
+
+function button(choice) {
+  if (choice.url) return link(choice);  // a link choice (「カレンダーに追加」): see link() below
   const b = document.createElement("button");
   b.type = "button";
-  b.className = className;
+  b.className = "choice";
   b.textContent = choice.label;
-  b.addEventListener("click", () => { bubble(choice.label, "me"); send({payload: choice.payload}); });
+  b.addEventListener("click", () => {
+    if (pending) return;  // one tap, one message: a double tap must not answer a form twice
+    bubble(choice.label, "me");
+    toEnd();
+    send({payload: choice.payload}, b);
+  });
   return b;
 }
 
 function render(reply) {
-  for (const notice of reply.notices || []) bubble(notice, "notice");
-  bubble(reply.message, "bot");
+  const notices = (reply.notices || []).map((notice) => bubble(notice, "notice"));
+  const said = bubble(reply.message, "bot");
   if (reply.cards && reply.cards.length) {
     const row = document.createElement("div");
     row.className = "cards";
@@ -61,20 +93,47 @@ function render(reply) {
       const h = document.createElement("h3");
       h.textContent = card.title;
       const p = document.createElement("div");
+      p.className = "body";
       p.textContent = card.body;
-      box.append(h, p);
-      for (const b of card.buttons) box.appendChild(button(b, "choice"));
+      const actions = document.createElement("div");
+      actions.className = "actions";
+      actions.append(...card.buttons.map(button));
+      box.append(h, p, actions);
       row.appendChild(box);
     }
-    log.appendChild(row);
-    log.scrollTop = log.scrollHeight;
+    add(row);
   }
-  choicesBox.replaceChildren(...(reply.choices || []).map((c) => button(c, "choice")));
+  choicesBox.replaceChildren(...(reply.choices || []).map(button));
+  reveal(notices[0] || said);  // after the choices: they change the log's height
 }
 
-async function send(message) {
-  const shown = [...choicesBox.children];
-  choicesBox.replaceChildren();
+// A tapped choice goes away with the reply that replaces the choices: focus moves to the
+// first new one (or the composer), never to the page's body; unless the person moved it.
+function keepFocus(from) {
+  const at = document.activeElement;
+  if (at && at !== document.body && at !== from) return;
+  (choicesBox.querySelector("button") || input).focus({preventScroll: true});
+}
+
+function waiting(on) {
+  if (on) {
+    log.setAttribute("aria-busy", "true");
+    log.appendChild(typing);
+    toEnd();
+  } else {
+    log.removeAttribute("aria-busy");
+    typing.remove();
+  }
+  statusBox.textContent = on ? (words[locale] || {}).typing || "" : "";
+  for (const b of choicesBox.querySelectorAll("button")) {
+    if (on) b.setAttribute("aria-disabled", "true");
+    else b.removeAttribute("aria-disabled");
+  }
+}
+
+async function send(message, from) {
+  if (pending++ === 0) waiting(true);
+  let answered = false;
   try {
     const res = await fetch("/api/chat", {
       method: "POST", headers: {"Content-Type": "application/json"}, credentials: "same-origin",
@@ -82,24 +141,50 @@ async function send(message) {
     });
     const data = await res.json();
     if (res.status === 429) {  // too fast: the bot's own kind words; the buttons stay
-      bubble(data.message, "bot");
-      choicesBox.replaceChildren(...shown);
+      reveal(bubble(data.message, "bot"));
       return;
     }
     if (!res.ok) throw new Error(data.error || res.statusText);
     render(data);
+    answered = true;
   } catch (err) {
-    bubble(UI[locale].error + " (" + err.message + ")", "bot error");
-    choicesBox.replaceChildren(...shown);
+    reveal(bubble(UI[locale].error + " (" + err.message + ")", "bot error"));
+  } finally {
+    if (--pending === 0) waiting(false);
+    if (from && answered) keepFocus(from);
   }
 }
 
+async function getJSON(url) {
+  const res = await fetch(url, {credentials: "same-origin"});
+  if (!res.ok) throw new Error(res.statusText);
+  return res.json();
+}
+
+async function start() {
+  applyLocale();
+  input.focus();
+  const [found, last] = await Promise.all([
+    getJSON("/api/words").catch(() => ({})),
+    getJSON("/api/last-reply").then((data) => data.reply).catch(() => null),
+  ]);
+  words = found;
+  if (last) render(last);  // a reload: the last reply again, with its buttons (a form waits)
+  else send({payload: "welcome"});
+}
+
+log.addEventListener("scroll", () => {
+  pinned = log.scrollTop >= log.scrollHeight - log.clientHeight - 2;
+}, {passive: true});
+// The log's height changes with the window (a phone's keyboard, turning it): its end stays.
+new ResizeObserver(() => { if (pinned) log.scrollTop = log.scrollHeight; }).observe(log);
 document.getElementById("form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const text = input.value;
   if (!text.trim()) return;
   input.value = "";
   bubble(text, "me");
+  toEnd();
   send({text});
 });
 document.getElementById("lang").addEventListener("click", () => {
@@ -108,6 +193,18 @@ document.getElementById("lang").addEventListener("click", () => {
   applyLocale();
   send({payload: "lang:" + locale});  // the user's choice: the bot answers in it from now on
 });
-applyLocale();
-send({payload: "welcome"});
-input.focus();
+start();
+
+// --- link choices (「カレンダーに追加」) -------------------------------------------------------
+// A choice with a url opens it instead of sending a payload: this server's own files (the
+// .ics of a sign-up) download; another site opens in a new tab, without access to this page.
+function link(choice) {
+  const a = document.createElement("a");
+  a.className = "choice";
+  a.textContent = choice.label;
+  a.href = choice.url;
+  a.rel = "noopener";
+  if (choice.url.startsWith("/")) a.download = "";
+  else a.target = "_blank";
+  return a;
+}

@@ -133,6 +133,8 @@ class FakeLine:
     loading_delay: float = 0.0  # seconds each loading request takes to answer
     loading_in_flight: int = 0
     most_loading_in_flight: int = 0
+    profiles: dict[str, str] = field(default_factory=dict)  # user id → displayName
+    profile_requests: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.app = web.Application(client_max_size=4 * 1024 * 1024)
@@ -145,6 +147,7 @@ class FakeLine:
         self.app.router.add_post("/v2/bot/user/all/richmenu/{id}", self._default_rich_menu)
         self.app.router.add_post("/v2/bot/user/{user}/richmenu/{id}", self._link_rich_menu)
         self.app.router.add_delete("/v2/bot/user/{user}/richmenu", self._unlink_rich_menu)
+        self.app.router.add_get("/v2/bot/profile/{user}", self._profile)
         self._arrived = asyncio.Condition()
 
     async def wait_for(self, count: int, within: float = 10.0) -> list[Sent]:
@@ -324,3 +327,15 @@ class FakeLine:
             return refused
         self.user_rich_menus.pop(request.match_info["user"], None)
         return web.json_response({})
+
+    async def _profile(self, request: web.Request) -> web.Response:
+        """``GET /v2/bot/profile/{userId}``: 404 for a user who is not a friend of the bot."""
+        if (refused := await self._gate(request)) is not None:
+            return refused
+        user = request.match_info["user"]
+        self.profile_requests.append(user)
+        if user not in self.profiles:
+            return _error(404, "Not found")
+        return web.json_response(
+            {"userId": user, "displayName": self.profiles[user], "language": "ja"}
+        )

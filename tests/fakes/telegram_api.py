@@ -1,5 +1,5 @@
 """A fake Telegram Bot API on loopback: ``POST /bot<token>/<method>``, form-encoded or JSON,
-checking the token, text ≤ 4,096 characters, ``callback_data`` 1-64 bytes and
+checking the token, text ≤ 4,096 characters, ``callback_data`` 1-64 bytes (or one ``url``) and
 ``answerCallbackQuery`` text ≤ 200. It can be told to answer 429 (with ``retry_after``) or 500.
 """
 
@@ -98,7 +98,10 @@ class FakeTelegram:
         for row in markup.get("inline_keyboard", []):
             for button in row:
                 data = button.get("callback_data", "")
-                if not 1 <= len(data.encode()) <= 64:
+                url = str(button.get("url", ""))
+                if url and (data or not url.startswith(("https://", "http://", "tg://"))):
+                    return _fail(400, "Bad Request: BUTTON_URL_INVALID")  # one of the two
+                if not url and not 1 <= len(data.encode()) <= 64:
                     return _fail(400, "Bad Request: BUTTON_DATA_INVALID")
                 if not button.get("text"):
                     return _fail(400, "Bad Request: button text is empty")

@@ -1,0 +1,279 @@
+"""``/admin/unanswered``: what residents asked that the bot could not answer, grouped, with the
+FAQ matcher's best guess beside each group, to attach to an FAQ entry as a new phrasing or to
+dismiss.
+
+Grouping is in two steps, so a page stays cheap with thousands of open questions: the
+database groups questions by their folded text and pages over those groups (biggest first,
+``storage.unanswered``); then, on one page's groups only, near-identical ones are merged
+(:func:`merge`: a rapidfuzz ratio of the folded texts, or the same words by the matcher's
+terms). Near-duplicates that land on different pages stay two rows; as the biggest groups
+come first, the questions asked most are merged on the first page.
+
+Attaching or dismissing a row applies to every open question that folds like one of its
+groups, asked again since the page was shown included. Nothing is preselected: the FAQ entry
+is chosen by staff (the guess is only shown), and a submit without one is refused with the
+error beside the field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from aiohttp import web
+from rapidfuzz import fuzz
+
+from bot.admin import common
+from bot.admin.html import csrf_field, e, field, options, pager, sentence, table
+from bot.admin.words import w
+from intents.conversation import Conversation
+from knowledge.faq import FaqEntry, FaqIndex
+from knowledge.terms import terms
+from knowledge.when import TOKYO
+from storage.unanswered import MAX_GROUP_IDS, QuestionGroup, UnansweredPage
+
+PER_PAGE = 20  # groups a page asks the database for (each row carries a select of the FAQ)
+SIMILAR = 80  # rapidfuzz ratio of two folded texts from which they are one row
+SAME_WORDS = 2  # two groups with the same words (at least this many) are one row
+EXAMPLES = 3  # questions shown per row
+# The matcher's guess is shown from this confidence on; below it, a guess rests on one common
+# word (「名前」 → この指針とは) and would only mislead.
+SUGGEST_FLOOR = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """Near-identical groups of questions, shown as one row."""
+
+    groups: tuple[QuestionGroup, ...]  # the biggest first
+
+    @property
+    def id(self) -> int:
+        return self.groups[0].id
+
+    @property
+    def ids(self) -> list[int]:
+        return [g.id for g in self.groups]
+
+    @property
+    def count(self) -> int:
+        return sum(g.count for g in self.groups)
+
+    @property
+    def first(self) -> datetime:
+        return min(g.first for g in self.groups)
+
+    @property
+    def last(self) -> datetime:
+        return max(g.last for g in self.groups)
+
+
+def _words(text: str) -> frozenset[str]:
+    """What a question is about, as the matcher sees it: its words' readings, our concepts
+    and English words (not kana bigrams, not the exact kanji chosen)."""
+    return frozenset(t for t in terms(text) if t[0] in ("r", "c", "e"))
+
+
+def merge(groups: list[QuestionGroup]) -> list[Row]:
+    """Merge near-identical groups (a folded-text ratio ≥ SIMILAR with any of a row's, or
+    the same words), biggest rows first, then the most recently asked."""
+    rows: list[list[tuple[QuestionGroup, frozenset[str]]]] = []
+    for group in groups:
+        words = _words(group.text)
+        for row in rows:
+            if any(
+                fuzz.ratio(group.folded, other.folded) >= SIMILAR
+                or (len(words) >= SAME_WORDS and words == theirs)
+                for other, theirs in row
+            ):
+                row.append((group, words))
+                break
+        else:
+            rows.append([(group, words)])
+    merged = [Row(tuple(sorted((g for g, _ in r), key=lambda g: -g.count))) for r in rows]
+    return sorted(merged, key=lambda r: (-r.count, -r.last.timestamp(), r.id))
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page of rows with each row's suggested entry."""
+
+    rows: list[tuple[Row, FaqEntry | None]]
+    totals: UnansweredPage
+    page: int
+    pages: int
+
+
+def _listing(conv: Conversation, page: int) -> Listing:
+    """The page's groups from the database, merged, each with the matcher's best guess."""
+    totals = conv.store.unanswered_groups((page - 1) * PER_PAGE, PER_PAGE)
+    pages = max(1, -(-totals.folded_texts // PER_PAGE))
+    if page > pages:  # the last page emptied (attached, dismissed): show the new last one
+        page = pages
+        totals = conv.store.unanswered_groups((page - 1) * PER_PAGE, PER_PAGE)
+    rows = []
+    for row in merge(totals.groups):
+        best = conv.faq.search(row.groups[0].text, limit=1).best
+        rows.append((row, best.entry if best and best.score >= SUGGEST_FLOOR else None))
+    return Listing(rows, totals, page, pages)
+
+
+def _day(at: datetime) -> str:
+    return at.astimezone(TOKYO).strftime("%Y-%m-%d")
+
+
+def _entry_select(faq: FaqIndex, suggested: FaqEntry | None) -> str:
+    """The FAQ entries by guideline section, the guess first; 「選んでください」 chosen."""
+    first = ""
+    if suggested is not None:
+        guess = options([(suggested.id, suggested.label)])
+        first = f'<optgroup label="{e(w("unanswered", "suggested_group"))}">{guess}</optgroup>'
+    sections = "".join(
+        f'<optgroup label="{e(source)}">'
+        + options((en.id, en.label) for en in entries)
+        + "</optgroup>"
+        for source, entries in groupby(faq.entries, key=lambda en: en.source)
+    )
+    placeholder = options([], placeholder=w("unanswered", "choose_entry"))
+    return f'<select name="entry">{placeholder}{first}{sections}</select>'
+
+
+def _actions(
+    faq: FaqIndex, token: str, row: Row, suggested: FaqEntry | None, page: int, error: str
+) -> str:
+    ids = ",".join(map(str, row.ids))
+    hidden = (
+        f'{csrf_field(token)}<input type="hidden" name="ids" value="{ids}">'
+        f'<input type="hidden" name="page" value="{page}">'
+    )
+    attach = (
+        f'<form method="post" action="/admin/unanswered/attach" class="attach">{hidden}'
+        + field(
+            w("unanswered", "entry_label"),
+            _entry_select(faq, suggested),
+            id=f"entry-{row.id}",
+            error=error,
+        )
+        + f'<button type="submit">{e(w("unanswered", "attach"))}</button></form>'
+    )
+    dismiss = (
+        f'<form method="post" action="/admin/unanswered/dismiss" class="inline">{hidden}'
+        f'<button type="submit" class="secondary">{e(w("unanswered", "dismiss"))}</button></form>'
+    )
+    return attach + dismiss
+
+
+def _question(row: Row) -> str:
+    texts = list(dict.fromkeys(g.text for g in row.groups))
+    shown = "<br>".join(e(t) for t in texts[:EXAMPLES])
+    more = len(texts) - EXAMPLES
+    if more > 0:
+        shown += f'<br><span class="hint">{e(w("unanswered", "more", n=more))}</span>'
+    return shown
+
+
+def _when(row: Row) -> str:
+    first, last = (f'<span class="nowrap">{_day(at)}</span>' for at in (row.first, row.last))
+    return first if first == last else sentence(w("unanswered", "when"), first=first, last=last)
+
+
+def _body(request: web.Request, listing: Listing, errors: Mapping[int, str], note: str) -> str:
+    token = common.csrf(request)
+    faq = common.conversation(request).faq
+    rows = []
+    for row, suggested in listing.rows:
+        guess = (
+            e(w("unanswered", "suggestion", label=suggested.label, source=suggested.source))
+            if suggested is not None
+            else f'<span class="hint">{e(w("unanswered", "no_suggestion"))}</span>'
+        )
+        error = next((m for i, m in errors.items() if i in row.ids), "")
+        rows.append([
+            _question(row), str(row.count), _when(row), guess,
+            _actions(faq, token, row, suggested, listing.page, error),
+        ])  # fmt: skip
+    headers = [w("unanswered", k) for k in
+               ("col_question", "col_count", "col_when", "col_suggestion", "col_action")]  # fmt: skip
+    alert = f'<p class="error" role="alert">{e(note)}</p>' if note else ""
+    count = w("unanswered", "count_groups", n=listing.totals.questions)
+    if not listing.rows:
+        return alert + f"<p>{e(w('unanswered', 'none'))}</p>"
+    paging = pager("/admin/unanswered", {}, listing.page, listing.pages)
+    return alert + f"<p>{e(count)}</p>" + table(headers, rows) + paging
+
+
+def _page_number(value: Any) -> int:
+    text = str(value or "1")
+    return max(1, min(int(text), 100_000)) if text.isdigit() else 1
+
+
+async def _render(
+    request: web.Request,
+    page: int,
+    errors: Mapping[int, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    conv = common.conversation(request)
+    listing = await asyncio.to_thread(_listing, conv, page)
+    errors = errors or {}
+    shown = {i for row, _ in listing.rows for i in row.ids}
+    # The row the error is about may be gone (handled in another tab): say so at the top.
+    note = next((w("unanswered", "gone") for i in errors if i not in shown), "")
+    body = _body(request, listing, errors, note)
+    return common.render(request, w("unanswered", "title"), body, status)
+
+
+async def unanswered(request: web.Request) -> web.Response:
+    """``GET /admin/unanswered?page=N``."""
+    return await _render(request, _page_number(request.query.get("page")))
+
+
+def _ids(form: Any) -> list[int]:
+    return [int(x) for x in str(form.get("ids", "")).split(",") if x.strip().isdigit()][
+        :MAX_GROUP_IDS
+    ]
+
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/unanswered/attach``: teach an FAQ entry a row's questions as new
+    phrasings (one per folded text; live in this process at once, kept for restarts and the
+    other processes) and mark every open question of the row attached."""
+    conv = common.conversation(request)
+    form = await request.post()
+    page = _page_number(form.get("page"))
+    ids = _ids(form)
+    if not ids:
+        raise web.HTTPSeeOther(f"/admin/unanswered?page={page}")
+    entry = conv.faq.get(str(form.get("entry", "")))
+    if entry is None:
+        return await _render(request, page, {ids[0]: w("unanswered", "entry_missing")}, 400)
+    texts = await asyncio.to_thread(conv.store.unanswered_texts, ids)
+    for text in texts:
+        await asyncio.to_thread(conv.store.add_phrasing, entry.id, text)
+    await asyncio.to_thread(conv.faq.add_phrasings, [(entry.id, t) for t in texts])
+    n = await asyncio.to_thread(conv.store.resolve_unanswered, ids, "attached", entry.id)
+    await common.audit(
+        request, "unanswered_attached", w("unanswered", "audit_attached", entry=entry.id, n=n)
+    )
+    raise web.HTTPSeeOther(f"/admin/unanswered?page={page}")
+
+
+async def dismiss(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/unanswered/dismiss``: every open question of the row needs nothing."""
+    conv = common.conversation(request)
+    form = await request.post()
+    page = _page_number(form.get("page"))
+    n = await asyncio.to_thread(conv.store.resolve_unanswered, _ids(form), "dismissed")
+    await common.audit(request, "unanswered_dismissed", w("unanswered", "audit_dismissed", n=n))
+    raise web.HTTPSeeOther(f"/admin/unanswered?page={page}")
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount the unanswered questions page."""
+    app.router.add_get("/admin/unanswered", unanswered)
+    app.router.add_post("/admin/unanswered/attach", attach)
+    app.router.add_post("/admin/unanswered/dismiss", dismiss)
