@@ -233,7 +233,8 @@ async def measure(url: str, label: str, rounds: int) -> None:
     ids = fill(store, [f.code for f in FieldIndex.load().fields])
     print(f"{label}: filled in {time.perf_counter() - t:.0f} s", flush=True)
     store.close()
-    app = create_app(Settings(database_url=url, sample_groups=False))
+    # Built as `python -m bot serve` builds it (its start-up heap frozen).
+    app = create_app(Settings(database_url=url, sample_groups=False), freeze_heap=True)
     async with TestClient(TestServer(app)) as client:
         login = await (await client.get("/admin/login")).text()
         token = re.search(r'name="csrf" value="([^"]+)"', login)

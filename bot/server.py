@@ -8,6 +8,7 @@ Graceful shutdown: webhook work still in flight is awaited before the clients cl
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -95,8 +96,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the application (nothing is read from the environment here)."""
+async def _freeze_startup_heap(app: web.Application) -> None:
+    """Move what start-up built (the FAQ index, the analyser's tables, the indexes of places
+    and fields: long-lived) out of the garbage collector's reach, so its full collections
+    walk only what requests make: a 20,000-row export ran 40 % of its time in them."""
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(settings: Settings, *, freeze_heap: bool = False) -> web.Application:
+    """Build the application (nothing is read from the environment here). ``serve`` asks
+    for ``freeze_heap`` (a process runs one app); tests, which build hundreds, do not."""
     # The security headers outermost: they go on every answer, the console's and errors too.
     app = web.Application(client_max_size=MAX_REQUEST, middlewares=[security.headers, admin.guard])
     app[settings_key] = settings
@@ -104,6 +114,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(web_chat.keys)  # after the database: its key is stored there
     app.cleanup_ctx.append(_platforms)
+    if freeze_heap:
+        app.on_startup.append(_freeze_startup_heap)  # after the contexts above have opened
     web_chat.add_routes(app)
     admin.add_routes(app)
     app.router.add_post("/callback/line", line_callback)
@@ -117,7 +129,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     host, port = host or settings.host, port or settings.port
     log.info("web chat on http://%s:%d/", host, port)
     web.run_app(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=host,
         port=port,
         print=None,

@@ -7,6 +7,7 @@ names from Telegram's updates and LINE's profile API."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -363,3 +364,20 @@ async def test_a_line_representative_is_named_from_the_profile(
     assert fake.profile_requests == ["Urep"]
     (link,) = [r for r in store.linked_representatives(group.id) if r.platform_user_id == "Urep"]
     assert labels.representative(link) == "山田 花子（LINE）"
+
+
+async def test_the_served_app_puts_what_start_up_built_out_of_the_collectors_reach(
+    aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    """``serve`` freezes the start-up heap (the FAQ index, the analyser's tables), so full
+    collections during a 20,000-row export walk only what requests make; apps built for
+    tests leave the collector alone."""
+    url = f"sqlite:///{tmp_path}/frozen.db"
+    gc.unfreeze()
+    await aiohttp_client(create_app(Settings(database_url=url, sample_groups=False)))
+    assert gc.get_freeze_count() == 0
+    try:
+        await aiohttp_client(create_app(Settings(database_url=url), freeze_heap=True))
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
