@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient
 from linebot.v3.messaging import Message, ReplyMessageRequest
 
 from bot import calendar
-from bot.adapters import line as line_adapter
+from bot.adapters import line_render
 from bot.adapters import telegram as telegram_adapter
 from bot.adapters.web import conversation_key
 from bot.config import Settings
@@ -340,7 +340,7 @@ def _link_reply() -> Reply:
 
 def test_line_renders_a_link_as_uri_actions_the_sdk_and_the_fake_accept() -> None:
     reply = _link_reply()
-    messages = line_adapter.render(reply)
+    messages = line_render.render(reply)
     assert check_messages(messages) == []
     ReplyMessageRequest.from_dict({"replyToken": "t", "messages": messages})
     for message in messages:

@@ -13,7 +13,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot import worker as worker_module
-from bot.adapters.line import LineChannel, render
+from bot.adapters.line import LineChannel
+from bot.adapters.line_render import render
 from bot.worker import Worker
 from intents.conversation import Conversation
 from intents.types import Reply

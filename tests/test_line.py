@@ -18,7 +18,8 @@ from linebot.v3.messaging import Message, ReplyMessageRequest
 from linebot.v3.models.events import UnknownEvent
 
 from bot.adapters import line as line_adapter
-from bot.adapters.line import LineChannel, render, split_text, utf16_units
+from bot.adapters.line import LineChannel
+from bot.adapters.line_render import render, split_text, utf16_units
 from bot.adapters.web import conversation_key
 from bot.config import Settings
 from bot.server import channels_key, create_app
@@ -295,7 +296,7 @@ def test_split_text_counts_utf16() -> None:
     assert [utf16_units(p) <= 5000 for p in parts] == [True, True]
     assert "".join(parts) == "😀" * 3000
     assert split_text("") == [" "]
-    assert line_adapter.render(Reply("", "x")) == []  # LINE refuses blank texts: send nothing
+    assert render(Reply("", "x")) == []  # LINE refuses blank texts: send nothing
 
 
 @pytest.mark.parametrize(
