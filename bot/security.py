@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
+from intents.types import whole_characters
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,21 @@ def loads_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     check_json_depth(text, max_depth)
-    return json.loads(text)
+    value = json.loads(text)
+    # Only an escape can make a lone surrogate (UTF-8 itself cannot carry one).
+    return _whole(value) if "\\u" in text else value
+
+
+def _whole(value: Any) -> Any:
+    """``value`` with lone surrogates in every string and key replaced (U+FFFD): stored and
+    answered like any text, never a 500 (the depth is already bounded)."""
+    if isinstance(value, str):
+        return whole_characters(value)
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    if isinstance(value, dict):
+        return {whole_characters(k): _whole(v) for k, v in value.items()}
+    return value
 
 
 # --- who is asking ----------------------------------------------------------------------------

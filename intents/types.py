@@ -7,6 +7,7 @@ about LINE, Telegram or the web.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +20,19 @@ MAX_PAYLOAD_BYTES = 64  # Telegram callback_data is 1-64 bytes; LINE allows 300.
 MAX_URL = 1000  # a LINE uri action's uri: at most 1,000 characters
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def whole_characters(text: str) -> str:
+    """``text`` with every lone UTF-16 surrogate (JSON can carry ``"\\ud800"``; no database
+    or encoder takes one) replaced by U+FFFD, so the message is kept, not refused with a 500."""
+    return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """One message from a user: text they typed or the payload of a button they tapped."""
+    """One message from a user: text they typed or the payload of a button they tapped.
+    Lone surrogates in either become U+FFFD (:func:`whole_characters`)."""
 
     platform: str
     user_id: str
@@ -39,6 +50,12 @@ class Inbound:
     # first/last name and username; LINE's needs a profile request). The core does not use
     # it; an adapter keeps it for the console when the person becomes a representative.
     display_name: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("text", "payload", "display_name"):
+            value = getattr(self, name)
+            if value is not None and _LONE_SURROGATE.search(value):
+                object.__setattr__(self, name, whole_characters(value))
 
 
 @dataclass(frozen=True, slots=True)

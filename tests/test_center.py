@@ -62,6 +62,35 @@ def test_the_contact_answer_gives_what_is_set_and_nothing_else(
     assert "Phone: 000-0000-0000" in english.text
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["市民活動センターって何時から開いてる？", "市民活動センターの電話番号を教えて",
+     "センターはどこにありますか", "せんたーのじゅうしょ", "センターって何曜日が休み？",
+     "What are the center's opening hours?"],
+)  # fmt: skip
+def test_the_centers_hours_phone_and_address_are_the_operators_never_an_faq(
+    conversation: Conversation, told: Conversation, question: str
+) -> None:
+    """The guideline says what the center does, not when it opens or where: those come
+    from the settings, or the bot says it does not know them."""
+    locale = "en" if question.isascii() else "ja"
+    unknown = say(conversation, question, locale=locale)
+    assert unknown.intent == "contact_center"
+    assert not PHONE.search(unknown.text)
+    assert "000-0000-0000" in say(told, question, locale=locale).text
+
+
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [("センターで会議室借りられる？", "place-where"), ("市民活動センターって何？", "center-what")],
+)
+def test_what_the_center_does_is_still_the_guidelines(
+    conversation: Conversation, question: str, entry: str
+) -> None:
+    reply = say(conversation, question)
+    assert (reply.intent, reply.slots.get("faq_id")) == ("faq", entry)
+
+
 def test_only_the_links_set_are_given_with_the_honest_unknown(
     sqlite_store: Store, faq_index: FaqIndex
 ) -> None:
