@@ -16,8 +16,12 @@ What is kept about a person, table by table (``storage/models.py``), and what ha
 - ``invite_codes.used_by``, ``recruitment_calls.created_by``: set to NULL (the calls they
   posted are the group's and stay).
 
-Kept without anyone's identity, so nothing to do: ``unanswered_questions`` (masked,
-``storage.masking``), ``faq_feedback``, ``daily_counts``, ``processed_events`` (event ids).
+- ``unanswered_questions``: kept without who asked, e-mails and phones masked when stored
+  (``storage.masking``); the person's name, wherever a question holds it (as typed, without
+  its spaces, or in the matcher's folded form), becomes 「[名前]」.
+
+Kept without anyone's identity, so nothing to do: ``faq_feedback``, ``daily_counts``,
+``processed_events`` (event ids).
 
 A sign-up on a call that still takes place is cancelled as a cancel would be (the group is
 told, the first waiting person moves up). One on a call that was called off or is over is
@@ -27,12 +31,14 @@ only deleted: nothing is happening there to give a place in or tell anyone about
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
+from knowledge.text import fold
 from storage.call_changes import Tell
 from storage.models import (
     ConversationState,
@@ -43,6 +49,7 @@ from storage.models import (
     RecruitmentCall,
     Representative,
     SignUp,
+    UnansweredQuestion,
     User,
 )
 from storage.openings import ACTIVE, SignUpResult, _aware, _HasSession
@@ -93,8 +100,45 @@ class ForgetQueries:
                 .where(col(RecruitmentCall.created_by) == user_id)
                 .values(created_by=None)
             )
+            if user.name:
+                _mask_name(s, user.name)
             s.execute(delete(User).where(col(User.id) == user_id))
         return results
+
+
+NAME_MASK = "[名前]"
+MIN_NAME = 2  # characters: a one-character "name" would mask half of every question
+
+
+def _mask_name(s: Session, name: str) -> None:
+    """Mask the person's name in the unanswered questions: a resident sometimes types it
+    into a question (「山田花子ですが…」), and those rows carry no user to delete by. Found
+    with or without spaces between its characters, and in the matcher's folded copy."""
+    bare = "".join(name.split())
+    folded = fold(bare)
+    if len(bare) < MIN_NAME:
+        return
+    spaced = re.compile(r"\s*".join(map(re.escape, bare)))
+    needles = {bare, folded} if len(folded) >= MIN_NAME else {bare}
+    found = s.exec(
+        select(UnansweredQuestion).where(
+            or_(
+                *(col(UnansweredQuestion.text).contains(w, autoescape=True) for w in needles),
+                *(col(UnansweredQuestion.normalized).contains(w, autoescape=True)
+                  for w in needles),
+                col(UnansweredQuestion.text).contains(bare[0], autoescape=True)
+                & col(UnansweredQuestion.text).contains(bare[-1], autoescape=True),
+            )
+        )
+    ).all()  # fmt: skip
+    for question in found:
+        text = spaced.sub(NAME_MASK, question.text)
+        normalized = spaced.sub(NAME_MASK, question.normalized)
+        if folded and len(folded) >= MIN_NAME:
+            normalized = normalized.replace(folded, NAME_MASK)
+        if (text, normalized) != (question.text, question.normalized):
+            question.text, question.normalized = text, normalized
+            s.add(question)
 
 
 def _forget_inbox(s: Session, platform: str, platform_user_id: str) -> None:

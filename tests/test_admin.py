@@ -8,6 +8,7 @@ import io
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -158,6 +159,35 @@ async def test_groups_verify_invite_add_import_export(client: TestClient) -> Non
     actions = {a.action for a in store.audit_log()}
     assert {"group_verified", "invite_issued", "group_saved", "groups_imported",
             "groups_import_refused", "groups_exported"} <= actions  # fmt: skip
+
+
+async def test_a_group_saved_in_the_console_exports_and_imports_back_unchanged(
+    client: TestClient,
+) -> None:
+    """What staff type is kept as the import would read it back (edges trimmed), so
+    export → import changes nothing, formulas and line breaks inside included."""
+    await sign_in(client)
+    store = conv(client).store
+    status = await post_form(
+        client, "/admin/groups/new", "/admin/groups/new", key="pad-1", name="  余白の会 ",
+        description=" =HYPERLINK(\"x\")\n二行目です\n ", contact="  @tel 0467  ",
+        fields="environment", areas="koshigoe", verified="1",
+    )  # fmt: skip
+    assert status == 303
+    (saved,) = store.all_groups()
+    assert (saved.name, saved.description, saved.contact) == (
+        "余白の会",
+        '=HYPERLINK("x")\n二行目です',
+        "@tel 0467",
+    )
+    raw = await (await client.get("/admin/groups/export.csv")).read()
+    form = FormData()
+    form.add_field("csrf", csrf_of(await (await client.get("/admin/groups")).text()))
+    form.add_field("file", io.BytesIO(raw), filename="back.csv", content_type="text/csv")
+    back = await client.post("/admin/groups/import", data=form)
+    assert back.status == 200
+    (again,) = store.all_groups()
+    assert replace(again, updated_at=saved.updated_at) == saved
 
 
 def _call(client: TestClient) -> tuple[int, int]:

@@ -139,6 +139,9 @@ def test_delete_my_data_leaves_nothing_of_the_person(
     store.mark_delivered([d.id for d in delivered], datetime.now(UTC))
     assert sign_up(me, full, "ow").slots["outcome"] == "waiting"
     assert me(f"鎌倉の天気を {EMAIL} か {PHONE} に送って").intent == "fallback"
+    # Her name typed into questions, spaced as in the form and not: kept only until she goes.
+    assert me(f"{NAME}です。駐車場の料金は？").intent == "fallback"
+    assert me(f"{NAME[:2]}　{NAME[2:]}です。ごみの日は？").intent == "fallback"
     code, _ = store.issue_invite("yama") or ("", NOW)
     assert me("招待コード ZZZZ-ZZZZ").intent == "link_group"  # a wrong one, then the right one
     assert me(f"招待コード {code}").slots == {"group": "山の会"}
@@ -146,8 +149,9 @@ def test_delete_my_data_leaves_nothing_of_the_person(
     assert call is not None
     worker = Worker(bot, clock=lambda: call.starts_at - timedelta(hours=2))
     assert asyncio.run(worker.run_once())["reminders_queued"] == 2  # hers, and 佐藤's
-    needles = [uid, NAME, EMAIL, fold(EMAIL), PHONE, fold(PHONE)]
-    assert {leak[1] for leak in _leaks(store, needles)} >= {"name", "contact", "body"}
+    needles = [uid, NAME, f"{NAME[:2]}　{NAME[2:]}", fold(NAME), EMAIL, fold(EMAIL), PHONE,
+               fold(PHONE)]  # fmt: skip
+    assert {leak[1] for leak in _leaks(store, needles)} >= {"name", "contact", "body", "text"}
 
     assert me("データ削除").intent == "delete_data"
     done = me(payload="del:yes")

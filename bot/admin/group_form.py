@@ -76,8 +76,11 @@ def read_record(
     if not fields:
         problems.append(w("groups", "no_fields"))
     record = GroupRecord(
-        key=key[:64], name=name[:200], description=str(form.get("description", ""))[:2000],
-        fields=tuple(fields), areas=tuple(areas), contact=str(form.get("contact", ""))[:300],
+        # Edges trimmed as the CSV import trims them: an export imports back unchanged.
+        key=key[:64], name=name[:200],
+        description=str(form.get("description", "")).strip()[:2000],
+        fields=tuple(fields), areas=tuple(areas),
+        contact=str(form.get("contact", "")).strip()[:300],
         welcomes_newcomers="welcomes_newcomers" in form, welcomes_young="welcomes_young" in form,
         verified=known and "verified" in form,
     )  # fmt: skip
