@@ -144,7 +144,7 @@ async def test_groups_verify_invite_add_import_export(client: TestClient) -> Non
     form.add_field("file", io.BytesIO(csv_bytes), filename="dir.csv", content_type="text/csv")
     imported = await client.post("/admin/groups/import", data=form)
     assert imported.status == 200
-    assert "新規 1件" in await imported.text()
+    assert "新規 1件・更新 0件（文字コード Shift_JIS）" in await imported.text()
     bad = FormData()
     bad.add_field("csrf", csrf_of(html))
     bad.add_field(
@@ -188,6 +188,22 @@ async def test_a_group_saved_in_the_console_exports_and_imports_back_unchanged(
     assert back.status == 200
     (again,) = store.all_groups()
     assert replace(again, updated_at=saved.updated_at) == saved
+
+
+async def test_the_list_marks_a_sample_once_and_says_the_export_leaves_samples_out(
+    client: TestClient,
+) -> None:
+    await sign_in(client)
+    store = conv(client).store
+    store.import_groups([GroupRecord("s-1", "浜の会（サンプル）", fields=("environment",))],
+                        sample=True)  # fmt: skip
+    store.import_groups([GroupRecord("s-2", "山の会", fields=("environment",))], sample=True)
+    html = await (await client.get("/admin/groups")).text()
+    assert "（サンプル）</a> <small>（サンプル）</small>" not in html  # never twice
+    assert "山の会</a> <small>（サンプル）</small>" in html
+    assert "CSVで書き出す（サンプル団体は含みません）" in html
+    page = await client.get(f"/admin/groups/{store.all_groups(include_samples=True)[0].id}")
+    assert "key（" not in await page.text()
 
 
 def _call(client: TestClient) -> tuple[int, int]:

@@ -192,7 +192,7 @@ async def test_csv_import_keeps_the_samples_and_says_what_it_updated(client: Tes
     assert response.status == 200
     assert _samples(store) == SAMPLES
     assert _count(store, SignUp) == 3 + SAMPLE_SIGN_UPS
-    assert w("groups", "import_done", created=1, updated=1, encoding="utf-8") in html
+    assert w("groups", "import_done", created=1, updated=1, encoding="UTF-8") in html
     assert "real-1" in html  # the group whose details the file replaced is named
     assert w("groups", "import_samples_kept", n=SAMPLES) in html
 

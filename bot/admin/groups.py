@@ -80,7 +80,9 @@ def _row(request: web.Request, g: GroupView, token: str, back: str) -> list[str]
     where = w("groups", "citywide") if g.citywide else joiner.join(
         a.name for c in g.areas if (a := conv.places.get(c))
     )  # fmt: skip
-    mark = f" <small>{e(w('groups', 'sample_mark'))}</small>" if g.is_sample else ""
+    sample = w("groups", "sample_mark")
+    # The sample groups' names already end with it; a group marked sample by hand may not.
+    mark = f" <small>{e(sample)}</small>" if g.is_sample and sample not in g.name else ""
     state = (
         e(w("group_list", "verified"))
         if g.verified
@@ -224,7 +226,7 @@ async def groups_import(request: web.Request) -> web.Response:
         request,
         "groups_imported",
         w("groups", "audit_imported", created=summary.created, updated=summary.updated,
-          keys=" ".join(keys))[:1000],
+          keys=w("groups", "audit_imported_keys", keys="・".join(keys)) if keys else "")[:1000],
     )  # fmt: skip
     updated = ""
     if keys:
@@ -233,7 +235,7 @@ async def groups_import(request: web.Request) -> web.Response:
             named += f"<li>{e(w('groups', 'import_more', n=len(keys) - UPDATED_SHOWN))}</li>"
         updated = f"<p>{e(w('groups', 'import_updated'))}</p><ul>{named}</ul>"
     done = w("groups", "import_done", created=summary.created, updated=summary.updated,
-             encoding=parsed.encoding)  # fmt: skip
+             encoding=w("groups", f"encoding_{parsed.encoding}"))  # fmt: skip
     kept = (
         f"<p>{e(w('groups', 'import_samples_kept', n=summary.samples_left))}</p>"
         if summary.samples_left
