@@ -98,6 +98,12 @@ class Conversation:
         self.fields = fields or FieldIndex.load()
         self.places = places or PlaceIndex.load()
         self._yes, self._no = load_yes_no()
+        self._menu_labels = {
+            fold(label): item.payload
+            for item in self.messages.menu
+            for label in item.labels.values()
+            if fold(label)
+        }
         self.clock = clock
         # The operator's center details (CENTER_FILE), with CENTER_CONTACT as their note.
         self.center = (center or CenterDetails()).with_note(center_contact)
@@ -278,6 +284,12 @@ class Conversation:
         for label, payload in state.get("choices") or []:
             if folded and fold(str(label)) == folded and not str(payload).startswith("f:"):
                 return str(payload), ""
+        # The main menu's labels (on the rich menu and in every help) do what the menu does,
+        # whatever the last reply showed: 「ボランティアをさがす」 after an FAQ answer is not a
+        # question about volunteering.
+        menu_payload = self._menu_labels.get(folded)
+        if menu_payload:
+            return menu_payload, ""
         return None, text
 
     def _reply(self, turn: Turn) -> Reply:

@@ -225,3 +225,18 @@ def test_a_hiccup_at_the_beginning_is_retried_once(
     monkeypatch.setattr("intents.conversation.RETRY_AFTER", 0)
     monkeypatch.setattr(conversation.store, "open_turns", flaky)
     assert conversation.handle(Inbound("web", "w-flaky", text="協働ってなに？")).intent == "faq"
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [("ボランティアをさがす", "find_openings"), ("ﾎﾞﾗﾝﾃｨｱをさがす", "find_openings"),
+     ("団体をさがす", "find_groups"), ("予約確認", "my_sign_ups"),
+     ("Volunteering", "find_openings")],
+)  # fmt: skip
+def test_a_menu_label_typed_after_an_answer_does_what_the_menu_does(
+    conversation: Conversation, typed: str, intent: str
+) -> None:
+    """The last answer's follow-up context must not turn the rich menu's words into a
+    question about them (「ボランティアをさがす」 after 「協働の原則は」 gave an FAQ answer)."""
+    assert say(conversation, "協働の原則は").intent == "faq"
+    assert say(conversation, typed).intent == intent
