@@ -324,6 +324,9 @@ def load_sample_calls(store: Store, now: datetime, fields: FieldIndex, places: P
     return add_sample_calls(store, calls, people, now)
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 def read_sample_calls(
     now: datetime, fields: FieldIndex, places: PlaceIndex, path: Path | None = None
 ) -> tuple[list[SamplePerson], list[SampleCall]]:
@@ -351,6 +354,9 @@ def read_sample_calls(
             raise ValueError(f"{path.name}: {title!r}: who must be one of {list(_SAMPLE_WHO)}, "
                              "days at least 1")  # fmt: skip
         day = today + timedelta(days=int(raw["days"]))
+        on = [_WEEKDAYS.index(d) for d in raw.get("weekdays", [])]
+        while on and day.weekday() not in on:  # the first such day from then on
+            day += timedelta(days=1)
         high_school_ok, min_age = _SAMPLE_WHO[raw["who"]]
         draft = CallDraft(
             title=title,

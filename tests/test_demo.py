@@ -117,7 +117,22 @@ def test_sample_calls_are_dated_from_the_apps_today_on(db_url: str) -> None:
     assert days == sorted(int(raw["days"]) for raw in SAMPLE_CALLS)
     assert all(call.starts_at > NOW and call.ends_at > call.starts_at for call in calls)
     first = min(calls, key=lambda call: call.starts_at)
-    assert first.starts_at.astimezone(TOKYO).isoformat() == "2026-12-07T08:00:00+09:00"
+    # The beach clean-up is on the coming weekend: Saturday, the day after this Friday.
+    assert first.starts_at.astimezone(TOKYO).isoformat() == "2026-12-05T08:00:00+09:00"
+
+
+@pytest.mark.parametrize("weekday", range(6))  # Monday to Saturday
+def test_the_welcomes_own_example_finds_an_opening_whatever_the_day(
+    db_url: str, weekday: int
+) -> None:
+    """「今週末 由比ヶ浜でボランティア」 (the welcome's example) found nothing on a Thursday:
+    the beach clean-up is dated on the coming weekend."""
+    monday = datetime.fromisoformat("2026-11-30T07:00+09:00")
+    now = monday + timedelta(days=weekday)
+    with app(db_url, now) as c:
+        reply = say(c, "今週末 由比ヶ浜でボランティア")
+        assert reply.intent == "find_openings"
+        assert any("ビーチクリーン" in card.title for card in reply.cards), reply.text
 
 
 def test_a_demo_that_runs_for_weeks_still_shows_openings_from_today_on(db_url: str) -> None:
@@ -153,8 +168,13 @@ def test_a_later_clock_moves_the_demo_with_it() -> None:
     later = NOW + timedelta(days=100)
     _, now_calls = read_sample_calls(NOW, fields, places)
     _, later_calls = read_sample_calls(later, fields, places)
-    for a, b in zip(now_calls, later_calls, strict=True):
-        assert b.draft.starts_at - a.draft.starts_at == timedelta(days=100)
+    for raw, a, b in zip(SAMPLE_CALLS, now_calls, later_calls, strict=True):
+        moved = b.draft.starts_at - a.draft.starts_at
+        if "weekdays" in raw:  # the first Saturday or Sunday from then on
+            assert b.draft.starts_at.astimezone(TOKYO).weekday() in (5, 6)
+            assert abs(moved - timedelta(days=100)) < timedelta(days=7)
+        else:
+            assert moved == timedelta(days=100)
         assert b.draft.starts_at > later
 
 
