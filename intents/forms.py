@@ -45,6 +45,8 @@ class Parsed:
     error: str | None = None
     error_values: dict[str, object] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # other values set by this answer
+    # Ways out offered with the error (「ほかの募集をさがす」 when the call is not for them).
+    offer: tuple[Choice, ...] = ()
 
 
 Prompt = Callable[[Turn, dict[str, Any]], str]
@@ -188,7 +190,7 @@ def answer(turn: Turn, match: Match) -> Reply:
             return _ask(turn, form, error="form_empty")
         parsed = question.parse(turn, raw, values)
         if parsed.error:
-            return _ask(turn, form, error=parsed.error, **parsed.error_values)
+            return _ask(turn, form, error=parsed.error, offer=parsed.offer, **parsed.error_values)
         if step == last:
             missing = _first_missing(turn, form, values)
             if missing is not None:  # never finish a form with a required answer missing
@@ -282,7 +284,13 @@ def _advance(turn: Turn, form: Form, direction: int) -> Reply:
     return _ask(turn, form)
 
 
-def _ask(turn: Turn, form: Form, error: str | None = None, **error_values: object) -> Reply:
+def _ask(
+    turn: Turn,
+    form: Form,
+    error: str | None = None,
+    offer: tuple[Choice, ...] = (),
+    **error_values: object,
+) -> Reply:
     data = turn.state[STATE]
     values = data["values"]
     step = _step(form, data)
@@ -303,6 +311,7 @@ def _ask(turn: Turn, form: Form, error: str | None = None, **error_values: objec
     if data.get("return_to") or _back_step(turn, form, data) is not None:
         controls.append(Choice(label("form_back", turn.locale), "f:back"))
     controls.append(Choice(label("form_quit", turn.locale), "f:quit"))
+    controls = [*offer, *controls] if error else controls
     choices = choices[: MAX_CHOICES - len(controls)] + controls
     return Reply(
         text, form.intent, choices=choices, slots={"step": question.key}, locale=turn.locale

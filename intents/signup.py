@@ -144,7 +144,8 @@ def _parse_age(turn: Turn, raw: str, values: dict[str, Any]) -> Parsed:
         return Parsed(error="signup_bad_age")
     rule = _audience(turn, values)
     if code not in ADMITTED[rule]:  # kindly, and a wrong tap can be tapped again
-        return Parsed(error=f"signup_refused_{rule}")
+        others = Choice(turn.messages.label("openings_find", turn.locale), "ol")
+        return Parsed(error=f"signup_refused_{rule}", offer=(others,))
     return Parsed(code)
 
 

@@ -271,9 +271,23 @@ def test_the_age_is_asked_first_when_a_call_has_a_limit(
     assert no.slots["step"] == "age_group"  # refused kindly, and a wrong tap can be fixed
     assert "ごめんなさい" in no.text
     assert {f"f:v:{code}" for code in AGE_GROUP_CODES} <= {c.payload for c in no.choices}
+    assert "ol" in {c.payload for c in no.choices}  # a way to other calls, not only the ages
     assert me(payload="f:quit").intent == "sign_up"
     assert signed_up(bot, "young") == []
     assert bot.store.profile(bot.store.touch_user("test", "young", "ja").id).name is None
+
+
+def test_someone_a_call_is_not_for_goes_on_to_the_other_calls_in_one_tap(
+    bot: Conversation,
+) -> None:
+    call_id = three_calls(bot)["18歳以上"]
+    me = talk(bot, "teen")
+    me(payload=f"os:{call_id}")
+    no = me(payload="f:v:hs")
+    (others,) = [c for c in no.choices if c.payload == "ol"]
+    found = me(payload=others.payload)
+    assert found.intent == "find_openings"
+    assert signed_up(bot, "teen") == []
 
 
 def test_the_age_is_not_asked_twice_of_someone_it_admits(bot: Conversation) -> None:
