@@ -9,7 +9,9 @@ entry id; the blind sets, written by people who saw only the guideline and the c
 ``*_blind_heldout.tsv`` (never tuned on) and ``*_blind_final.tsv`` (a third pair, written
 last by other helpers, read once at the end) and ``*_blind_fresh.tsv`` (a fourth pair,
 written 2026-12-03 by a helper that saw only the guideline and KAMAKURA.md, held out while
-that session tuned, read once at its end).
+that session tuned, read once at its end) and ``*_blind_last.tsv`` (a fifth pair, written
+2026-12-03 the same way by another helper, held out while the next session tuned, read once
+at its end).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ FAQ_SETS = (
     "faq_blind_heldout.tsv",
     "faq_blind_final.tsv",
     "faq_blind_fresh.tsv",
+    "faq_blind_last.tsv",
 )
 SEARCH_SETS = (
     "search_blind_dev.tsv",
@@ -47,6 +50,7 @@ SEARCH_SETS = (
     "search_blind_heldout.tsv",
     "search_blind_final.tsv",
     "search_blind_fresh.tsv",
+    "search_blind_last.tsv",
 )
 CONFUSIONS = 12
 ROUNDS = 5
