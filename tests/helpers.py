@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -184,3 +187,23 @@ def wait_for_port(port: int, within: float = 60.0) -> None:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.2)
+
+
+@contextmanager
+def serving(database_url: str, **env: str) -> Iterator[str]:
+    """``python -m bot serve`` on a free loopback port, as `make run` starts it (its base URL),
+    stopped at the end; ``env`` adds settings (``SAMPLE_GROUPS="0"``)."""
+    port = free_port()
+    settings = {**os.environ, "DATABASE_URL": database_url, "NO_PROXY": "127.0.0.1,localhost",
+                **env}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        cwd=Path(__file__).resolve().parents[1], env=settings,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, open_call, wait_for_port
+from tests.helpers import open_call, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -45,16 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     conversation.handle(__import__("intents.types", fromlist=["Inbound"]).Inbound(
         "web", "asker", text="ゆるキャラの名前は"))  # fmt: skip
     store.close()
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "NO_PROXY": "127.0.0.1,localhost"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for_port(port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(url) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,13 @@ Playwright, against ``python -m bot serve`` in its own process: what a person ca
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import free_port, open_call, wait_for_port
+from tests.helpers import open_call, serving
 from tests.test_browser import CHROMIUM, ROOT, browser
 
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -62,17 +60,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     conversation = open_conversation(Settings(database_url=url))  # loads the sample groups
     open_call(conversation.store, ("web", "rep"), title="浜そうじ（試験）", days_ahead=4)
     conversation.store.close()
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "NO_PROXY": "127.0.0.1,localhost"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for_port(port)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(url) as base:
+        yield base
 
 
 class Chat:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import free_port, open_call, wait_for_port
+from tests.helpers import open_call, serving
 from tests.test_browser import CHROMIUM, ROOT, browser
 
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -88,16 +86,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store.give_up([message.id], "LINE push 400: 'The user has blocked the bot'", datetime.now(UTC))
     store.audit("staff1", "group_saved", "umi 海の会")
     store.close()
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "NO_PROXY": "127.0.0.1,localhost"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for_port(port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(url) as base:
+        yield base
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +35,7 @@ from storage.store import GroupRecord
 from tests import line_events as ev
 from tests.fakes.line_api import FakeLine, check_messages
 from tests.fakes.telegram_api import FakeTelegram
-from tests.helpers import free_port, open_call, wait_for_port
+from tests.helpers import open_call, serving
 from tests.test_browser import CHROMIUM, ROOT, browser
 from tests.test_line import SECRET as LINE_SECRET
 from tests.test_line import post as post_line
@@ -457,17 +455,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     conversation = open_conversation(Settings(database_url=url, sample_groups=False))
     open_call(conversation.store, ("web", "rep"), title="浜そうじ（カレンダー試験）", days_ahead=4)
     conversation.store.close()
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SAMPLE_GROUPS": "0",
-           "NO_PROXY": "127.0.0.1,localhost"}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for_port(port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(url, SAMPLE_GROUPS="0") as base:
+        yield base
 
 
 @pytest.mark.skipif(
