@@ -315,7 +315,7 @@ async def test_failed_deliveries_are_listed_and_sent_again(client: TestClient) -
     assert store.failed_deliveries() == []
     assert store.outbox_pending() == 1  # due again
     audit = await (await client.get("/admin/audit")).text()
-    assert '<td data-label="操作">配信エラーの再送</td>' in audit  # in Japanese
+    assert '<td data-label="操作" class="nowrap">配信エラーの再送</td>' in audit  # in Japanese
     empty = await (await client.get("/admin/deliveries")).text()
     assert "届かなかったメッセージはありません" in empty
 

@@ -69,7 +69,7 @@ async def test_hide_then_show_again_tells_everyone(client: TestClient) -> None:
     bob = c.handle(Inbound("test", "bob", text="予約確認"))
     assert any("公開が再開" in n and "1番目" in n for n in bob.notices)
     audit = await (await client.get("/admin/audit")).text()
-    assert '<td data-label="操作">募集を公開に戻す</td>' in audit  # in Japanese
+    assert '<td data-label="操作" class="nowrap">募集を公開に戻す</td>' in audit  # in Japanese
 
 
 async def test_show_again_refuses_a_call_that_is_not_hidden(client: TestClient) -> None:

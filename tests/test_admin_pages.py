@@ -72,12 +72,12 @@ async def test_near_identical_questions_are_one_row_with_count_and_dates(
     yuru, churin, gomi = rows  # the biggest first
     assert "ゆるキャラの名前は" in yuru
     assert "ゆるきゃらの名前はなに" in yuru
-    assert '<td data-label="件数">3</td>' in yuru
+    assert '<td data-label="件数" class="nowrap">3</td>' in yuru
     assert "2025-11-01〜2025-11-20" in _text(yuru)
     assert "駐輪場はありますか" in churin
-    assert '<td data-label="件数">2</td>' in churin
+    assert '<td data-label="件数" class="nowrap">2</td>' in churin
     assert "2025-11-05〜2025-11-06" in _text(churin)
-    assert '<td data-label="件数">1</td>' in gomi
+    assert '<td data-label="件数" class="nowrap">1</td>' in gomi
     assert "2025-11-07" in gomi
 
 
@@ -90,7 +90,7 @@ async def test_the_guess_is_shown_and_nothing_is_selected(client: TestClient) ->
     assert best is not None
     html = await (await client.get("/admin/unanswered")).text()
     (row,) = _rows(html)
-    suggestion = re.search(r'<td data-label="FAQの候補">(.*?)</td>', row)
+    suggestion = re.search(r"<td data-label=\"FAQの候補\"[^>]*>(.*?)</td>", row)
     assert suggestion
     assert best.entry.label in suggestion.group(1)
     selects = re.findall(r"<select[^>]*>.*?</select>", row)
@@ -297,8 +297,8 @@ async def test_audit_log_in_japanese_filtered_and_paged(client: TestClient) -> N
             .values(at=datetime.fromisoformat("2025-01-10T23:30:00+09:00"))
         )
     everything = await (await client.get("/admin/audit")).text()
-    assert '<td data-label="操作">団体の保存</td>' in everything
-    assert '<td data-label="操作">group_saved</td>' not in everything
+    assert '<td data-label="操作" class="nowrap">団体の保存</td>' in everything
+    assert ">group_saved</td>" not in everything
     assert len(_rows(everything)) == 50
     assert "58件" in everything
     second = await (await client.get("/admin/audit?page=2")).text()

@@ -57,6 +57,31 @@ _OVERFLOWING = """() => [...document.body.querySelectorAll('*')].filter((el) => 
 }).map((el) => `${Math.round(el.getBoundingClientRect().right)}px ${el.outerHTML.slice(0, 80)}`)"""
 
 
+# On a phone: cells whose value starts or wraps left of where the column's name ends (a
+# wrapped line ran on under the name).
+_UNDER_LABEL = """() => [...document.querySelectorAll('table.stack td[data-label]')]
+.flatMap((td) => {
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const lines = [...range.getClientRects()].filter((r) => r.width > 0);
+  if (!lines.length) return [];
+  const name = parseFloat(getComputedStyle(td, '::before').width) || 0;
+  const start = td.getBoundingClientRect().left + name;
+  const left = Math.min(...lines.map((r) => r.left));
+  return left < start ? [`${td.dataset.label}: ${td.innerText.trim().slice(0, 30)}`] : [];
+})"""
+# At 1280 px: short cells (a state, a date) broken over two lines.
+_BROKEN_SHORT = """() => [...document.querySelectorAll('table.stack td')].flatMap((td) => {
+  const text = td.innerText.trim();
+  if (!text || text.length > 12 || td.querySelector('form')) return [];
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+    .map((r) => Math.round(r.top)));
+  return tops.size > 1 ? [text] : [];
+})"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The bot serving a console with something on every page: the sample directory, a call
@@ -135,6 +160,7 @@ def test_every_console_page_reads_on_a_phone(server: str, phone: tuple[Any, list
         name = path.strip("/").replace("/", "-") or "admin"
         page.screenshot(path=str(ARTIFACTS / f"console-phone-{name}.png"), full_page=True)
         squeezed += [f"{path}: {c}" for c in page.evaluate(_SQUEEZED, NARROWEST)]
+        squeezed += [f"{path}: under its name: {c}" for c in page.evaluate(_UNDER_LABEL)]
         too_wide += [f"{path}: {o}" for o in page.evaluate(_OVERFLOWING)]
         queue += _console_links(page)
     assert {"/admin/", "/admin/groups", "/admin/calls", "/admin/unanswered",
@@ -142,6 +168,22 @@ def test_every_console_page_reads_on_a_phone(server: str, phone: tuple[Any, list
     assert squeezed == []
     assert too_wide == []
     assert logged == []
+
+
+def test_short_cells_stay_on_one_line_on_a_desktop(server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+    page.goto(f"{server}/admin/login")
+    page.get_by_label("ユーザー名").fill("staff1")
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(f"{server}/admin/")
+    broken = []
+    for path in ("/admin/groups", "/admin/calls", "/admin/unanswered", "/admin/audit"):
+        page.goto(f"{server}{path}")
+        broken += [f"{path}: {c}" for c in page.evaluate(_BROKEN_SHORT)]
+    page.screenshot(path=str(ARTIFACTS / "console-desktop-calls.png"), full_page=True)
+    page.close()
+    assert broken == []
 
 
 def test_back_on_an_error_page_goes_back(server: str, phone: tuple[Any, list[str]]) -> None:

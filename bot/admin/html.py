@@ -7,6 +7,7 @@ CSS is served by the app, the charts are inline SVG.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from html import escape
@@ -63,6 +64,17 @@ def csrf_field(token: str) -> str:
     return f'<input type="hidden" name="csrf" value="{e(token)}">'
 
 
+_TAG = re.compile(r"<[^>]*>")
+SHORT_CELL = 12  # characters: a date, a state, a count is never broken over two lines
+
+
+def _short(cell: str) -> str:
+    """``class="nowrap"`` for a short plain cell (「受付中」「2026年12月4日」): at 1280 px they
+    wrapped to 「受付/中」 while long cells had room."""
+    text = html.unescape(_TAG.sub("", cell))
+    return ' class="nowrap"' if 0 < len(text) <= SHORT_CELL and "<form" not in cell else ""
+
+
 def table(headers: Iterable[str], rows: Iterable[Iterable[str]], caption: str = "") -> str:
     """A table; cells are HTML already (escape what users wrote before passing it).
 
@@ -73,7 +85,10 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]], caption: str = 
     labels = [f' data-label="{e(h)}"' if h else "" for h in names]
     body = "".join(
         "<tr>"
-        + "".join(f"<td{labels[i] if i < len(labels) else ''}>{c}</td>" for i, c in enumerate(row))
+        + "".join(
+            f"<td{labels[i] if i < len(labels) else ''}{_short(c)}>{c}</td>"
+            for i, c in enumerate(row)
+        )
         + "</tr>"
         for row in rows
     )
