@@ -73,12 +73,12 @@ async def test_near_identical_questions_are_one_row_with_count_and_dates(
     assert "ゆるキャラの名前は" in yuru
     assert "ゆるきゃらの名前はなに" in yuru
     assert '<td data-label="件数" class="nowrap">3</td>' in yuru
-    assert "2025-11-01〜2025-11-20" in _text(yuru)
+    assert "2025年11月1日〜2025年11月20日" in _text(yuru)
     assert "駐輪場はありますか" in churin
     assert '<td data-label="件数" class="nowrap">2</td>' in churin
-    assert "2025-11-05〜2025-11-06" in _text(churin)
+    assert "2025年11月5日〜2025年11月6日" in _text(churin)
     assert '<td data-label="件数" class="nowrap">1</td>' in gomi
-    assert "2025-11-07" in gomi
+    assert "2025年11月7日" in gomi
 
 
 async def test_the_guess_is_shown_and_nothing_is_selected(client: TestClient) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from aiohttp import web
 
-from bot.admin import common
+from bot.admin import common, labels
 from bot.admin.html import e, field, options, pager, table
 from bot.admin.words import section, w
 from knowledge.when import TOKYO
@@ -92,7 +92,7 @@ async def audit_log(request: web.Request) -> web.Response:
     )
     rows = [
         [
-            e(a.at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S")),
+            e(labels.at(a.at, seconds=True)),
             e(a.actor),
             e(action_label(a.action)),
             e(a.detail),

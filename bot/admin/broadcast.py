@@ -15,11 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.admin import common
+from bot.admin import common, labels
 from bot.admin.html import csrf_field, e, options, sentence, table
 from bot.admin.words import w
 from intents.menu import MENU_PAYLOAD
-from knowledge.when import TOKYO
 from storage.models import Broadcast
 
 MAX_TEXT = 500
@@ -80,7 +79,7 @@ def _history(request: web.Request, sent: list[Broadcast]) -> str:
         return title + f"<p>{e(w('broadcast', 'history_none'))}</p>"
     rows = [
         [
-            e(b.created_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")),
+            e(labels.at(b.created_at)),
             e(b.actor),
             e(_audience(request, b)),
             e(w("broadcast", "people", n=b.recipients)),
@@ -160,7 +159,7 @@ async def broadcast_send(request: web.Request) -> web.Response:
     b = result.broadcast
     again = f'<p><a href="/admin/broadcast">{e(w("broadcast", "new"))}</a></p>'
     if not result.first:
-        when = b.created_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S")
+        when = labels.at(b.created_at, seconds=True)
         note = w("broadcast", "already_sent", at=when, actor=b.actor, n=b.recipients)
         return common.render(
             request, w("broadcast", "already_sent_title"), f"<p>{e(note)}</p>" + again

@@ -8,10 +8,9 @@ import json
 
 from aiohttp import web
 
-from bot.admin import common
+from bot.admin import common, labels
 from bot.admin.html import csrf_field, e, table
 from bot.admin.words import w
-from knowledge.when import TOKYO
 from storage.outbox import FailedDelivery
 
 SHOWN = 200  # failed messages listed at once
@@ -51,7 +50,7 @@ async def deliveries(request: web.Request) -> web.Response:
             f'<button type="submit">{e(w("deliveries", "retry"))}</button></form>'
         )
         rows.append([
-            e(d.failed_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")),
+            e(labels.at(d.failed_at)),
             e(w("platforms", d.platform) if d.platform in ("line", "telegram", "web", "cli") else d.platform),
             e(_preview(d)),
             e(d.attempts),

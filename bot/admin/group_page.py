@@ -15,7 +15,6 @@ from bot.admin.group_form import group_form, problems_page, read_record
 from bot.admin.html import csrf_field, e, table
 from bot.admin.words import w
 from intents.menu import MENU_PAYLOAD
-from knowledge.when import TOKYO
 from storage.models import utcnow
 from storage.openings import CallView
 from storage.representatives import RepresentativeLink, UnlinkNotice
@@ -161,7 +160,7 @@ async def group_invite(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     code, expires = issued
     await common.audit(request, "invite_issued", group.key)
-    when = f"{expires.astimezone(TOKYO):%Y-%m-%d %H:%M}"
+    when = labels.at(expires)
     body = (
         f'<div class="card"><p>{e(w("groups", "invite_for", name=group.name))}</p>'
         f'<p class="code">{e(code)}</p><p>{e(w("groups", "invite_how", expires=when))}</p></div>'

@@ -25,10 +25,10 @@ def date(moment: datetime) -> str:
     return w("dates", "date", year=t.year, month=t.month, day=t.day)
 
 
-def at(moment: datetime) -> str:
-    """「2026年12月5日 09:30」"""
+def at(moment: datetime, *, seconds: bool = False) -> str:
+    """「2026年12月5日 09:30」 (「… 09:30:15」 with ``seconds``, as the audit log keeps them)."""
     t = moment.astimezone(TOKYO)
-    return w("dates", "at", date=date(t), time=f"{t:%H:%M}")
+    return w("dates", "at", date=date(t), time=f"{t:%H:%M:%S}" if seconds else f"{t:%H:%M}")
 
 
 def _day(t: datetime) -> str:

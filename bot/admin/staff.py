@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bot.admin import common
+from bot.admin import common, labels
 from bot.admin.html import csrf_field, e, table
 from bot.admin.words import w
-from knowledge.when import TOKYO
 from storage.staff_accounts import MIN_PASSWORD, StaffAccount
 
 GENERATED_BYTES = 12  # secrets.token_urlsafe(12): 16 characters, 96 random bits
@@ -24,7 +23,7 @@ GENERATED_BYTES = 12  # secrets.token_urlsafe(12): 16 characters, 96 random bits
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return w("staff", "never")
-    return moment.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")
+    return labels.at(moment)
 
 
 def _state(account: StaffAccount) -> str:

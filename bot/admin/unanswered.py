@@ -27,13 +27,12 @@ from typing import Any
 from aiohttp import web
 from rapidfuzz import fuzz
 
-from bot.admin import common
+from bot.admin import common, labels
 from bot.admin.html import csrf_field, e, field, options, pager, sentence, table
 from bot.admin.words import w
 from intents.conversation import Conversation
 from knowledge.faq import FaqEntry, FaqIndex
 from knowledge.terms import terms
-from knowledge.when import TOKYO
 from storage.unanswered import MAX_GROUP_IDS, QuestionGroup, UnansweredPage
 
 PER_PAGE = 20  # groups a page asks the database for (each row carries a select of the FAQ)
@@ -123,7 +122,7 @@ def _listing(conv: Conversation, page: int) -> Listing:
 
 
 def _day(at: datetime) -> str:
-    return at.astimezone(TOKYO).strftime("%Y-%m-%d")
+    return labels.date(at)
 
 
 def _entry_select(faq: FaqIndex, suggested: FaqEntry | None) -> str:
