@@ -115,26 +115,18 @@ def _mask_name(s: Session, name: str) -> None:
     into a question (「山田花子ですが…」), and those rows carry no user to delete by. Found
     with or without spaces between its characters, and in the matcher's folded copy."""
     bare = "".join(name.split())
-    folded = fold(bare)
     if len(bare) < MIN_NAME:
         return
+    folded = fold(bare) if len(fold(bare)) >= MIN_NAME else ""
     spaced = re.compile(r"\s*".join(map(re.escape, bare)))
-    needles = {bare, folded} if len(folded) >= MIN_NAME else {bare}
-    found = s.exec(
-        select(UnansweredQuestion).where(
-            or_(
-                *(col(UnansweredQuestion.text).contains(w, autoescape=True) for w in needles),
-                *(col(UnansweredQuestion.normalized).contains(w, autoescape=True)
-                  for w in needles),
-                col(UnansweredQuestion.text).contains(bare[0], autoescape=True)
-                & col(UnansweredQuestion.text).contains(bare[-1], autoescape=True),
-            )
-        )
-    ).all()  # fmt: skip
-    for question in found:
+    # The folded copy has no spaces: a name typed in any spacing is found there.
+    holds = col(UnansweredQuestion.text).contains(bare, autoescape=True)
+    if folded:
+        holds = holds | col(UnansweredQuestion.normalized).contains(folded, autoescape=True)
+    for question in s.exec(select(UnansweredQuestion).where(holds)).all():
         text = spaced.sub(NAME_MASK, question.text)
         normalized = spaced.sub(NAME_MASK, question.normalized)
-        if folded and len(folded) >= MIN_NAME:
+        if folded:
             normalized = normalized.replace(folded, NAME_MASK)
         if (text, normalized) != (question.text, question.normalized):
             question.text, question.normalized = text, normalized
