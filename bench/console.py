@@ -8,7 +8,9 @@ sign-in form, and every GET page under ``/admin`` the app has (other helpers' pa
 fetched, with the list pages' filters, sorts, last pages and folded searches, after two
 warm-up rounds. Figures only: the median and p95 of each, no pass or fail.
 
-    .venv/bin/python bench/console.py [--rounds 20] [--sqlite-only]
+    .venv/bin/python bench/console.py [--rounds 20] [--sqlite-only] [--only export]
+
+``--only`` keeps the pages whose path holds that text (to look at one page again).
 """
 
 from __future__ import annotations
@@ -224,7 +226,7 @@ def _id_for(path: str, ids: dict[str, int]) -> int | None:
     return None
 
 
-async def measure(url: str, label: str, rounds: int) -> None:
+async def measure(url: str, label: str, rounds: int, only: str = "") -> None:
     """Fill the database at ``url``, serve the app, sign in and time every page."""
     engine = create_db_engine(url)
     migrate(engine)
@@ -250,6 +252,7 @@ async def measure(url: str, label: str, rounds: int) -> None:
         if app[conversation_key].store.count_groups() < GROUPS:
             raise SystemExit("the directory was not filled")
         targets, skipped = pages(client, ids)
+        targets = {name: path for name, path in targets.items() if only in name}
         times: dict[str, list[float]] = {name: [] for name in targets}
         sizes: dict[str, tuple[int, int]] = {}
         for n in range(rounds + 2):  # two warm-up rounds
@@ -295,16 +298,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--only", default="", help="measure only pages whose path holds this")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(f"sqlite:///{tmp}/console.db", "SQLite", args.rounds))
+        asyncio.run(measure(f"sqlite:///{tmp}/console.db", "SQLite", args.rounds, args.only))
     if args.sqlite_only:
         return
     with _postgres() as url:
         if url is None:
             print("PostgreSQL: not reachable, skipped")
         else:
-            asyncio.run(measure(url, "PostgreSQL", args.rounds))
+            asyncio.run(measure(url, "PostgreSQL", args.rounds, args.only))
 
 
 if __name__ == "__main__":
