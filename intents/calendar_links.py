@@ -75,11 +75,15 @@ def _shorter(text: str) -> str:
 
 def calendar_choice(turn: Turn, sign_up_id: int, call: CallView) -> Choice:
     """「カレンダーに追加」 for one confirmed sign-up."""
-    entry = calendar_entry(turn.messages, turn.locale, call)
+    return calendar_button(turn.messages, turn.locale, sign_up_id, call)
+
+
+def calendar_button(messages: Messages, locale: str, sign_up_id: int, call: CallView) -> Choice:
+    """:func:`calendar_choice` outside a turn (a notice: moved up from the waiting list)."""
     return Choice(
-        turn.messages.label("calendar_add", turn.locale),
+        messages.label("calendar_add", locale),
         f"{CALENDAR_PAYLOAD}{sign_up_id}",
-        url=google_calendar_url(entry),
+        url=google_calendar_url(calendar_entry(messages, locale, call)),
     )
 
 

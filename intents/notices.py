@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
+from intents.calendar_links import calendar_button
 from intents.types import Choice
 from knowledge.messages import Messages
 from knowledge.when import TOKYO, format_span
@@ -34,8 +35,7 @@ CALLS = "rc:mine"  # the representative's 「自分の募集」
 def body(text: str, choices: list[Choice]) -> str:
     """An outbox body: the text and its buttons, as the worker and adapters read it."""
     return json.dumps(
-        {"text": text, "choices": [{"label": c.label, "payload": c.payload} for c in choices]},
-        ensure_ascii=False,
+        {"text": text, "choices": [c.as_dict() for c in choices]}, ensure_ascii=False
     )
 
 
@@ -71,9 +71,9 @@ class _Words:
     def when(self, person: Person) -> str:
         return format_span(self.call.starts_at, self.call.ends_at, person.locale)
 
-    def to_resident(self, person: Person, text: str) -> Notice:
+    def to_resident(self, person: Person, text: str, *first: Choice) -> Notice:
         choice = Choice(self.messages.label("openings_mine", person.locale), MINE)
-        return Notice(person.user_id, body(text, [choice]))
+        return Notice(person.user_id, body(text, [*first, choice]))
 
     def to_group(self, person: Person, text: str, choice: Choice | None = None) -> Notice:
         choice = choice or Choice(self.messages.label("recruit_mine", person.locale), CALLS)
@@ -97,7 +97,8 @@ class _Words:
         for person in self.change.promoted:
             text = self.say("notice_promoted", person, when=self.when(person),
                             meeting_point=self.call.meeting_point)  # fmt: skip
-            yield self.to_resident(person, text)
+            calendar = calendar_button(self.messages, person.locale, person.sign_up_id, self.call)
+            yield self.to_resident(person, text, calendar)
         if self.moved_up and self.change.kind != "sign_up_cancelled":  # that one says it
             yield from self.group("notice_promoted_group", n=len(self.moved_up),
                                   taken=self.call.taken, capacity=self.call.capacity)  # fmt: skip

@@ -42,6 +42,7 @@ class Person:
 
     user_id: int
     locale: str
+    sign_up_id: int = 0  # their sign-up on the call (0 for a representative)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ def tell_about(
 ) -> CallChange:
     """Build the change, and write ``tell``'s notices in this transaction."""
     rows = s.exec(
-        select(col(SignUp.user_id), col(SignUp.status), col(User.locale))
+        select(col(SignUp.user_id), col(SignUp.status), col(User.locale), col(SignUp.id))
         .join(User, col(User.id) == col(SignUp.user_id))
         .where(col(SignUp.call_id) == call.id, col(SignUp.status).in_(("confirmed", "waiting")))
         .order_by(col(SignUp.id))
@@ -180,14 +181,14 @@ def tell_about(
         .order_by(col(User.id))
     ).all()
     promoted_ids = list(promoted)
-    people = [(Person(int(u), str(loc or "ja")), st) for u, st, loc in rows]
-    locales = {p.user_id: p.locale for p, _ in people}
+    people = [(Person(int(u), str(loc or "ja"), int(n or 0)), st) for u, st, loc, n in rows]
+    by_user = {p.user_id: p for p, _ in people}
     change = CallChange(
         kind=kind,
         call=view,
         confirmed=tuple(p for p, st in people if st == "confirmed"),
         waiting=tuple(p for p, st in people if st == "waiting"),
-        promoted=tuple(Person(u, locales.get(u, "ja")) for u in promoted_ids),
+        promoted=tuple(by_user.get(u, Person(u, "ja")) for u in promoted_ids),
         representatives=tuple(Person(int(u or 0), str(loc or "ja")) for u, loc in reps),
         changed=tuple(changed),
         reason=reason,

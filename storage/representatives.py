@@ -64,7 +64,8 @@ class OpenInvite:
     expires_at: datetime
 
 
-UnlinkNotice = Callable[[str, str], str]  # (locale, group name) → the outbox body (JSON)
+UnlinkNotice = Callable[[str, str, bool], str]
+"""(locale, group name, still the representative of another group) → the outbox body (JSON)."""
 
 
 class RepresentativeQueries:
@@ -244,9 +245,12 @@ class RepresentativeQueries:
             group = s.get(Group, group_id)
             name = group.name if group else ""
             s.delete(link)
-            s.add(
-                OutboxMessage(user_id=user_id, body=notice(user.locale, name), deliver_after=now)
-            )
+            s.flush()
+            still = s.exec(
+                select(Representative.group_id).where(col(Representative.user_id) == user_id)
+            ).first()
+            body = notice(user.locale, name, still is not None)
+            s.add(OutboxMessage(user_id=user_id, body=body, deliver_after=now))
             return name
 
 

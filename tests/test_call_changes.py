@@ -154,6 +154,29 @@ def test_a_raised_capacity_goes_to_the_waiting_list_in_order(bot: Conversation) 
     assert any("2人が繰り上がって" in t for t in told(bot.store, rep_id))
 
 
+def test_moved_up_from_the_waiting_list_the_notice_offers_the_calendar(bot: Conversation) -> None:
+    """The same 「カレンダーに追加」 a sign-up's confirmation has (its own sign-up, a link)."""
+    import json
+
+    from sqlmodel import col, select
+
+    from storage.models import OutboxMessage
+
+    _, rep_id, call_id = _call(bot, capacity=1)
+    people = _people(bot, call_id, ["amy", "bob"])
+    assert bot.store.update_call(rep_id, call_id, _draft(2), NOW, tell=teller(bot.messages))
+    (mine,) = [m for m in bot.store.my_sign_ups(people["bob"], NOW) if m.call.id == call_id]
+    with bot.store.session() as s:
+        (notice,) = s.exec(
+            select(OutboxMessage.body).where(col(OutboxMessage.user_id) == people["bob"])
+        ).all()
+    choices = json.loads(notice)["choices"]
+    assert [c["payload"] for c in choices] == [f"cal:{mine.id}", "mine"]
+    assert choices[0]["label"] == "カレンダーに追加"
+    assert choices[0]["url"].startswith("https://calendar.google.com/calendar/render?")
+    assert "%E6%B5%9C%E3%81%9D%E3%81%86%E3%81%98" in choices[0]["url"]  # 浜そうじ
+
+
 def test_a_newcomer_never_goes_ahead_of_the_waiting_list(bot: Conversation) -> None:
     """Even with a place free outside the rules (an older version, a hand edit), a newcomer
     joins the queue behind the person waiting."""

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from linebot.v3 import WebhookParser
 from linebot.v3.messaging import Message, ReplyMessageRequest
 from linebot.v3.models.events import UnknownEvent
@@ -28,48 +27,29 @@ from intents.types import Card, Choice, Reply
 from tests import line_events as ev
 from tests.fakes.line_api import FakeLine, check_messages
 from tests.helpers import open_call
+from tests.line_helpers import (
+    SECRET,
+    AiohttpClient,
+    AiohttpServer,
+    post,
+    serve_bot,
+    serve_fake,
+    texts,
+)
 
-SECRET = "line-channel-secret-for-tests"
 DATA = Path(__file__).with_name("data")
-
-AiohttpServer = Callable[..., Awaitable[TestServer]]
-AiohttpClient = Callable[..., Awaitable[TestClient]]
 
 
 @pytest.fixture
 async def fake(aiohttp_server: AiohttpServer) -> tuple[FakeLine, str]:
-    fake = FakeLine()
-    server = await aiohttp_server(fake.app)
-    return fake, str(server.make_url("")).rstrip("/")
+    return await serve_fake(aiohttp_server)
 
 
 @pytest.fixture
 async def bot(
     aiohttp_client: AiohttpClient, fake: tuple[FakeLine, str], tmp_path: Path
 ) -> TestClient:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'line.db'}",
-        line_channel_secret=SECRET,
-        line_channel_access_token=fake[0].token,
-        line_api_base_url=fake[1],
-    )
-    return await aiohttp_client(create_app(settings))
-
-
-async def post(client: TestClient, body: bytes, signature: str | None = "sign") -> int:
-    import io
-
-    headers = {"Content-Type": "application/json"}
-    if signature == "sign":
-        headers["X-Line-Signature"] = ev.sign(body, SECRET)
-    elif signature is not None:
-        headers["X-Line-Signature"] = signature
-    response = await client.post("/callback/line", data=io.BytesIO(body), headers=headers)
-    return response.status
-
-
-def texts(sent: Any) -> str:
-    return "\n".join(m.get("text", "") for m in sent.messages)
+    return await serve_bot(aiohttp_client, fake, tmp_path)
 
 
 async def test_fixture_events_are_all_known_to_the_sdk() -> None:
@@ -230,55 +210,6 @@ async def test_worker_push_is_idempotent_with_the_retry_key(
     assert len(fake[0].sent) == 1
 
 
-async def test_rich_menu_setup(bot: TestClient, fake: tuple[FakeLine, str]) -> None:
-    from bot.richmenu import image, menu_items
-
-    channel: LineChannel = bot.server.app[channels_key]["line"]
-    menu_id = await channel.setup_rich_menu(image(), menu_items())
-    assert fake[0].default_rich_menu == menu_id
-    areas = fake[0].rich_menus[menu_id]["areas"]
-    assert [a["action"]["data"] for a in areas] == ["menu", "gs", "ol", "mine", "rc:new", "help"]
-    assert fake[0].rich_menu_images[menu_id].startswith(b"\x89PNG")
-
-
-async def test_a_representative_gets_their_own_rich_menu_and_loses_it_on_unlink(
-    bot: TestClient, fake: tuple[FakeLine, str]
-) -> None:
-    from bot.richmenu import draw, menu_items
-
-    channel: LineChannel = bot.server.app[channels_key]["line"]
-    store = bot.server.app[conversation_key].store
-    rep_menu = await channel.setup_rich_menu(
-        draw(menu="representative"), menu_items("representative"), default=False
-    )
-    store.set_app_value(line_adapter.REPRESENTATIVE_MENU, rep_menu)
-    areas = fake[0].rich_menus[rep_menu]["areas"]
-    assert [a["action"]["data"] for a in areas][:2] == ["rc:new", "rc:mine"]
-    assert fake[0].default_rich_menu is None  # not made everyone's menu
-
-    open_call(store, ("line", "Uother"))  # the group 「海の会」 and its code machinery
-    code, _ = store.issue_invite("umi")
-    assert await post(bot, ev.body(ev.text("Urep", f"招待コード {code}"))) == 200
-    await fake[0].wait_for(1)
-    # The menu is switched right after the reply, in the user's lane: give it a moment.
-    assert await _eventually(lambda: fake[0].user_rich_menus.get("Urep") == rep_menu)
-
-    group_id = store.represented_groups(store.touch_user("line", "Urep", "ja").id)[0][0]
-    assert await post(bot, ev.body(ev.postback("Urep", f"rc:unlinkx:{group_id}"))) == 200
-    await fake[0].wait_for(2)
-    assert await _eventually(lambda: "Urep" not in fake[0].user_rich_menus)
-
-
-async def _eventually(check: Callable[[], bool], within: float = 2.5) -> bool:
-    """Whether ``check`` comes true within ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
-
-
 def test_render_keeps_every_limit() -> None:
     long_text = ("🌊" * 1000 + "\n") * 30  # emoji count double in UTF-16
     cards = [Card(f"団体{i}", "説明" * 100, (Choice("詳しく見る", f"gd:{i}"),)) for i in range(20)]
@@ -321,90 +252,6 @@ def test_rendered_json_is_exactly_what_the_sdk_models_would_send(reply: Reply) -
     # SDK's own models must read every shape back and write it out unchanged.
     for message in render(reply):
         assert Message.from_dict(message).to_dict() == message
-
-
-async def test_setup_richmenu_command(fake: tuple[FakeLine, str], tmp_path: Path) -> None:
-    import argparse
-
-    from bot.platforms import run_platform_command
-
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'menu.db'}",
-        line_channel_secret=SECRET,
-        line_channel_access_token=fake[0].token,
-        line_api_base_url=fake[1],
-    )
-    saved = tmp_path / "menu.png"
-    args = argparse.Namespace(
-        command="line", line_command="setup-richmenu", font=None, save=str(saved)
-    )
-    assert await run_platform_command(args, settings) == 0
-    assert fake[0].default_rich_menu is not None
-    assert saved.read_bytes() == fake[0].rich_menu_images[fake[0].default_rich_menu]
-    from storage import Store, create_db_engine
-
-    store = Store(create_db_engine(settings.database_url))
-    rep_menu = store.app_value(line_adapter.REPRESENTATIVE_MENU)
-    store.close()
-    assert rep_menu in fake[0].rich_menu_images  # made, with its image, for representatives
-    assert rep_menu != fake[0].default_rich_menu
-    # Without --font, exactly the kept Japanese images go up (no font needed on the machine).
-    from bot.richmenu import asset
-
-    uploaded = fake[0].rich_menu_images
-    assert uploaded[fake[0].default_rich_menu] == asset("resident").read_bytes()
-    assert uploaded[rep_menu] == asset("representative").read_bytes()
-
-
-@pytest.mark.parametrize("menu", ["resident", "representative"])
-def test_the_kept_rich_menu_images_are_japanese_and_show_todays_words(menu: str) -> None:
-    import io
-
-    from PIL import Image
-
-    from bot.richmenu import asset, drawn_from, tiles, words_hash
-
-    png = asset(menu).read_bytes()
-    assert len(png) <= 1024 * 1024  # LINE's limit for a rich menu image
-    with Image.open(io.BytesIO(png)) as img:
-        assert (img.format, img.size) == ("PNG", (2500, 1686))
-    # Drawn with a Japanese font from knowledge/richmenu.toml as it is now: after a change of
-    # the words, `python -m bot line draw-richmenu` must be run (an English-only image, drawn
-    # without a Japanese font, carries no hash at all).
-    assert drawn_from(png) == words_hash(menu), "run: python -m bot line draw-richmenu"
-    labels = [t.label for t in tiles(menu)]
-    assert {"予約確認", "ヘルプ", "質問する", "ボランティアをさがす"} <= set(labels)
-    if menu == "representative":
-        assert labels[:2] == ["募集する", "自分の募集"]
-    else:
-        assert "団体をさがす" in labels
-    for tile in tiles(menu):  # white words on every tile: WCAG AA contrast (4.5:1) at least
-        assert _contrast_with_white(tile.colour) >= 4.5, tile
-
-
-def _contrast_with_white(colour: str) -> float:
-    def channel(value: int) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    luminance = 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
-    return 1.05 / (luminance + 0.05)
-
-
-def test_draw_richmenu_draws_both_menus_with_a_japanese_font(tmp_path: Path) -> None:
-    from bot.cli import main
-    from bot.richmenu import drawn_from, japanese_font, words_hash
-
-    # A font that is not there is refused: the kept images must carry the Japanese words.
-    assert main(["line", "draw-richmenu", "--font", str(tmp_path / "none.ttf")]) == 2
-    assert not list(tmp_path.glob("*.png"))
-    font = japanese_font()
-    if font is None:
-        pytest.skip("no Japanese font on this machine (Debian: apt-get install fonts-noto-cjk)")
-    assert main(["line", "draw-richmenu", "--font", font, "--out", str(tmp_path)]) == 0
-    for menu in ("resident", "representative"):
-        assert drawn_from((tmp_path / f"{menu}.png").read_bytes()) == words_hash(menu)
 
 
 async def test_broadcast_goes_out_as_multicasts_of_500(

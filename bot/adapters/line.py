@@ -333,6 +333,8 @@ class LineChannel:
         # push it already accepted (answering 409) even if we crashed before noting it.
         key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
         await self._push(platform_user_id, messages, key)
+        if body.get("rich_menu"):  # a notice that changes what the person can do
+            await self.switch_menu(platform_user_id, str(body["rich_menu"]))
 
     async def multicast(
         self, platform_user_ids: list[str], body: dict[str, Any], retry_key: str

@@ -199,10 +199,13 @@ def _unlink_notice(request: web.Request) -> UnlinkNotice:
     """What a representative the center unlinked is told, in their language."""
     messages = common.conversation(request).messages
 
-    def notice(locale: str, group: str) -> str:
+    def notice(locale: str, group: str, still: bool) -> str:
         text = messages.get("notice_unlinked_by_center", locale, group=group)
         menu = {"label": messages.label("menu", locale), "payload": MENU_PAYLOAD}
-        return json.dumps({"text": text, "choices": [menu]}, ensure_ascii=False)
+        body: dict[str, object] = {"text": text, "choices": [menu]}
+        if not still:  # a representative of no group now: LINE shows the residents' menu
+            body["rich_menu"] = "resident"
+        return json.dumps(body, ensure_ascii=False)
 
     return notice
 
