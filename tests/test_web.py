@@ -89,9 +89,33 @@ async def test_page_words_and_favicon(aiohttp_client: object, tmp_path: Path) ->
     client = await _client(aiohttp_client, tmp_path)
     words = await (await client.get("/api/words")).json()
     messages = Messages.load()
-    assert words == {lang: {"typing": messages.get("web_typing", lang)} for lang in ("ja", "en")}
+    assert words["ja"]["typing"] == messages.get("web_typing", "ja")
+    assert words["en"]["send"] == messages.get("web_send", "en") == "Send"
+    assert set(words["ja"]) == set(words["en"]) >= {"title", "placeholder", "error", "other"}
     icon = await client.get("/favicon.ico")
     assert icon.status == 200
     assert icon.content_type == "image/svg+xml"
     assert (await icon.read()).startswith(b"<svg")
     assert "default-src 'self'" in icon.headers["Content-Security-Policy"]
+
+
+async def test_the_page_s_words_live_in_messages_toml(
+    aiohttp_client: object, tmp_path: Path
+) -> None:
+    """chat.html and chat.js carry no words of their own: the page comes with the Japanese
+    ones filled in, and the script takes every language's from /api/words."""
+    import re
+
+    from bot.adapters.web import STATIC
+    from knowledge.messages import Messages
+
+    for name in ("chat.html", "chat.js"):
+        code = (STATIC / name).read_text(encoding="utf-8")
+        code = re.sub(r"//[^\n]*|<!--.*?-->", "", code)  # comments may quote a word
+        assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", code), name
+    client = await _client(aiohttp_client, tmp_path)
+    page = await (await client.get("/")).text()
+    messages = Messages.load()
+    assert f"<title>{messages.get('web_title', 'ja')}</title>" in page
+    assert f'placeholder="{messages.get("web_placeholder", "ja")}"' in page
+    assert "{{" not in page

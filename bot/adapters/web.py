@@ -26,6 +26,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from functools import partial
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,13 @@ MAX_BODY = 64 * 1024
 COOKIE = "tsunagaru_chat"
 COOKIE_SECONDS = 365 * 24 * 3600  # the person stays the same person (their sign-ups) a year
 _COOKIE_VALUE = re.compile(r"^([0-9a-f]{32})\.([0-9a-f]{64})$")
-PAGE_WORDS = {"typing": "web_typing"}  # the page's name for a word -> its messages.toml key
+# The page's name for a word -> its messages.toml key (chat.html's {{name}}; chat.js's words).
+PAGE_WORDS = {
+    "title": "web_title", "placeholder": "web_placeholder", "send": "web_send",
+    "label": "web_message_label", "log": "web_log_label", "choices": "web_choices_label",
+    "other": "web_other_language", "error": "web_unreachable", "typing": "web_typing",
+}  # fmt: skip
+PAGE_LOCALE = "ja"  # the page's words before the script knows the person's language
 PRIVATE = {"Cache-Control": "no-store"}  # one person's conversation: never from a cache
 
 conversation_key = web.AppKey("conversation", Conversation)
@@ -88,12 +95,20 @@ def _error(request: web.Request, status: int, key: str, locale: str) -> web.Resp
     return web.json_response({"error": _words(request, key, locale)}, status=status, dumps=_dumps)
 
 
-async def chat_page(request: web.Request) -> web.FileResponse:
-    """The chat page (plain HTML, no external resources); (re)sets the person's cookie."""
+async def chat_page(request: web.Request) -> web.Response:
+    """The chat page (plain HTML, no external resources), its ``{{name}}`` marks filled with
+    the page's words (``PAGE_WORDS``) in Japanese; (re)sets the person's cookie."""
     person, _ = _identify(request)
-    response = web.FileResponse(STATIC / "chat.html")
+    html = _PAGE_MARK.sub(
+        lambda m: escape(_words(request, PAGE_WORDS[m.group(1)], PAGE_LOCALE)),
+        (STATIC / "chat.html").read_text(encoding="utf-8"),
+    )
+    response = web.Response(text=html, content_type="text/html", headers=PRIVATE)
     _set_cookie(request, response, person)  # a known person's cookie lasts another year
     return response
+
+
+_PAGE_MARK = re.compile(r"\{\{(\w+)\}\}")
 
 
 async def chat_api(request: web.Request) -> web.Response:

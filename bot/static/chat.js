@@ -1,13 +1,5 @@
 "use strict";
 // The local web chat: bubbles, cards, quick-reply buttons; Japanese or English interface.
-const UI = {
-  ja: {title: "つながる鎌倉 案内ボット", placeholder: "質問を入力（例：協働ってなに？）", send: "送信",
-       label: "メッセージ", log: "会話", choices: "選択肢", other: "English",
-       error: "通信に失敗しました。少し待ってからもう一度お試しください。"},
-  en: {title: "Tsunagaru Kamakura guide bot", placeholder: "Type a question (e.g. What is collaboration?)",
-       send: "Send", label: "Message", log: "Conversation", choices: "Choices", other: "日本語",
-       error: "Could not reach the bot. Please try again in a moment."},
-};
 const GAP = 8;  // px left above a message scrolled to the top of the log
 const log = document.getElementById("log");
 const choicesBox = document.getElementById("choices");
@@ -25,8 +17,9 @@ typing.className = "typing";
 typing.setAttribute("aria-hidden", "true");
 typing.append(...[1, 2, 3].map(() => document.createElement("span")));
 
-function applyLocale() {
-  const t = UI[locale];
+function applyLocale() {  // the page's words in the person's language (GET /api/words)
+  const t = words[locale];
+  if (!t) return;  // not loaded: the page keeps the words it came with
   document.documentElement.lang = locale;
   document.getElementById("title").textContent = t.title;
   input.placeholder = t.placeholder;
@@ -148,7 +141,8 @@ async function send(message, from) {
     render(data);
     answered = true;
   } catch (err) {
-    reveal(bubble(UI[locale].error + " (" + err.message + ")", "bot error"));
+    const said = (words[locale] || {}).error;
+    reveal(bubble(said ? said + " (" + err.message + ")" : err.message, "bot error"));
   } finally {
     if (--pending === 0) waiting(false);
     if (from && answered) keepFocus(from);
@@ -162,13 +156,13 @@ async function getJSON(url) {
 }
 
 async function start() {
-  applyLocale();
   input.focus();
   const [found, last] = await Promise.all([
     getJSON("/api/words").catch(() => ({})),
     getJSON("/api/last-reply").then((data) => data.reply).catch(() => null),
   ]);
   words = found;
+  applyLocale();
   if (last) render(last);  // a reload: the last reply again, with its buttons (a form waits)
   else send({payload: "welcome"});
 }
