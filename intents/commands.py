@@ -104,7 +104,17 @@ class _Command:
             return False
         if self.words is not None and self.words.search(hay):
             return True
-        return any(thing.search(hay) and action.search(hay) for thing, action in self.pairs)
+        return any(_apart(thing, action, hay) for thing, action in self.pairs)
+
+
+def _apart(thing: re.Pattern[str], action: re.Pattern[str], hay: str) -> bool:
+    """A thing and an action said side by side, neither inside the other: 「もうしこみたい」
+    holds 「もうしこみ」 and 「みたい」 (to see) only by sharing its み."""
+    for form in hay.split(FORMS_APART):  # both in one form of the message
+        for found in thing.finditer(form):
+            if action.search(form, 0, found.start()) or action.search(form, found.end()):
+                return True
+    return False
 
 
 @cache
@@ -122,6 +132,9 @@ def _commands(path: Path = COMMANDS_FILE) -> tuple[_Command, ...]:
     return tuple(out)
 
 
+FORMS_APART = "\x00"  # between the forms of one message a command is looked for in
+
+
 class CommandRule:
     """A command in the user's words; see the module docstring."""
 
@@ -130,7 +143,8 @@ class CommandRule:
             return None
         text = unicodedata.normalize("NFKC", turn.text).lower()
         # A message typed in kana is read with our words too (わたしのもうしこみ → 申し込み).
-        hay = " ".join(dict.fromkeys([turn.folded, fold(kana_words().convert(turn.folded)), text]))
+        forms_of_it = [turn.folded, fold(kana_words().convert(turn.folded)), text]
+        hay = FORMS_APART.join(dict.fromkeys(forms_of_it))
         in_form = forms.active(turn) is not None
         for command in _commands():
             if not command.said_in(hay):
