@@ -29,6 +29,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,7 @@ REQUIRED = ("key", "name", "fields")
 LIMITS = {"key": 64, "name": 200, "description": 2000, "contact": 300}
 _KEY = re.compile(r"^[A-Za-z0-9._-]+$")
 _SPLIT = re.compile(r"\s*[|｜、,，/／]\s*")
-_TRUE = {"true", "1", "yes", "y", "はい", "○", "◯", "有", "あり", "t"}
-_FALSE = {"false", "0", "no", "n", "いいえ", "×", "✕", "無", "なし", "f"}
+WORDS_FILE = Path(knowledge.__file__).with_name("directory_csv.toml")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -72,8 +72,21 @@ class CsvProblem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.line}行目" + (f"・{self.column}列" if self.column else "")
-        return f"{where}: {self.message}"
+        words = _words()
+        where = words["where_column" if self.column else "where_line"]
+        located = where.format(line=self.line, column=self.column)
+        return str(words["located"]).format(where=located, message=self.message)
+
+
+@cache
+def _words() -> dict[str, Any]:
+    with WORDS_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _say(problem: str, **values: object) -> str:
+    """A problem's words (``knowledge/directory_csv.toml``), filled in."""
+    return str(_words()["problems"][problem]).format(**values)
 
 
 @dataclass
@@ -93,9 +106,7 @@ class CsvTooLarge(ValueError):
 def decode(data: bytes) -> tuple[str, str]:
     """Text and encoding name: UTF-8 (BOM optional) first, then Shift_JIS (CP932)."""
     if len(data) > MAX_BYTES:
-        raise CsvTooLarge(
-            f"ファイルが大きすぎます（{len(data):,} バイト。上限 {MAX_BYTES:,} バイト）"
-        )
+        raise CsvTooLarge(_say("too_large", size=f"{len(data):,}", limit=f"{MAX_BYTES:,}"))
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -103,9 +114,7 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp932"), "shift_jis"
     except UnicodeDecodeError as exc:
-        raise ValueError(
-            "文字コードを判別できません（UTF-8 か Shift_JIS で保存してください）"
-        ) from exc
+        raise ValueError(_say("encoding")) from exc
 
 
 def parse(data: bytes, fields: FieldIndex, places: PlaceIndex) -> ParsedDirectory:
@@ -117,20 +126,20 @@ def parse(data: bytes, fields: FieldIndex, places: PlaceIndex) -> ParsedDirector
         result.errors.append(CsvProblem(0, "", str(exc)))
         return result
     if _CONTROL.search(text.replace("\r", "").replace("\t", "")):
-        result.errors.append(
-            CsvProblem(0, "", "制御文字が含まれています。CSVファイルか確認してください")
-        )
+        result.errors.append(CsvProblem(0, "", _say("control")))
         return result
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in reader.fieldnames or []]
     except csv.Error as exc:
-        result.errors.append(CsvProblem(1, "", f"CSVとして読めません: {exc}"))
+        result.errors.append(CsvProblem(1, "", _say("unreadable", error=exc)))
         return result
     reader.fieldnames = header
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        result.errors.append(CsvProblem(1, "", f"必要な列がありません: {', '.join(missing)}"))
+        result.errors.append(
+            CsvProblem(1, "", _say("missing_columns", columns=", ".join(missing)))
+        )
         return result
     seen: dict[str, tuple[int, GroupRecord]] = {}
     try:
@@ -138,11 +147,11 @@ def parse(data: bytes, fields: FieldIndex, places: PlaceIndex) -> ParsedDirector
             line = reader.line_num
             if len(seen) >= MAX_ROWS:
                 result.errors.append(
-                    CsvProblem(line, "", f"行数が多すぎます（上限 {MAX_ROWS:,} 行）")
+                    CsvProblem(line, "", _say("too_many_rows", limit=f"{MAX_ROWS:,}"))
                 )
                 break
             if None in row:
-                result.errors.append(CsvProblem(line, "", "列の数がヘッダーより多い行です"))
+                result.errors.append(CsvProblem(line, "", _say("extra_cells")))
                 continue
             if not any((v or "").strip() for v in row.values()):
                 continue  # blank line
@@ -153,23 +162,21 @@ def parse(data: bytes, fields: FieldIndex, places: PlaceIndex) -> ParsedDirector
                 first_line, first = seen[record.key]
                 if first == record:
                     result.warnings.append(
-                        CsvProblem(
-                            line, "key", f"{first_line}行目と同じ行です（1件として取り込みます）"
-                        )
+                        CsvProblem(line, "key", _say("same_row", first=first_line))
                     )
                 else:
                     result.errors.append(
                         CsvProblem(
-                            line, "key", f"key「{record.key}」が{first_line}行目と重複しています"
+                            line, "key", _say("duplicate_key", key=record.key, first=first_line)
                         )
                     )
                 continue
             seen[record.key] = (line, record)
     except csv.Error as exc:
-        result.errors.append(CsvProblem(reader.line_num, "", f"CSVとして読めません: {exc}"))
+        result.errors.append(CsvProblem(reader.line_num, "", _say("unreadable", error=exc)))
     result.records = [r for _, r in seen.values()]
     if not result.records and not result.errors:
-        result.errors.append(CsvProblem(2, "", "データ行がありません"))
+        result.errors.append(CsvProblem(2, "", _say("no_rows")))
     return result
 
 
@@ -184,32 +191,31 @@ def _record(
     value = {k: restore((row.get(k) or "").strip()) for k in COLUMNS}
     for column in REQUIRED:
         if not value[column]:
-            errors.append(CsvProblem(line, column, "空欄です"))
+            errors.append(CsvProblem(line, column, _say("blank")))
     for column, limit in LIMITS.items():
         if len(value[column]) > limit:
             errors.append(
-                CsvProblem(line, column, f"{limit}文字を超えています（{len(value[column])}文字）")
+                CsvProblem(line, column, _say("too_long", limit=limit, length=len(value[column])))
             )
     if value["key"] and not _KEY.match(value["key"]):
-        errors.append(CsvProblem(line, "key", "英数字と - _ . だけで書いてください"))
+        errors.append(CsvProblem(line, "key", _say("key_characters")))
     field_codes: list[str] = []
     for name in _split(value["fields"]):
         found = fields.lookup(name)
-        if found is None:
-            errors.append(CsvProblem(line, "fields", f"活動分野「{name}」が分かりません"))
+        if found is None and (sharing := fields.sharing(name)):  # 防災: two fields have it
+            names = _say("field_separator").join(f.short for f in sharing)
+            errors.append(
+                CsvProblem(line, "fields", _say("ambiguous_field", name=name, fields=names))
+            )
+        elif found is None:
+            errors.append(CsvProblem(line, "fields", _say("unknown_field", name=name)))
         else:
             field_codes.append(found.code)
     area_codes: list[str] = []
     for name in _split(value["areas"]):
         code = places.lookup_area(name)
         if code is None:
-            errors.append(
-                CsvProblem(
-                    line,
-                    "areas",
-                    f"地域「{name}」が分かりません（鎌倉・腰越・深沢・大船・玉縄・市内全域）",
-                )
-            )
+            errors.append(CsvProblem(line, "areas", _say("unknown_area", name=name)))
         elif code != CITYWIDE:
             area_codes.append(code)
     flags = {}
@@ -220,9 +226,7 @@ def _record(
     ):
         flag = _flag(value[column], default)
         if flag is None:
-            errors.append(
-                CsvProblem(line, column, f"「{value[column]}」は true / false で書いてください")
-            )
+            errors.append(CsvProblem(line, column, _say("not_a_flag", value=value[column])))
         flags[column] = bool(flag)
     if len(errors) > before:
         return None
@@ -245,9 +249,9 @@ def _flag(text: str, default: bool) -> bool | None:
     if not text:
         return default
     lowered = text.lower()
-    if lowered in _TRUE:
+    if lowered in _words()["flags"]["true"]:
         return True
-    if lowered in _FALSE:
+    if lowered in _words()["flags"]["false"]:
         return False
     return None
 

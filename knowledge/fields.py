@@ -68,9 +68,12 @@ class FieldIndex:
                     self._words.append((folded, reading(folded), word, f.code))
                     by_word.setdefault(folded, set()).add(f.code)
         # An everyday word names a field on its own only when no other field shares it.
+        self._shared: dict[str, tuple[str, ...]] = {}
         for word, codes in by_word.items():
             if len(codes) == 1:
                 self._by_name.setdefault(word, next(iter(codes)))
+            else:
+                self._shared[word] = tuple(c.code for c in fields if c.code in codes)
         # Longest first, by reading (a kanji word is as long as it sounds): 「子ども食堂」 before
         # 「子ども」, 「科学教室」 before 「きょうしつ」.
         self._words.sort(key=lambda w: (len(w[1]), len(w[0])), reverse=True)
@@ -124,6 +127,11 @@ class FieldIndex:
         """A field named exactly: code, official name, label, or a word only it has."""
         code = self._by_name.get(fold(text))
         return self._by_code.get(code) if code else None
+
+    def sharing(self, text: str) -> list[ActivityField]:
+        """The fields an everyday word belongs to when it names none on its own (防災:
+        災害救援 and 地域安全), in the file's order; empty for any other text."""
+        return [self._by_code[c] for c in self._shared.get(fold(text), ())]
 
     def find(self, text: str) -> FieldMatch | None:
         """The field a message talks about, by the longest everyday word in it."""

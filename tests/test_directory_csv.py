@@ -78,6 +78,21 @@ def test_errors_name_line_and_column(fields: FieldIndex, places: PlaceIndex) -> 
     assert all(str(p).startswith(f"{p.line}行目") for p in parsed.errors)
 
 
+def test_everyday_field_words_import_and_a_shared_one_names_its_fields(
+    fields: FieldIndex, places: PlaceIndex
+) -> None:
+    """A word people use for a field (子育て, ごみ拾い) is that field; one that two fields
+    share (防災) is refused with both names, so the row can be fixed."""
+    data = HEADER + "a,子どもの会,,子育て|ごみ拾い,大船,,,,\n" + "b,まもる会,,防災,大船,,,,\n"
+    parsed = directory_csv.parse(data.encode(), fields, places)
+    assert [r.fields for r in parsed.records] == [("children", "environment")]
+    (problem,) = parsed.errors
+    assert (problem.line, problem.column) == (3, "fields")
+    assert "「防災」" in problem.message
+    assert "災害救援・防災" in problem.message
+    assert "防犯・地域安全" in problem.message
+
+
 def test_exact_duplicate_rows_import_once(fields: FieldIndex, places: PlaceIndex) -> None:
     row = "d-1,重複の会,,children,大船,,,,\n"
     parsed = directory_csv.parse((HEADER + row + row).encode(), fields, places)
