@@ -2,9 +2,10 @@
 Signing up is ``intents.signup``; 「予約確認」, cancelling and 「データ削除」 are
 ``intents.my_sign_ups``; notices and reminders are ``intents.notices``.
 
-Payloads: ``ol`` search · ``om`` more · ``od:<call>`` details · ``os:<call>`` sign up ·
-``ow:<call>`` join the waiting list · ``mine`` my sign-ups · ``mc:<sign-up>`` ask to cancel ·
-``mx:<sign-up>`` cancel · ``del`` ask to delete my data · ``del:yes`` delete.
+Payloads: ``ol`` search · ``om`` more · ``ob`` the same page again · ``od:<call>`` details ·
+``os:<call>`` sign up · ``ow:<call>`` join the waiting list · ``mine`` my sign-ups ·
+``mc:<sign-up>`` ask to cancel · ``mx:<sign-up>`` cancel · ``del`` ask to delete my data ·
+``del:yes`` delete.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ class OpeningsRule:
 
     def match(self, turn: Turn) -> Match | None:
         payload = turn.payload or ""
-        if payload in ("ol", "om", "mine", "del", "del:yes"):
+        if payload in ("ol", "om", "ob", "mine", "del", "del:yes"):
             handler = {
                 "ol": start_search,
                 "om": more,
+                "ob": back_to_list,
                 "mine": mine.my_sign_ups,
                 "del": mine.ask_delete,
                 "del:yes": mine.delete_data,
@@ -74,6 +76,11 @@ def more(turn: Turn, match: Match) -> Reply:
     """「もっと見る」."""
     data = turn.state.setdefault(STATE, {"page": 0})
     data["page"] = int(data.get("page") or 0) + 1
+    return _results(turn)
+
+
+def back_to_list(turn: Turn, match: Match) -> Reply:
+    """「一覧にもどる」 from an opening's details: the page it was on."""
     return _results(turn)
 
 
@@ -237,11 +244,14 @@ def detail(turn: Turn, match: Match) -> Reply:
             if call.places_left
             else Choice(label("openings_wait", turn.locale), f"ow:{call.id}"),
         )
+    # The card's action again below the reply, where a phone shows it without scrolling
+    # past a long description; and the way back to the list the details were opened from.
+    back = [Choice(label("openings_back", turn.locale), "ob")] if STATE in turn.state else []
     return Reply(
         call.title,
         "opening_detail",
         cards=[Card(call.title, body, buttons)],
-        choices=_menu(turn),
+        choices=[*buttons, *back, *_menu(turn)],
         slots={"call_id": str(call.id)},
         locale=turn.locale,
     )

@@ -334,3 +334,19 @@ def test_the_sign_up_form_cannot_be_skipped_by_jumping_to_the_end(bot: Conversat
     assert bot.store.all_volunteers(call_id) == []
     profile = bot.store.profile(bot.store.touch_user("test", "skipper", "ja").id)
     assert profile.consent_at is None
+
+
+def test_an_openings_details_offer_its_action_and_the_way_back(bot: Conversation) -> None:
+    """Below the details (a phone shows the choices without scrolling past a long card): the
+    card's 申し込む again, and 「一覧にもどる」 to the page the details were opened from."""
+    post_call(link_rep(bot))
+    me = talk(bot, "amy")
+    found = me("由比ヶ浜のボランティア")
+    details = me(payload=found.cards[0].buttons[1].payload)
+    assert details.intent == "opening_detail"
+    labels = [c.label for c in details.choices]
+    assert labels[:2] == ["申し込む", "一覧にもどる"]
+    assert details.choices[0].payload == details.cards[0].buttons[0].payload
+    back = me(payload=details.choices[1].payload)
+    assert back.intent == "find_openings"
+    assert [c.title for c in back.cards] == [c.title for c in found.cards]
