@@ -13,7 +13,10 @@ Three measurements per bot:
   bot still answers only after its reply; ours answers first, so a backlog builds up and
   replies wait their turn: a harsher test for us, printed beside the first);
 - latency at a fixed 100 messages per second for 10 s → p50/p99 from webhook sent to reply
-  received at the fake.
+  received at the fake;
+- open-loop capacity: webhooks at a fixed rate for 3 s, the rate raised by 15% a step from
+  200 msg/s, until a step's p99 reaches 100 ms or a reply is missing → the highest rate whose
+  p99 stayed under 100 ms (what a real channel, whose users do not wait for each other, gets).
 
 CPU time per message of the bot and of the fake is printed too (from /proc): the two cores are
 shared by the bot, the fake and this process, so CPU per message says where the time goes.
@@ -24,6 +27,7 @@ Figures only; run with ``make bench``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -273,6 +277,36 @@ def _capacity(
     )
 
 
+ONLY: str | None = None  # --only: one bot
+OPEN_LOOP_ONLY = False  # --open-loop-only
+OPEN_LOOP_START = 200.0  # msg/s
+OPEN_LOOP_STEP = 1.15
+OPEN_LOOP_SECONDS = 3
+OPEN_LOOP_P99_MS = 100.0
+
+
+def _p99(latencies: list[float]) -> float:
+    ordered = sorted(latencies) or [float("inf")]
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def _open_loop_capacity(port: int, fake_port: int) -> tuple[float, list[tuple[int, float]]]:
+    """The highest fixed rate whose replies all came with p99 < 100 ms, and each step's
+    (rate, p99)."""
+    rate, best, steps = OPEN_LOOP_START, 0.0, []
+    for seed in range(100, 140):
+        count = int(rate * OPEN_LOOP_SECONDS)
+        result = asyncio.run(_fire(port, fake_port, count, rate, seed=seed))
+        p99 = _p99(result.latencies_ms)
+        steps.append((round(rate), p99))
+        if result.replied < result.sent or p99 >= OPEN_LOOP_P99_MS:
+            break
+        best = rate
+        rate *= OPEN_LOOP_STEP
+        time.sleep(1.0)  # the last step's stragglers settle
+    return best, steps
+
+
 def _run_pair(database_url: str, label: str) -> None:
     fake_port, bot_port, echo_port = _free_port(), _free_port(), _free_port()
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "DATABASE_URL": database_url,
@@ -284,17 +318,29 @@ def _run_pair(database_url: str, label: str) -> None:
         [python, "bench/fake_line.py", "--port", str(fake_port), "--token", TOKEN], fake_port, env
     ) as fake:
         results: dict[str, tuple[Capacity, Capacity, Result]] = {}
+        open_loop: dict[str, tuple[float, list[tuple[int, float]]]] = {}
         for name, args, port in (
             ("tsunagaru", [python, "-m", "bot", "serve", "--port", str(bot_port)], bot_port),
             ("echo", [python, "bench/echo_bot.py", "--port", str(echo_port), "--secret", SECRET,
                       "--token", TOKEN, "--api", f"http://127.0.0.1:{fake_port}"], echo_port),
         ):  # fmt: skip
+            if ONLY and name != ONLY:
+                continue
             with _process(args, port, env) as bot:
                 asyncio.run(_fire(port, fake_port, 300, None, seed=1))  # warm up
+                open_loop[name] = _open_loop_capacity(port, fake_port)
+                if OPEN_LOOP_ONLY:
+                    continue
                 capacity = _capacity(port, fake_port, bot, fake)
                 burst = _capacity(port, fake_port, bot, fake, wait=False)
                 steady = asyncio.run(_fire(port, fake_port, 1000, 100.0, seed=3))
                 results[name] = (capacity, burst, steady)
+        for name, (best, steps) in open_loop.items():
+            tried = ", ".join(f"{r} → {p:.0f} ms" for r, p in steps)
+            print(f"{label:10} {name:9}: open loop, p99 < 100 ms up to {best:5.0f} msg/s")
+            print(f"{label:10} {name:9}:   steps: {tried}")
+        if len(results) < 2:
+            return
         for name, (capacity, burst, steady) in results.items():
             lat = sorted(steady.latencies_ms) or [0.0]
             p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
@@ -314,16 +360,27 @@ def _run_pair(database_url: str, label: str) -> None:
         ours, echo = results["tsunagaru"], results["echo"]
         ratio = ours[0].rate / max(echo[0].rate, 1e-9)
         burst_ratio = ours[1].rate / max(echo[1].rate, 1e-9)
+        open_ratio = open_loop["tsunagaru"][0] / max(open_loop["echo"][0], 1e-9)
         print(
             f"{label:10} ratio    : tsunagaru / echo throughput = {ratio:.0%} "
-            f"(users waiting for replies), {burst_ratio:.0%} (burst)"
+            f"(users waiting for replies), {burst_ratio:.0%} (burst), "
+            f"{open_ratio:.0%} (open loop at p99 < 100 ms)"
         )
 
 
 def main() -> None:
     """SQLite, then PostgreSQL if reachable."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--only", choices=("tsunagaru", "echo"), help="one bot, not both")
+    parser.add_argument("--open-loop-only", action="store_true", help="only the open loop")
+    args = parser.parse_args()
+    global ONLY, OPEN_LOOP_ONLY
+    ONLY, OPEN_LOOP_ONLY = args.only, args.open_loop_only
     with tempfile.TemporaryDirectory() as tmp:
         _run_pair(f"sqlite:///{tmp}/bench.db", "SQLite")
+    if args.sqlite_only:
+        return
     sys.path.insert(0, str(ROOT / "bench"))
     from groups import _postgres  # the same throw-away database helper
 
