@@ -105,7 +105,13 @@ def _best_answer(
         # Rows of one of the guideline's charts, named: lead with their figures. The best
         # entry, if it is of that chart's section and states the figure, is more focused.
         fact = result.facts[0]
-        focused = best.entry.section == fact.chart.section and fact.value in best.entry.answer
+        # (Or an entry of another section that leads with this very figure: 「全部でいくつ」
+        # is the count's own entry, 3(1)イ, not the chart of the years, 3(1)ア, whose last
+        # row it is.)
+        lead = best.entry.answer.strip().split("。", 1)[0]
+        focused = fact.value in best.entry.answer and (
+            best.entry.section == fact.chart.section or fact.value in lead
+        )
         entry = best.entry if focused else turn.faq.get(fact.chart.entry)
         if entry is not None:
             return _Answer(max(score, FACT_SCORE), entry, result.facts)

@@ -98,6 +98,21 @@ def test_a_field_word_with_a_wish_is_a_search(
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "市民活動センターに登録してる団体って全部でいくつあるの？",
+        "今登録してる団体は全部で何団体？",
+    ],
+)
+def test_the_count_now_comes_from_its_own_entry(conversation: Conversation, text: str) -> None:
+    """390 is also the last row of the chart of the years (3(1)ア); asked for the total now,
+    the entry that leads with it answers (3(1)イ)."""
+    reply = say(conversation, text)
+    assert reply.slots["faq_id"] == "center-registered-count"
+    assert "390" in first_line(reply)
+
+
+@pytest.mark.parametrize(
     ("text", "figure"),
     [("子育ての団体は何団体？", "134団体"), ("環境の団体はいくつありますか？", "98団体")],
 )
