@@ -545,3 +545,17 @@ def test_every_example_the_bot_suggests_is_understood(
 ) -> None:
     reply = say(conversation, text)
     assert reply.intent != "fallback", reply.text[:80]
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("市民等の定義", "term-shimin-tou"),
+        ("市民等の定義を教えて", "term-shimin-tou"),
+        ("市民活動団体等の定義", "term-dantai-tou"),
+    ],
+)
+def test_a_terms_definition_comes_from_that_terms_entry(
+    conversation: Conversation, text: str, entry: str
+) -> None:
+    assert say(conversation, text).slots["faq_id"] == entry
