@@ -115,3 +115,25 @@ def test_deleting_data_while_a_form_waits_can_return_to_the_form(
 )
 def test_wanting_to_sign_up_shows_the_openings(conversation: Conversation, text: str) -> None:
     assert say(conversation, text).intent == "find_openings"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Please delete all my personal data.", "delete_data"),
+        ("申し込み状況を教えていただけますか。", "my_sign_ups"),
+        ("来週の土曜って何か申し込んでたっけ？", "my_sign_ups"),
+        ("ひとと はなしたい", "contact_center"),
+        ("機械じゃなくて人に相談したい", "contact_center"),
+    ],
+)
+def test_more_ways_of_saying_a_command(conversation: Conversation, text: str, intent: str) -> None:
+    assert say(conversation, text).intent == intent
+
+
+def test_what_is_available_is_a_search_not_a_definition(conversation: Conversation) -> None:
+    """「What is …」 asks for a meaning; 「What is available?」 after a wish does not."""
+    reply = say(conversation, "I want to help elderly people in Fukasawa. What is available?")
+    assert reply.intent in ("find_groups", "find_openings")
+    assert reply.slots.get("area") == "深沢地域"
+    assert say(conversation, "What is kyodo?", user="u2").intent == "faq"
