@@ -72,14 +72,16 @@ _FILLERS = sorted(
         "お願いします",
         "すみません",
         "すいません",
-        "ちょっと",
-        "あの",
-        "えっと",
     },
     key=len,
     reverse=True,
 )
-_FILLER_RE = re.compile("|".join(map(re.escape, _FILLERS)))
+# Hesitations, only where they begin a message: 「あの」 inside 「ぼらんてぃあの」 is a word's end
+# and a particle.
+_OPENERS = ("ちょっと", "えっと", "あの")
+_FILLER_RE = re.compile(
+    "^(?:" + "|".join(map(re.escape, _OPENERS)) + ")+|" + "|".join(map(re.escape, _FILLERS))
+)
 
 
 def fold(text: str) -> str:

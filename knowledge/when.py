@@ -248,10 +248,19 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
+# The spans' words typed in kana, longest first (「らいしゅうまつ」 before 「らいしゅう」).
+_KANA_SPANS = (
+    ("さらいしゅうまつ", "再来週末"), ("らいしゅうまつ", "来週末"), ("こんしゅうまつ", "今週末"),
+    ("さらいしゅう", "再来週"), ("らいしゅう", "来週"), ("こんしゅう", "今週"),
+    ("しゅうまつ", "週末"), ("らいげつ", "来月"), ("こんげつ", "今月"), ("どにち", "土日"),
+)  # fmt: skip
+_KANA_SPAN = re.compile("|".join(k for k, _ in _KANA_SPANS))
+
+
 def parse_period(text: str, today: date) -> Period | None:
     """A span to search in: 今日, 今週末/土日, 来週末, 今週, 来週, 再来週, 今月, 来月, N月, a
-    day."""
-    t = normalize(text)
+    day (the span words in kana too: こんしゅうまつ)."""
+    t = _KANA_SPAN.sub(lambda m: dict(_KANA_SPANS)[m.group(0)], normalize(text))
     saturday = today + timedelta(days=(5 - today.weekday()) % 7)
     if today.weekday() == 6:  # on a Sunday, 「今週末」 is today
         saturday = today - timedelta(days=1)

@@ -323,6 +323,9 @@ def test_parse_day_keeps_its_meaning_for_searches() -> None:
         ("1月", "2027-01-01", "2027-01-31", "1月"),
         ("来月の第2日曜", "2027-01-10", "2027-01-10", "1月10日"),
         ("再来週の日曜に海で", "2026-12-20", "2026-12-20", "12月20日"),
+        ("こんしゅうまつ ぼらんてぃあ ある？", "2026-12-05", "2026-12-06", "今週末"),
+        ("らいしゅうまつ", "2026-12-12", "2026-12-13", "来週末"),
+        ("らいげつの ぼしゅう", "2027-01-01", "2027-01-31", "1月"),
     ],
 )
 def test_periods_for_searches(text: str, first: str, last: str, label: str) -> None:
@@ -338,3 +341,10 @@ def test_periods_for_searches(text: str, first: str, last: str, label: str) -> N
 @pytest.mark.parametrize("text", ["きょうどう", "かんきょう", "一緒に", "十分です"])
 def test_words_that_only_look_like_days_are_none(text: str) -> None:
     assert parse_period(text, WED_2_DEC) is None
+
+
+def test_a_hesitation_is_dropped_only_where_it_begins_a_message() -> None:
+    from knowledge.text import fold
+
+    assert fold("あの、協働って何ですか") == "協働"
+    assert fold("ぼらんてぃあの ぼしゅう") == "ぼらんてぃあのぼしゅう"  # あ+の, not 「あの」
