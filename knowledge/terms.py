@@ -82,9 +82,16 @@ def synonyms() -> Synonyms:
 
 def stem(word: str) -> str:
     """A crude English stem: enough for groups/group, activities/activity, volunteers."""
-    for suffix, repl in (("ies", "y"), ("ing", ""), ("es", ""), ("s", "")):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)] + repl
+    if len(word) <= 4:
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith("ing") and len(word) > 6:
+        return word[:-3]
+    if word.endswith("es") and word[:-2].endswith(("ss", "x", "z", "ch", "sh")):
+        return word[:-2]  # classes, boxes, churches
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]  # principles → principle, not principl
     return word
 
 

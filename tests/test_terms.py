@@ -128,3 +128,12 @@ def test_a_kana_question_meets_the_words_of_its_kanji_twin() -> None:
     kanji = terms("市民活動センターはいつできたの")
     words = {t for t in kanji if t[0] in "wc"}
     assert words <= kana.keys()
+
+
+def test_the_english_stem_of_a_plural_is_its_singular() -> None:
+    from knowledge.terms import stem
+
+    words = "principles principle cases classes activities boxes volunteers"
+    assert [stem(w) for w in words.split()] == [
+        "principle", "principle", "case", "class", "activity", "box", "volunteer",
+    ]  # fmt: skip

@@ -296,6 +296,8 @@ def test_english_searches(
             "Am I covered if I get hurt while volunteering?",
             "6(2)イ",
         ),
+        ("Which principles apply when the city and groups work together?", "5(2)"),
+        ("Who decides which groups are supported, and by what criteria?", "5(1)ウ"),
     ],
 )
 def test_english_questions_are_answered_from_the_right_section(
