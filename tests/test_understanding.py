@@ -114,7 +114,11 @@ def test_the_count_now_comes_from_its_own_entry(conversation: Conversation, text
 
 @pytest.mark.parametrize(
     ("text", "figure"),
-    [("子育ての団体は何団体？", "134団体"), ("環境の団体はいくつありますか？", "98団体")],
+    [
+        ("子育ての団体は何団体？", "134団体"),
+        ("環境の団体はいくつありますか？", "98団体"),
+        ("しょうひしゃのだんたいってなんこ？", "団体"),
+    ],
 )
 def test_a_question_about_a_fields_figure_stays_an_answer(
     conversation: Conversation, text: str, figure: str
@@ -561,3 +565,23 @@ def test_a_terms_definition_comes_from_that_terms_entry(
     conversation: Conversation, text: str, entry: str
 ) -> None:
     assert say(conversation, text).slots["faq_id"] == entry
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["毎朝の家の前の掃除も市民活動と言えるの？", "市民活動ってそもそも何？ボランティアと同じ？"],
+)
+def test_asking_whether_something_counts_is_a_definition(
+    conversation: Conversation, text: str
+) -> None:
+    reply = say(conversation, text)
+    assert (reply.intent, section(conversation, reply)) == ("faq", "2(2)")
+
+
+def test_which_of_two_fields_has_more_is_answered_with_both_figures(
+    conversation: Conversation,
+) -> None:
+    reply = say(conversation, "まちづくりと子育てってどっちが多いの？")
+    assert reply.intent == "faq"
+    assert "124団体" in reply.text
+    assert "134団体" in reply.text
