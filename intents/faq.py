@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from intents.menu import CONTACT_PAYLOAD, MENU_PAYLOAD
@@ -55,6 +56,21 @@ _FOLLOW_UP = re.compile(
     r"|(は|って|のほう|の方|のほうは|だと|では|なら)[?？]?$|[?？]$",
     re.IGNORECASE,
 )
+# 「2つ目は？」「3番目をもう少し詳しく」「the second one?」 after an answer that lists the parts
+# of a section (the four principles ア〜エ, the center's four functions ①〜④): that part.
+_ORDINAL = re.compile(
+    r"^(?:その|じゃあ|じゃ|では)?\s*([1-9]|[一二三四五六七八九])\s*(?:つ目|つめ|番目|ばんめ|個目|こめ)"
+    r"|\b(first|second|third|fourth|fifth|sixth|1st|2nd|3rd|4th|5th|6th)\b",
+    re.IGNORECASE,
+)
+_ORDINAL_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+    "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6,
+    "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+}  # fmt: skip
+PART_MARKS = "アイウエオカキクケコ①②③④⑤⑥⑦⑧⑨"  # how the guideline numbers a section's parts
+ORDINAL_LENGTH = 24  # folded characters: a follow-up, not a question of its own
+ORDINAL_SCORE = 0.9
 # The guideline quotes only article 9 of the ordinance; 「第3条には何が」 is not ours to answer.
 _OTHER_ARTICLE = re.compile(r"第?([0-9０-９一二三四五六七八十]+)条")
 
@@ -134,6 +150,9 @@ class FaqRule:
     def match(self, turn: Turn) -> Match | None:
         if turn.payload is not None or not turn.folded:
             return None
+        part = _nth_part_asked(turn)
+        if part is not None:
+            return Match("faq", ORDINAL_SCORE, answer, {"faq_id": part.id}, part)
         parts = questions_in(turn.text)
         asked = [p for p in parts if _QUESTION.search(p)]
         if asked:
@@ -164,6 +183,33 @@ class FaqRule:
         if main.score < FAQ_FLOOR:
             return None  # too little of the message is explained by any entry
         return Match("faq", main.score, answer, slots, (main.entry, main.facts))
+
+
+def _nth_part_asked(turn: Turn) -> FaqEntry | None:
+    """The entry of the part 「2つ目」 names, of the section the last answer was about (or
+    whose part it was): None when this is not such a follow-up, or there is no such part."""
+    last = turn.state.get("last_faq")
+    if not isinstance(last, dict) or int(last.get("age", 0)) >= FOLLOW_UP_TURNS:
+        return None
+    if len(turn.folded) > ORDINAL_LENGTH:
+        return None
+    found = _ORDINAL.search(unicodedata.normalize("NFKC", turn.text).strip())
+    entry = turn.faq.get(str(last.get("id") or ""))
+    if found is None or entry is None:
+        return None
+    if "most" in turn.faq.asked_kinds(str(last.get("question") or "")):
+        return None  # after 「一番多いのは？」, 「2番目は？」 is the next of the ranking
+    said = (found.group(1) or found.group(2) or "").lower()
+    n = int(said) if said.isdigit() else _ORDINAL_WORDS.get(said, 0)
+    section = entry.section
+    parent = section[:-1] if section and section[-1] in PART_MARKS else section
+    parts: dict[str, FaqEntry] = {}
+    for e in turn.faq.entries:  # in the files' order: a part's first entry is its own
+        mark = e.section[len(parent) :]
+        if e.section.startswith(parent) and len(mark) == 1 and mark in PART_MARKS:
+            parts.setdefault(mark, e)
+    ordered = [parts[m] for m in sorted(parts, key=PART_MARKS.index)]
+    return ordered[n - 1] if 0 < n <= len(ordered) else None
 
 
 class FaqPayloadRule:

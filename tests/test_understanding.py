@@ -585,3 +585,30 @@ def test_which_of_two_fields_has_more_is_answered_with_both_figures(
     assert reply.intent == "faq"
     assert "124団体" in reply.text
     assert "134団体" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "section_wanted"),
+    [
+        ("協働の原則を教えて", "2つ目をもう少し詳しく", "5(2)イ"),
+        ("市民活動センターの4つの機能を教えて", "3つ目は？", "4(4)③"),
+        ("What are the principles of collaboration?", "and the fourth one?", "5(2)エ"),
+    ],
+)
+def test_the_nth_part_of_the_last_answer(
+    conversation: Conversation, first: str, then: str, section_wanted: str
+) -> None:
+    """「2つ目」 after an answer that lists a section's parts is that part."""
+    say(conversation, first)
+    assert section(conversation, say(conversation, then)) == section_wanted
+
+
+def test_an_ordinal_without_a_listed_answer_before_is_no_follow_up(
+    conversation: Conversation,
+) -> None:
+    assert say(conversation, "2つ目をもう少し詳しく").slots.get("faq_id") is None
+
+
+def test_after_the_most_the_nth_is_the_next_of_the_ranking(conversation: Conversation) -> None:
+    say(conversation, "登録団体で一番多い活動分野は？")
+    assert "134" in say(conversation, "2番目は？").text  # 子どもの健全育成, not the part 3(1)イ
