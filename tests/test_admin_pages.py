@@ -188,6 +188,32 @@ async def test_unanswered_questions_come_in_pages(client: TestClient) -> None:
     assert "2 / 2 ページ" in emptied
 
 
+async def test_near_identical_questions_on_different_pages_are_one_row(
+    client: TestClient,
+) -> None:
+    """A question asked often and its near twin asked once (which the database ranks last,
+    a page later) are one row on the first page, with both counted."""
+    await sign_in(client)
+    store = conv(client).store
+    for i in range(30):
+        for _ in range(2):
+            store.record_unanswered(_distinct(i), fold(_distinct(i)), "ja")
+    for _ in range(5):
+        store.record_unanswered(
+            "ゆるキャラの名前はなんですか", "ゆるきゃらのなまえはなんですか", "ja"
+        )
+    store.record_unanswered(
+        "ゆるキャラの名前はなんですかね", "ゆるきゃらのなまえはなんですかね", "ja"
+    )
+    first = await (await client.get("/admin/unanswered")).text()
+    second = await (await client.get("/admin/unanswered?page=2")).text()
+    (yuru,) = [r for r in _rows(first) if "ゆるキャラ" in r]
+    assert "ゆるキャラの名前はなんですかね" in yuru
+    assert '<td data-label="件数" class="nowrap">6</td>' in yuru
+    assert "ゆるキャラ" not in second
+    assert len(_rows(first)) + len(_rows(second)) == 31
+
+
 def test_unanswered_groups_are_made_in_sql(store: Store) -> None:
     for text, folded in [("A?", "a"), ("a", "a"), ("b", "b"), ("a!", "a"), ("c", "c")]:
         store.record_unanswered(text, folded, "ja")

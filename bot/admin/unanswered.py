@@ -3,11 +3,11 @@ FAQ matcher's best guess beside each group, to attach to an FAQ entry as a new p
 dismiss.
 
 Grouping is in two steps, so a page stays cheap with thousands of open questions: the
-database groups questions by their folded text and pages over those groups (biggest first,
-``storage.unanswered``); then, on one page's groups only, near-identical ones are merged
-(:func:`merge`: a rapidfuzz ratio of the folded texts, or the same words by the matcher's
-terms). Near-duplicates that land on different pages stay two rows; as the biggest groups
-come first, the questions asked most are merged on the first page.
+database groups questions by their folded text (biggest first, ``storage.unanswered``); then
+near-identical groups are merged (:func:`merge`: a rapidfuzz ratio of the folded texts, or the
+same words by the matcher's terms) over the MERGE_WINDOW biggest groups at once, whatever page
+they land on, and the merged rows are paged. Groups beyond the window (a backlog of thousands
+of different questions) follow unmerged, a page at a time from the database.
 
 Attaching or dismissing a row applies to every open question that folds like one of its
 groups, asked again since the page was shown included. Nothing is preselected: the FAQ entry
@@ -21,11 +21,12 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
 from aiohttp import web
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.admin import common, labels
 from bot.admin.html import csrf_field, e, field, options, pager, sentence, table
@@ -35,7 +36,8 @@ from knowledge.faq import FaqEntry, FaqIndex
 from knowledge.terms import terms
 from storage.unanswered import MAX_GROUP_IDS, QuestionGroup, UnansweredPage
 
-PER_PAGE = 20  # groups a page asks the database for (each row carries a select of the FAQ)
+PER_PAGE = 20  # rows a page shows (each row carries a select of the FAQ)
+MERGE_WINDOW = 1000  # the biggest groups merged across pages
 SIMILAR = 80  # rapidfuzz ratio of two folded texts from which they are one row
 SAME_WORDS = 2  # two groups with the same words (at least this many) are one row
 EXAMPLES = 3  # questions shown per row
@@ -78,23 +80,39 @@ def _words(text: str) -> frozenset[str]:
 
 
 def merge(groups: list[QuestionGroup]) -> list[Row]:
-    """Merge near-identical groups (a folded-text ratio ≥ SIMILAR with any of a row's, or
-    the same words), biggest rows first, then the most recently asked."""
-    rows: list[list[tuple[QuestionGroup, frozenset[str]]]] = []
-    for group in groups:
+    """Merge near-identical groups (a folded-text ratio ≥ SIMILAR, or the same words; and
+    whatever is near-identical to one of those), biggest rows first, then the most recently
+    asked. Each group is compared with all at once (rapidfuzz's C loop)."""
+    parent = list(range(len(groups)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    folded = [g.folded for g in groups]
+    for i, text in enumerate(folded):
+        for _, _, j in process.extract(
+            text, folded, scorer=fuzz.ratio, score_cutoff=SIMILAR, limit=None
+        ):
+            parent[root(j)] = root(i)
+    by_words: dict[frozenset[str], int] = {}
+    for i, group in enumerate(groups):
         words = _words(group.text)
-        for row in rows:
-            if any(
-                fuzz.ratio(group.folded, other.folded) >= SIMILAR
-                or (len(words) >= SAME_WORDS and words == theirs)
-                for other, theirs in row
-            ):
-                row.append((group, words))
-                break
-        else:
-            rows.append([(group, words)])
-    merged = [Row(tuple(sorted((g for g, _ in r), key=lambda g: -g.count))) for r in rows]
+        if len(words) >= SAME_WORDS:
+            parent[root(i)] = root(by_words.setdefault(words, i))
+    rows: dict[int, list[QuestionGroup]] = {}
+    for i, group in enumerate(groups):
+        rows.setdefault(root(i), []).append(group)
+    merged = [Row(tuple(sorted(r, key=lambda g: -g.count))) for r in rows.values()]
     return sorted(merged, key=lambda r: (-r.count, -r.last.timestamp(), r.id))
+
+
+@lru_cache(maxsize=4)
+def _merged(groups: tuple[QuestionGroup, ...]) -> list[Row]:
+    """:func:`merge`, kept while the open questions stay the same (paging, reloads)."""
+    return merge(list(groups))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,17 +126,23 @@ class Listing:
 
 
 def _listing(conv: Conversation, page: int) -> Listing:
-    """The page's groups from the database, merged, each with the matcher's best guess."""
-    totals = conv.store.unanswered_groups((page - 1) * PER_PAGE, PER_PAGE)
-    pages = max(1, -(-totals.folded_texts // PER_PAGE))
-    if page > pages:  # the last page emptied (attached, dismissed): show the new last one
-        page = pages
-        totals = conv.store.unanswered_groups((page - 1) * PER_PAGE, PER_PAGE)
+    """One page of merged rows (see the module docstring), each with the matcher's guess."""
+    window = conv.store.unanswered_groups(0, MERGE_WINDOW)
+    merged = _merged(tuple(window.groups))
+    beyond = max(0, window.folded_texts - MERGE_WINDOW)  # groups left unmerged
+    pages = max(1, -(-(len(merged) + beyond) // PER_PAGE))
+    page = min(page, pages)  # the last page emptied (attached, dismissed): the new last one
+    start = (page - 1) * PER_PAGE
+    shown = merged[start : start + PER_PAGE]
+    if len(shown) < PER_PAGE and beyond:
+        offset = MERGE_WINDOW + max(0, start - len(merged))
+        tail = conv.store.unanswered_groups(offset, PER_PAGE - len(shown)).groups
+        shown += [Row((g,)) for g in tail]
     rows = []
-    for row in merge(totals.groups):
+    for row in shown:
         best = conv.faq.search(row.groups[0].text, limit=1).best
         rows.append((row, best.entry if best and best.score >= SUGGEST_FLOOR else None))
-    return Listing(rows, totals, page, pages)
+    return Listing(rows, window, page, pages)
 
 
 def _day(at: datetime) -> str:
