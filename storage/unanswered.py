@@ -109,6 +109,19 @@ class UnansweredQueries:
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    def reopen_unanswered(self: _HasSession, ids: list[int]) -> int:
+        """Take back 「対応不要」: the dismissed questions that fold like one of ``ids`` are
+        open again (attached ones stay attached). Returns how many changed."""
+        q = UnansweredQuestion
+        with self.session() as s:
+            result = s.execute(
+                update(q)
+                .where(col(q.status) == "dismissed", col(q.normalized).in_(_folded_of(ids)))
+                .values(status="open", faq_entry_id=None)
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
 
 def _folded_of(ids: list[int]) -> Any:
     """The folded texts of these questions (a subquery)."""

@@ -182,7 +182,7 @@ async def test_unanswered_questions_come_in_pages(client: TestClient) -> None:
         data={"csrf": csrf_of(third), "ids": last, "page": "3"},
         allow_redirects=False,
     )
-    assert dismissed.headers["Location"] == "/admin/unanswered?page=3"
+    assert dismissed.headers["Location"].startswith("/admin/unanswered?page=3&undo=")
     emptied = await (await client.get("/admin/unanswered?page=3")).text()
     assert len(_rows(emptied)) == 20  # page 3 is gone: the last page is shown
     assert "2 / 2 ページ" in emptied
@@ -212,6 +212,32 @@ async def test_near_identical_questions_on_different_pages_are_one_row(
     assert '<td data-label="件数" class="nowrap">6</td>' in yuru
     assert "ゆるキャラ" not in second
     assert len(_rows(first)) + len(_rows(second)) == 31
+
+
+async def test_dismissing_can_be_taken_back(client: TestClient) -> None:
+    await sign_in(client)
+    store = conv(client).store
+    for text in ("ゆるキャラの名前は", "ゆるキャラの名前は？"):
+        store.record_unanswered(text, fold(text), "ja")
+    page = await (await client.get("/admin/unanswered")).text()
+    (ids,) = re.findall(r'/dismiss".*?name="ids" value="([\d,]+)"', page, re.S)
+    done = await client.post(
+        "/admin/unanswered/dismiss", data={"csrf": csrf_of(page), "ids": ids, "page": "1"}
+    )
+    shown = await done.text()
+    assert "未回答の質問はありません。" in shown
+    assert "対応不要にしました。" in shown
+    assert 'action="/admin/unanswered/restore"' in shown
+    back = await client.post(
+        "/admin/unanswered/restore", data={"csrf": csrf_of(shown), "ids": ids, "page": "1"}
+    )
+    restored = await back.text()
+    assert "ゆるキャラの名前は" in restored
+    assert "対応不要にしました。" not in restored
+    assert store.unanswered_groups(0, 10).questions == 2
+    actions = [a.action for a in store.audit_log()]
+    assert "unanswered_dismissed" in actions
+    assert "unanswered_restored" in actions
 
 
 def test_unanswered_groups_are_made_in_sql(store: Store) -> None:

@@ -204,7 +204,27 @@ def _when(row: Row) -> str:
     return first if first == last else sentence(w("unanswered", "when"), first=first, last=last)
 
 
-def _body(request: web.Request, listing: Listing, errors: Mapping[int, str], note: str) -> str:
+def _undo(token: str, undo: list[int], page: int) -> str:
+    """After 「対応不要」: what was done, and a button that takes it back."""
+    if not undo:
+        return ""
+    ids = ",".join(map(str, undo))
+    return (
+        f'<form method="post" action="/admin/unanswered/restore" role="status">'
+        f'{csrf_field(token)}<input type="hidden" name="ids" value="{ids}">'
+        f'<input type="hidden" name="page" value="{page}">'
+        f"{e(w('unanswered', 'dismissed_note'))} "
+        f'<button type="submit">{e(w("unanswered", "restore"))}</button></form>'
+    )
+
+
+def _body(
+    request: web.Request,
+    listing: Listing,
+    errors: Mapping[int, str],
+    note: str,
+    undo: list[int] | None = None,
+) -> str:
     token = common.csrf(request)
     faq = common.conversation(request).faq
     rows = []
@@ -222,6 +242,7 @@ def _body(request: web.Request, listing: Listing, errors: Mapping[int, str], not
     headers = [w("unanswered", k) for k in
                ("col_question", "col_count", "col_when", "col_suggestion", "col_action")]  # fmt: skip
     alert = f'<p class="error" role="alert">{e(note)}</p>' if note else ""
+    alert += _undo(token, undo or [], listing.page)
     count = w("unanswered", "count_groups", n=listing.totals.questions)
     if not listing.rows:
         return alert + f"<p>{e(w('unanswered', 'none'))}</p>"
@@ -239,6 +260,7 @@ async def _render(
     page: int,
     errors: Mapping[int, str] | None = None,
     status: int = 200,
+    undo: list[int] | None = None,
 ) -> web.Response:
     conv = common.conversation(request)
     listing = await asyncio.to_thread(_listing, conv, page)
@@ -246,13 +268,15 @@ async def _render(
     shown = {i for row, _ in listing.rows for i in row.ids}
     # The row the error is about may be gone (handled in another tab): say so at the top.
     note = next((w("unanswered", "gone") for i in errors if i not in shown), "")
-    body = _body(request, listing, errors, note)
+    body = _body(request, listing, errors, note, undo)
     return common.render(request, w("unanswered", "title"), body, status)
 
 
 async def unanswered(request: web.Request) -> web.Response:
-    """``GET /admin/unanswered?page=N``."""
-    return await _render(request, _page_number(request.query.get("page")))
+    """``GET /admin/unanswered?page=N`` (``&undo=ids``: just dismissed, offer to take it
+    back)."""
+    undo = _ids({"ids": request.query.get("undo", "")})
+    return await _render(request, _page_number(request.query.get("page")), undo=undo)
 
 
 def _ids(form: Any) -> list[int]:
@@ -290,8 +314,21 @@ async def dismiss(request: web.Request) -> web.StreamResponse:
     conv = common.conversation(request)
     form = await request.post()
     page = _page_number(form.get("page"))
-    n = await asyncio.to_thread(conv.store.resolve_unanswered, _ids(form), "dismissed")
+    ids = _ids(form)
+    n = await asyncio.to_thread(conv.store.resolve_unanswered, ids, "dismissed")
     await common.audit(request, "unanswered_dismissed", w("unanswered", "audit_dismissed", n=n))
+    undo = ",".join(map(str, ids))
+    raise web.HTTPSeeOther(f"/admin/unanswered?page={page}" + (f"&undo={undo}" if n else ""))
+
+
+async def restore(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/unanswered/restore``: 「元に戻す」 after 「対応不要」: the row's dismissed
+    questions are open again."""
+    conv = common.conversation(request)
+    form = await request.post()
+    page = _page_number(form.get("page"))
+    n = await asyncio.to_thread(conv.store.reopen_unanswered, _ids(form))
+    await common.audit(request, "unanswered_restored", w("unanswered", "audit_dismissed", n=n))
     raise web.HTTPSeeOther(f"/admin/unanswered?page={page}")
 
 
@@ -300,3 +337,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/unanswered", unanswered)
     app.router.add_post("/admin/unanswered/attach", attach)
     app.router.add_post("/admin/unanswered/dismiss", dismiss)
+    app.router.add_post("/admin/unanswered/restore", restore)
