@@ -114,6 +114,9 @@ async def test_a_calls_page_shows_its_details_participants_and_waiting_list(
     assert "090-0000-0001" in page
     assert f'action="/admin/calls/{call_id}/hide"' in page
     assert (await client.get("/admin/calls/999999")).status == 404
+    # Names and contacts were shown: the log says who looked (as for the CSV export).
+    (viewed,) = [a for a in store.audit_log() if a.action == "call_participants_viewed"]
+    assert (viewed.actor, viewed.detail) == ("staff1", f"{call_id} {view.title}: 3人")
 
 
 async def test_calls_filter_by_state_and_date_and_past_ones_are_reachable(

@@ -103,6 +103,9 @@ async def call_detail(request: web.Request) -> web.Response:
         + _people(w("call_page", "waiting", n=len(waiting)), waiting, numbered=True)
         + f'<p><a href="/admin/calls">{e(w("call_page", "back"))}</a></p>'
     )
+    if people:  # names and contacts were shown: who looked, like the CSV's export
+        detail = w("call_page", "audit_viewed", call=f"{view.id} {view.title}", n=len(people))
+        await common.audit(request, "call_participants_viewed", detail)
     response = common.render(request, view.title, body)
     response.headers["Cache-Control"] = "no-store"
     return response
