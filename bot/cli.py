@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 
+from bot.cli_words import say
 from bot.config import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="つながる鎌倉 案内ボット")
+    parser = argparse.ArgumentParser(prog="python -m bot", description=say("cli", "description"))
     sub = parser.add_subparsers(dest="command", required=True)
     ask = sub.add_parser("ask", help="chat on the command line")
     ask.add_argument("--json", action="store_true", help="read lines, print one JSON per line")
@@ -127,8 +128,8 @@ def _draw_richmenu(args: argparse.Namespace) -> int:
     try:
         written = save_assets(args.font, Path(args.out) if args.out else ASSETS)
     except ValueError as exc:
-        print(f"{exc}: 日本語のフォントを --font で指定してください（例: fonts-noto-cjk）。")
+        print(say("cli", "no_font", error=exc))
         return 2
     for path in written:
-        print(f"{path} を描きました。")
+        print(say("cli", "drawn", path=path))
     return 0

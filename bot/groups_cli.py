@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot import directory_csv
+from bot.cli_words import say
 from bot.config import Settings
 from knowledge.fields import FieldIndex
 from knowledge.places import PlaceIndex
@@ -37,32 +38,26 @@ def _import(store: Store, path: Path) -> int:
         size = path.stat().st_size
         if size > directory_csv.MAX_BYTES:
             limit = directory_csv.MAX_BYTES
-            print(f"エラー: ファイルが大きすぎます（{size:,} バイト。上限 {limit:,}）")
+            print(say("groups", "too_large", size=f"{size:,}", limit=f"{limit:,}"))
             return 1
         data = path.read_bytes()
     except OSError as exc:
-        print(f"エラー: ファイルを読めません: {exc}", file=sys.stderr)
+        print(say("groups", "unreadable", error=exc), file=sys.stderr)
         return 1
     parsed, summary = directory_csv.import_csv(store, data, FieldIndex.load(), PlaceIndex.load())
     for warning in parsed.warnings:
-        print(f"注意: {warning}")
+        print(say("groups", "warning", warning=warning))
     if summary is None:
-        print(
-            f"取り込みませんでした（{len(parsed.errors)}件の問題。データベースは変更していません）:"
-        )
+        print(say("groups", "not_imported", n=len(parsed.errors)))
         for problem in parsed.errors[:200]:
-            print(f"  {problem}")
+            print(say("groups", "problem", problem=problem))
         if len(parsed.errors) > 200:
-            print(f"  …ほか{len(parsed.errors) - 200}件")
+            print(say("groups", "more_problems", n=len(parsed.errors) - 200))
         return 1
-    print(
-        f"取り込みました（{parsed.encoding}）: 新規 {summary.created}件・更新 {summary.updated}件"
-        + (
-            f"（サンプル {summary.samples_left}件はそのまま。コンソールの「団体」で削除できます）"
-            if summary.samples_left
-            else ""
-        )
-    )
+    done = say("groups", "imported", encoding=parsed.encoding, created=summary.created,
+               updated=summary.updated)  # fmt: skip
+    left = say("groups", "samples_left", n=summary.samples_left) if summary.samples_left else ""
+    print(done + left)
     return 0
 
 
@@ -72,7 +67,7 @@ def _export(store: Store, out: str | None, samples: bool) -> int:
     if out:
         # Excel in Japan opens UTF-8 only with a BOM.
         Path(out).write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
-        print(f"{count}件を書き出しました: {out}", file=sys.stderr)
+        print(say("groups", "exported", n=count, path=out), file=sys.stderr)
     else:
         sys.stdout.write(buffer.getvalue())
     return 0
@@ -81,11 +76,11 @@ def _export(store: Store, out: str | None, samples: bool) -> int:
 def _invite(store: Store, group_key: str) -> int:
     issued = store.issue_invite(group_key)
     if issued is None:
-        print(f"エラー: key「{group_key}」の団体はありません（groups export で確認できます）")
+        print(say("groups", "no_group", key=group_key))
         return 1
     code, expires = issued
     local = expires.astimezone(TOKYO)
-    print(f"招待コード: {code}")
-    print(f"有効期限: {local:%Y-%m-%d %H:%M}（日本時間）まで・1回だけ使えます")
-    print("代表者は、ボットに「招待コード " + code + "」と送ってください。")
+    print(say("groups", "invite_code", code=code))
+    print(say("groups", "invite_expires", expires=f"{local:%Y-%m-%d %H:%M}"))
+    print(say("groups", "invite_how", code=code))
     return 0

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from bot.cli_words import say
 from bot.config import Settings
 from bot.runtime import open_conversation
 from bot.worker import Sender, Worker
@@ -80,7 +81,7 @@ async def run_platform_command(args: argparse.Namespace, settings: Settings) -> 
             return await _worker(args, settings, conversation)
         if args.command == "line":
             if not settings.line_enabled:
-                print("LINE_CHANNEL_SECRET と LINE_CHANNEL_ACCESS_TOKEN を設定してください。")
+                print(say("platforms", "line_settings"))
                 return 2
             from bot.adapters.line import REPRESENTATIVE_MENU
             from bot.richmenu import image, menu_items  # Pillow, only for this command
@@ -103,10 +104,10 @@ async def run_platform_command(args: argparse.Namespace, settings: Settings) -> 
                 )
             finally:
                 await line.close()
-            print(f"rich menu {menu_id} を既定に、{rep_id} を団体の代表者用に設定しました。")
+            print(say("platforms", "richmenus_set", menu=menu_id, rep=rep_id))
             return 0
         if not (settings.telegram_enabled and settings.public_url):
-            print("TELEGRAM_BOT_TOKEN・TELEGRAM_WEBHOOK_SECRET・PUBLIC_URL を設定してください。")
+            print(say("platforms", "telegram_settings"))
             return 2
         telegram = _telegram(settings, conversation)
         await telegram.open()
@@ -114,7 +115,7 @@ async def run_platform_command(args: argparse.Namespace, settings: Settings) -> 
             ok = await telegram.set_webhook(settings.public_url)
         finally:
             await telegram.close()
-        print("webhook を登録しました。" if ok else "webhook の登録に失敗しました。")
+        print(say("platforms", "webhook_set" if ok else "webhook_failed"))
         return 0 if ok else 1
     finally:
         conversation.store.close()

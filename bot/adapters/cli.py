@@ -6,6 +6,7 @@ import json
 import sys
 from typing import TextIO
 
+from bot.cli_words import say, words
 from intents.conversation import Conversation
 from intents.types import Inbound
 
@@ -23,18 +24,18 @@ def run_json(conversation: Conversation, user: str, stdin: TextIO, stdout: TextI
 
 def run_interactive(conversation: Conversation, user: str, stdin: TextIO, stdout: TextIO) -> int:
     """A terminal chat. Type a number to tap a choice; Ctrl-D or 「終了」 to leave."""
-    stdout.write("つながる鎌倉 案内ボット（終了するには Ctrl-D）\n")
+    stdout.write(say("chat", "hello") + "\n")
     first = conversation.handle(Inbound(PLATFORM, user, payload="welcome"))
     stdout.write(first.as_plain_text() + "\n")
     while True:
-        stdout.write("\nあなた> ")
+        stdout.write("\n" + say("chat", "you"))
         stdout.flush()
         line = stdin.readline()
-        if not line or line.strip() in {"終了", "exit", "quit"}:
-            stdout.write("\nまたどうぞ。\n")
+        if not line or line.strip() in words("chat", "quit_words"):
+            stdout.write("\n" + say("chat", "bye") + "\n")
             return 0
         reply = conversation.handle(Inbound(PLATFORM, user, text=line.rstrip("\r\n")))
-        stdout.write("\nボット> " + reply.as_plain_text() + "\n")
+        stdout.write("\n" + say("chat", "bot") + reply.as_plain_text() + "\n")
 
 
 def ask(conversation: Conversation, user: str, as_json: bool) -> int:

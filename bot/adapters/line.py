@@ -13,11 +13,13 @@ import asyncio
 import hashlib
 import json
 import logging
+import tomllib
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -45,6 +47,7 @@ from linebot.v3.webhooks import (
     UserSource,
 )
 
+import knowledge
 from bot.adapters.inbox import InboxDrainer
 from bot.adapters.lanes import UserLanes
 from bot.adapters.line_profile import ProfileNames
@@ -61,6 +64,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "line"
 MAX_BODY = 1024 * 1024  # LINE webhooks are small; anything bigger is not LINE
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=5)
+RICH_MENU_FILE = Path(knowledge.__file__).with_name("richmenu.toml")
 REPRESENTATIVE_MENU = "line_richmenu_representative"  # app value: the representatives' menu id
 LOADING_AFTER = 0.4  # seconds: show the loading animation only when work takes a moment
 LOADING_SECONDS = 5  # how long one animation shows (LINE: 5 to 60, in steps of 5)
@@ -393,7 +397,7 @@ class LineChannel:
             size=RichMenuSize(width=width, height=height),
             selected=True,
             name=name,
-            chat_bar_text="メニュー",
+            chat_bar_text=chat_bar(),
             areas=areas,
         )
         created = await self.api.create_rich_menu(request, _request_timeout=REQUEST_TIMEOUT)
@@ -427,6 +431,13 @@ class LineChannel:
                 )
         except (ApiException, aiohttp.ClientError, TimeoutError):
             log.warning("rich menu not switched for a user", exc_info=True)
+
+
+def chat_bar() -> str:
+    """The words on the chat's bar that opens the rich menu (``chat_bar`` in
+    knowledge/richmenu.toml; read here, not in bot.richmenu, which needs Pillow)."""
+    with RICH_MENU_FILE.open("rb") as fh:
+        return str(tomllib.load(fh)["chat_bar"])
 
 
 class TurnUnfinished(Exception):

@@ -117,7 +117,8 @@ def render(reply: Reply) -> list[LineMessage]:
         if len(alt) > MAX_ALT_TEXT:
             alt = alt[: MAX_ALT_TEXT - 1] + "…"
         carousel = {"type": "carousel", "contents": [_bubble(c) for c in cards]}
-        messages.append({"type": "flex", "altText": alt or "一覧", "contents": carousel})
+        alt = alt.strip() or reply.text.strip()[: MAX_ALT_TEXT - 1] or "…"  # never blank
+        messages.append({"type": "flex", "altText": alt, "contents": carousel})
     if not messages:
         return []  # nothing to say (LINE refuses blank texts): the caller sends nothing
     if reply.choices:
