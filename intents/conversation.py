@@ -23,7 +23,7 @@ from intents.fallback import FacilityDetailsRule, fallback, stale_choice
 from intents.menu import menu_choices
 from intents.router import FALLBACK, Match, Router, Rule
 from intents.turn import Turn
-from intents.types import Inbound, Reply
+from intents.types import MAX_CHOICES, Choice, Inbound, Reply
 from knowledge.center import CenterDetails
 from knowledge.faq import FaqIndex, load_entries
 from knowledge.fields import FieldIndex
@@ -304,7 +304,7 @@ class Conversation:
         match = self.router.route(turn)
         if turn.payload is not None and match.intent == FALLBACK and "reason" not in match.slots:
             match = Match("stale_choice", 1.0, stale_choice)  # a button we no longer know
-        return match.handler(turn, match)
+        return _way_back_to_the_form(turn, match.handler(turn, match))
 
     def _cannot_read(self, turn: Turn, reason: str, **values: object) -> Reply:
         return Reply(
@@ -333,6 +333,19 @@ class _Prepared:
         if payload in LANGUAGE_PAYLOADS:
             said = LANGUAGE_PAYLOADS[payload]  # the user's own choice
         return cls(text, payload, said or Messages.language(inbound.locale), said is not None)
+
+
+def _way_back_to_the_form(turn: Turn, reply: Reply) -> Reply:
+    """A reply to something else (a question, a search) while a form still waits gets
+    「入力にもどる」 first, which asks the waiting question again; the form's own replies,
+    which carry its buttons, and the commands' (which add it) are left as they are."""
+    if forms.active(turn) is None:
+        return reply
+    if any(c.payload.startswith(forms.FORM_PAYLOAD_PREFIX) for c in reply.buttons()):
+        return reply
+    resume = Choice(turn.messages.label("form_resume", turn.locale), forms.RESUME_PAYLOAD)
+    reply.choices = [resume, *reply.choices][:MAX_CHOICES]
+    return reply
 
 
 def _one_message_per_user(inbounds: list[Inbound]) -> list[list[int]]:

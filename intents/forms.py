@@ -26,6 +26,7 @@ from intents.turn import Turn
 from intents.types import MAX_CHOICES, Choice, Reply
 
 STATE = "form"
+FORM_PAYLOAD_PREFIX = "f:"  # every button of a form
 RESUME_PAYLOAD = "f:resume"  # back to the waiting question after a command (intents/commands.py)
 FORM_SCORE = 0.97  # text typed while a form waits is the answer, unless it is a button
 BACK_WORDS = {"戻る", "もどる", "戻って", "前に戻る", "back"}

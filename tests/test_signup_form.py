@@ -431,3 +431,19 @@ def test_an_age_typed_is_read_and_fifteen_is_asked(
 
     turn = SimpleNamespace(messages=conversation.messages)
     assert _read_age(turn, typed) == group  # type: ignore[arg-type]
+
+
+def test_a_question_while_the_form_waits_is_answered_with_the_way_back(
+    bot: Conversation,
+) -> None:
+    """A resident asks something else mid-form: the answer, and 「入力にもどる」 first, which
+    asks the waiting question again (the form is kept, not repeated with the answer)."""
+    call_id = three_calls(bot)["どなたでも"]
+    me = talk(bot, "q1")
+    asked = me(payload=f"os:{call_id}")
+    answered = me("協働って何？")
+    assert answered.intent == "faq"
+    assert answered.choices[0].payload == "f:resume"
+    assert "同意" not in answered.text
+    back = me(payload="f:resume")
+    assert back.slots.get("step") == asked.slots["step"]
