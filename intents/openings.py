@@ -102,6 +102,7 @@ def _results(turn: Turn) -> Reply:
         end=end,
         limit=PAGE,
         offset=page * PAGE,
+        words=tuple(w for w in str(data.get("field_words") or "").split("|") if w),
     )
     slots = _describe(turn, data)
     criteria = _criteria(turn, data) or turn.say("openings_all")

@@ -129,6 +129,8 @@ class SearchRule:
         slots: dict[str, str] = {}
         if field:
             slots["field_code"] = field.field.code
+            if field.exact:  # 英語: titles that say it are found too
+                slots["field_words"] = "|".join(turn.fields.spellings(field))
         if place:
             slots["area_code"] = place.area.code
             slots["place"] = place.place.name

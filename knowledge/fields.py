@@ -67,6 +67,7 @@ class FieldIndex:
                 if folded:
                     self._words.append((folded, reading(folded), word, f.code))
                     by_word.setdefault(folded, set()).add(f.code)
+        self._spelled: dict[tuple[str, str], tuple[str, ...]] = {}
         # An everyday word names a field on its own only when no other field shares it.
         self._shared: dict[str, tuple[str, ...]] = {}
         for word, codes in by_word.items():
@@ -127,6 +128,19 @@ class FieldIndex:
         """A field named exactly: code, official name, label, or a word only it has."""
         code = self._by_name.get(fold(text))
         return self._by_code.get(code) if code else None
+
+    def spellings(self, match: FieldMatch) -> tuple[str, ...]:
+        """The ways our words write what ``match`` found (えいご: 英語 and えいご), as a
+        title or a description might."""
+        key = (match.word, match.field.code)
+        if key not in self._spelled:  # the index never changes: kept once worked out
+            said = next((r for _, r, w, _ in self._words if w == match.word), "")
+            self._spelled[key] = tuple(
+                dict.fromkeys(
+                    w for _, r, w, code in self._words if code == match.field.code and r == said
+                )
+            )
+        return self._spelled[key]
 
     def sharing(self, text: str) -> list[ActivityField]:
         """The fields an everyday word belongs to when it names none on its own (防災:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal
+from sqlalchemy import case, func, literal, or_
 from sqlmodel import col, select
 
 from storage.call_changes import Tell, fill_places, lock_call, tell_about
@@ -277,8 +277,11 @@ class CallQueries:
         end: datetime | None = None,
         limit: int = 5,
         offset: int = 0,
+        words: tuple[str, ...] = (),
     ) -> tuple[list[CallView], int]:
-        """Upcoming open calls of verified groups: same area first, then by date."""
+        """Upcoming open calls of verified groups: same area first, then by date. With
+        ``field``, the calls of that field; and with ``words`` (what the resident said for
+        it: 英語), also the calls whose title or description says one of them."""
         starts = col(RecruitmentCall.starts_at)
         stmt = (
             select(RecruitmentCall, func.count().over().label("total"))
@@ -292,7 +295,13 @@ class CallQueries:
         if end:
             stmt = stmt.where(starts < end)
         if field:
-            stmt = stmt.where(col(RecruitmentCall.field) == field)
+            said = [
+                col(c).like(f"%{_like(w)}%", escape="\\")
+                for w in words
+                if w
+                for c in (RecruitmentCall.title, RecruitmentCall.description)
+            ]
+            stmt = stmt.where(or_(col(RecruitmentCall.field) == field, *said))
         rank: Any = literal(0)
         if area:
             rank = case(
@@ -305,6 +314,11 @@ class CallQueries:
             rows = s.execute(stmt).all()
             total = int(rows[0][1]) if rows else 0
             return call_views(s, [r[0] for r in rows]), total
+
+
+def _like(word: str) -> str:
+    """``word`` for a LIKE pattern: its % and _ taken literally."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _what_changed(call: RecruitmentCall, values: dict[str, Any]) -> list[str]:

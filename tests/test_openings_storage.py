@@ -215,3 +215,16 @@ def test_timestamps_round_trip_in_utc(store: Store) -> None:
     assert call is not None
     assert call.starts_at == NOW + timedelta(days=10)
     assert call.starts_at.astimezone(TOKYO).hour == 12  # 03:00 UTC is 12:00 in Kamakura
+
+
+def test_openings_of_a_field_include_those_that_say_the_residents_word(store: Store) -> None:
+    """「英語のボランティア」: the international calls, and any call whose title or
+    description says 英語 (a guided tour in English is a tourism call). A word's % or _ is
+    taken literally."""
+    _setup(store)  # 浜そうじ, environment: 「海岸のごみ拾い」
+    find = store.find_openings
+    assert find(now=NOW, field="international")[1] == 0
+    (found,), total = find(now=NOW, field="international", words=("ごみ拾い",))
+    assert (found.title, total) == ("浜そうじ", 1)
+    assert find(now=NOW, field="international", words=("100%",))[1] == 0
+    assert find(now=NOW, field="international", words=("_",))[1] == 0

@@ -350,3 +350,15 @@ def test_an_openings_details_offer_its_action_and_the_way_back(bot: Conversation
     back = me(payload=details.choices[1].payload)
     assert back.intent == "find_openings"
     assert [c.title for c in back.cards] == [c.title for c in found.cards]
+
+
+def test_an_opening_is_found_by_the_word_its_title_says(bot: Conversation) -> None:
+    """「えいごのボランティア」: 英語 is an international word; a call of another field whose
+    title says 英語 is found too, however the word was written."""
+    rep = link_rep(bot)
+    answers = ["英語で観光ガイド", "駅で観光客を英語で案内します。", "観光", *POST[3:]]
+    post_call(rep, answers)
+    for text in ("英語のボランティア", "えいごのボランティア"):
+        found = talk(bot, "eve")(text)
+        assert found.intent == "find_openings"
+        assert [c.title for c in found.cards] == ["英語で観光ガイド"], text
