@@ -124,5 +124,6 @@ def delete_data(turn: Turn, match: Match) -> Reply:
         turn.say("delete_done", count=len(results)),
         "delete_data",
         choices=menu_choices(turn),
+        slots={"forgotten": "1"},  # the web chat forgets the conversation it kept too
         locale=turn.locale,
     )

@@ -215,6 +215,29 @@ def test_a_pending_form_comes_back_after_a_reload(chat: Chat) -> None:
     assert chat.errors == []
 
 
+def test_the_conversation_so_far_comes_back_after_a_reload(chat: Chat) -> None:
+    """What was said in this tab is drawn again after a reload, in order; after
+    「データ削除」 it is forgotten, and a reload starts afresh."""
+    from playwright.sync_api import expect
+
+    page = chat.page
+    chat.type("協働ってなに？")
+    chat.type("補償制度って何")
+    said = page.locator("#log .msg").all_text_contents()
+    page.reload()
+    expect(page.locator("#log .msg")).to_have_count(len(said))
+    assert page.locator("#log .msg").all_text_contents() == said
+    assert page.locator("#log .msg.me").all_text_contents() == ["協働ってなに？", "補償制度って何"]
+    assert page.evaluate(NEWEST_IN_VIEW)
+    chat.shot("history")
+    chat.type("データ削除")
+    chat.tap("削除する")
+    page.reload()
+    expect(page.locator("#log .msg.bot")).to_have_count(1)  # the welcome, nothing before
+    expect(page.locator("#log .msg.me")).to_have_count(0)
+    assert chat.errors == []
+
+
 def test_favicon_and_no_console_errors(browser: object, server: str) -> None:
     chat = Chat(browser, server, "desktop")
     try:

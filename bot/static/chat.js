@@ -11,6 +11,10 @@ let locale = localStorage.getItem("tsunagaru-locale") || ((navigator.language ||
 let words = {};  // the page's words from knowledge/messages.toml (GET /api/words), by language
 let pending = 0;  // replies still on their way
 let pinned = true;  // the log shows its end: it keeps showing it when its height changes
+// The conversation so far, kept in this tab (sessionStorage) so that a reload shows it again;
+// gone when the tab closes, and at once after 「データ削除」.
+const HISTORY = "tsunagaru-history";
+const KEEP = 40;  // messages kept
 // Three dots at the end of the log while a reply is on its way; #status says it in words.
 const typing = document.createElement("div");
 typing.className = "typing";
@@ -44,6 +48,21 @@ function bubble(text, who) {
   return add(div);
 }
 
+function history() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(HISTORY) || "[]");
+    return Array.isArray(kept) ? kept : [];
+  } catch (err) {
+    return [];  // storage off or a broken entry: start afresh
+  }
+}
+
+function remember(entry) {
+  try {
+    sessionStorage.setItem(HISTORY, JSON.stringify([...history(), entry].slice(-KEEP)));
+  } catch (err) { /* full or off: the chat works without it */ }
+}
+
 function toEnd() {
   log.scrollTop = log.scrollHeight;
   pinned = true;
@@ -66,13 +85,14 @@ function button(choice) {
   b.addEventListener("click", () => {
     if (pending) return;  // one tap, one message: a double tap must not answer a form twice
     bubble(choice.label, "me");
+    remember({me: choice.label});
     toEnd();
     send({payload: choice.payload}, b);
   });
   return b;
 }
 
-function render(reply) {
+function render(reply, replaying) {
   const notices = (reply.notices || []).map((notice) => bubble(notice, "notice"));
   const said = bubble(reply.message, "bot");
   if (reply.cards && reply.cards.length) {
@@ -96,6 +116,7 @@ function render(reply) {
     }
     add(row);
   }
+  if (replaying) return;  // an earlier reply drawn again: its choices are gone
   choicesBox.replaceChildren(...(reply.choices || []).map(button));
   reveal(notices[0] || said);  // after the choices: they change the log's height
 }
@@ -139,6 +160,8 @@ async function send(message, from) {
     }
     if (!res.ok) throw new Error(data.error || res.statusText);
     render(data);
+    if ((data.slots || {}).forgotten) sessionStorage.removeItem(HISTORY);  // データ削除
+    else remember({bot: {...data, choices: []}});
     answered = true;
   } catch (err) {
     const said = (words[locale] || {}).error;
@@ -163,7 +186,16 @@ async function start() {
   ]);
   words = found;
   applyLocale();
-  if (last) render(last);  // a reload: the last reply again, with its buttons (a form waits)
+  const earlier = history();
+  for (const entry of earlier) {  // a reload: the conversation so far
+    if (typeof entry.me === "string") bubble(entry.me, "me");
+    else if (entry.bot) render(entry.bot, true);
+  }
+  if (earlier.length) {
+    // The last reply's buttons again while they wait (a form), else the composer.
+    choicesBox.replaceChildren(...((last && last.choices) || []).map(button));
+    toEnd();
+  } else if (last) render(last);  // the last reply again, with its buttons (a form waits)
   else send({payload: "welcome"});
 }
 
@@ -178,6 +210,7 @@ document.getElementById("form").addEventListener("submit", (ev) => {
   if (!text.trim()) return;
   input.value = "";
   bubble(text, "me");
+  remember({me: text});
   toEnd();
   send({text});
 });
