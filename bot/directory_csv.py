@@ -203,7 +203,7 @@ def _record(
     for name in _split(value["fields"]):
         found = fields.lookup(name)
         if found is None and (sharing := fields.sharing(name)):  # 防災: two fields have it
-            names = _say("field_separator").join(f.short for f in sharing)
+            names = _say("field_separator").join(_say("field_name", name=f.short) for f in sharing)
             errors.append(
                 CsvProblem(line, "fields", _say("ambiguous_field", name=name, fields=names))
             )

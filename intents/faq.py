@@ -125,8 +125,9 @@ def _best_answer(
         # is the count's own entry, 3(1)イ, not the chart of the years, 3(1)ア, whose last
         # row it is.)
         lead = best.entry.answer.strip().split("。", 1)[0]
+        whole = re.compile(rf"(?<![\d.]){re.escape(fact.value)}")  # 3団体 is not 103団体
         focused = fact.value in best.entry.answer and (
-            best.entry.section == fact.chart.section or fact.value in lead
+            best.entry.section == fact.chart.section or bool(whole.search(lead))
         )
         entry = best.entry if focused else turn.faq.get(fact.chart.entry)
         if entry is not None:
@@ -200,7 +201,7 @@ def _nth_part_asked(turn: Turn) -> FaqEntry | None:
     if "most" in turn.faq.asked_kinds(str(last.get("question") or "")):
         return None  # after 「一番多いのは？」, 「2番目は？」 is the next of the ranking
     said = (found.group(1) or found.group(2) or "").lower()
-    n = int(said) if said.isdigit() else _ORDINAL_WORDS.get(said, 0)
+    n = int(said) if said.isascii() and said.isdigit() else _ORDINAL_WORDS.get(said, 0)
     section = entry.section
     parent = section[:-1] if section and section[-1] in PART_MARKS else section
     parts: dict[str, FaqEntry] = {}

@@ -84,7 +84,7 @@ class GroupPayloadRule:
             return Match("find_groups", 1.0, answer_slot, {"field_code": value})
         if kind == "ga" and (value == ANY or turn.places.get(value)):
             return Match("find_groups", 1.0, answer_slot, {"area_code": value})
-        if kind == "gd" and value.isdigit() and len(value) <= 12:
+        if kind == "gd" and value.isascii() and value.isdigit() and len(value) <= 12:
             return Match("group_detail", 1.0, detail, {"group_id": value})
         return None
 

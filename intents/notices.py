@@ -97,8 +97,12 @@ class _Words:
         for person in self.change.promoted:
             text = self.say("notice_promoted", person, when=self.when(person),
                             meeting_point=self.call.meeting_point)  # fmt: skip
-            calendar = calendar_button(self.messages, person.locale, person.sign_up_id, self.call)
-            yield self.to_resident(person, text, calendar)
+            calendar = (
+                [calendar_button(self.messages, person.locale, person.sign_up_id, self.call)]
+                if person.sign_up_id
+                else []  # (no sign-up found: no calendar entry to point at)
+            )
+            yield self.to_resident(person, text, *calendar)
         if self.moved_up and self.change.kind != "sign_up_cancelled":  # that one says it
             yield from self.group("notice_promoted_group", n=len(self.moved_up),
                                   taken=self.call.taken, capacity=self.call.capacity)  # fmt: skip

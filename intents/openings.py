@@ -44,7 +44,12 @@ class OpeningsRule:
             intent = {"mine": "my_sign_ups", "del": "delete_data", "del:yes": "delete_data"}
             return Match(intent.get(payload, "find_openings"), 1.0, handler)
         kind, _, value = payload.partition(":")
-        if kind in ("od", "os", "ow", "mc", "mx") and value.isdigit() and len(value) < 12:
+        if (
+            kind in ("od", "os", "ow", "mc", "mx")
+            and value.isascii()
+            and value.isdigit()
+            and len(value) < 12
+        ):
             handler = {
                 "od": detail,
                 "os": signup.sign_up,

@@ -83,7 +83,7 @@ class RecruitRule:
             action, _, number = value.partition(":")
             if action == "unlink" and not number:
                 return Match("unlink_group", 1.0, manage.ask_unlink)
-            if not (number.isdigit() and len(number) < 12):
+            if not (number.isascii() and number.isdigit() and len(number) < 12):
                 return None
             if action == "unlinkx":
                 return Match("unlink_group", 1.0, manage.unlink, {"group_id": number})

@@ -80,8 +80,11 @@ _FILLERS = sorted(
 # and a particle.
 _OPENERS = ("ちょっと", "えっと", "あの")
 _FILLER_RE = re.compile(
-    "^(?:" + "|".join(map(re.escape, _OPENERS)) + ")+|" + "|".join(map(re.escape, _FILLERS))
-)
+    "^(?:"
+    + "|".join(map(re.escape, sorted((*_OPENERS, *_FILLERS), key=len, reverse=True)))
+    + ")+|"
+    + "|".join(map(re.escape, _FILLERS))
+)  # a run of them at the start (すみません、あの、…), the frames anywhere
 
 
 def fold(text: str) -> str:

@@ -65,6 +65,7 @@ def test_a_command_said_as_a_thing_and_an_action(
         ("申し込みの方法を教えて", "my_sign_ups"),  # how to sign up is not the list
         ("申し込みたい", "my_sign_ups"),  # 申し込(み) + (み)たい share a み: not 「見たい」
         ("もうしこみたいです", "my_sign_ups"),
+        ("申込みたい", "my_sign_ups"),
         ("団体の登録を削除したい", "delete_data"),  # a group's entry, not my data
     ],
 )

@@ -109,3 +109,26 @@ async def test_a_telegram_update_is_acknowledged_stored_and_answered(
     await fake.wait_for("sendMessage", 1)
     assert fake.sent()[0]["text"].strip()
     assert _unanswered(client) == [whole_characters(ODD)]
+
+
+@pytest.mark.parametrize("number", ["²", "١٢", "５"])  # digits to Python, not to int()
+@pytest.mark.parametrize("kind", ["od", "os", "ow", "mc", "mx", "gd", "rc:edit"])
+def test_a_button_with_a_number_that_is_not_ascii_is_a_stale_button(
+    conversation: object, kind: str, number: str
+) -> None:
+    reply = conversation.handle(Inbound("test", "odd", payload=f"{kind}:{number}"))  # type: ignore[attr-defined]
+    assert reply.intent == "stale_choice"
+
+
+async def test_console_pages_with_a_number_that_is_not_ascii(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], tmp_path: Path
+) -> None:
+    from tests.test_admin import PASSWORD, sign_in
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'odd.db'}"))
+    client = await aiohttp_client(app)
+    client.server.app[conversation_key].store.create_staff("staff1", PASSWORD)
+    assert await sign_in(client) == 303
+    for path in ("/admin/unanswered?page=²", "/admin/unanswered?undo=²", "/admin/audit?page=²",
+                 "/admin/groups?page=²", "/admin/calls?page=²"):  # fmt: skip
+        assert (await client.get(path)).status == 200, path

@@ -347,4 +347,5 @@ def test_a_hesitation_is_dropped_only_where_it_begins_a_message() -> None:
     from knowledge.text import fold
 
     assert fold("あの、協働って何ですか") == "協働"
+    assert fold("すみません、あの、協働って何ですか") == "協働"  # a run of them
     assert fold("ぼらんてぃあの ぼしゅう") == "ぼらんてぃあのぼしゅう"  # あ+の, not 「あの」

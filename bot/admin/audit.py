@@ -54,7 +54,11 @@ async def audit_log(request: web.Request) -> web.Response:
         until=_start(until + timedelta(days=1)) if until else None,
     )
     page_text = q.get("page", "1")
-    page = max(1, min(int(page_text), 100_000)) if page_text.isdigit() else 1
+    page = (
+        max(1, min(int(page_text), 100_000))
+        if page_text.isascii() and page_text.isdecimal()
+        else 1
+    )
     found = await asyncio.to_thread(store.audit_page, where, (page - 1) * PER_PAGE, PER_PAGE)
     accounts = await asyncio.to_thread(store.staff_accounts, datetime.now(UTC))
     actors = list(dict.fromkeys([*(a.username for a in accounts), w("staff_cli", "actor")]))

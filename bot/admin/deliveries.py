@@ -75,7 +75,11 @@ async def deliveries(request: web.Request) -> web.Response:
 async def retry(request: web.Request) -> web.StreamResponse:
     """``POST /admin/deliveries/retry``: the chosen messages are due again now."""
     form = await request.post()
-    ids = [int(x) for x in str(form.get("ids", "")).split(",") if x.strip().isdigit()][:SHOWN]
+    ids = [
+        int(x)
+        for x in str(form.get("ids", "")).split(",")
+        if x.isascii() and x.strip().isdecimal()
+    ][:SHOWN]
     store = common.conversation(request).store
     n = await asyncio.to_thread(store.retry_failed, ids)
     await common.audit(request, "deliveries_retried", w("deliveries", "audit_retried", n=n))

@@ -289,7 +289,9 @@ async def samples_remove(request: web.Request) -> web.StreamResponse:
     would go is no longer what staff saw, nothing is removed and the new counts are shown."""
     conv = common.conversation(request)
     form = await request.post()
-    shown = tuple(int(x) for x in str(form.get("expected", "")).split(",") if x.isdigit())
+    shown = tuple(
+        int(x) for x in str(form.get("expected", "")).split(",") if x.isascii() and x.isdecimal()
+    )
     expected = shown if len(shown) == 4 else None
     result = await asyncio.to_thread(
         conv.store.remove_samples, _sample_notice(request), expected=expected

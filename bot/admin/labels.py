@@ -84,7 +84,7 @@ def back_in(form_value: object, prefix: str) -> str:
 def requested_page(request: web.Request) -> int:
     """The page the query asks for (``page``, from 1); 1 when it is not a number."""
     raw = request.query.get("page", "1")
-    return min(MAX_PAGE, max(1, int(raw))) if raw.isdigit() else 1
+    return min(MAX_PAGE, max(1, int(raw))) if raw.isascii() and raw.isdecimal() else 1
 
 
 def page_count(total: int) -> int:

@@ -252,7 +252,7 @@ def _body(
 
 def _page_number(value: Any) -> int:
     text = str(value or "1")
-    return max(1, min(int(text), 100_000)) if text.isdigit() else 1
+    return max(1, min(int(text), 100_000)) if text.isascii() and text.isdecimal() else 1
 
 
 async def _render(
@@ -280,9 +280,11 @@ async def unanswered(request: web.Request) -> web.Response:
 
 
 def _ids(form: Any) -> list[int]:
-    return [int(x) for x in str(form.get("ids", "")).split(",") if x.strip().isdigit()][
-        :MAX_GROUP_IDS
-    ]
+    return [
+        int(x)
+        for x in str(form.get("ids", "")).split(",")
+        if x.isascii() and x.strip().isdecimal()
+    ][:MAX_GROUP_IDS]
 
 
 async def attach(request: web.Request) -> web.StreamResponse:
