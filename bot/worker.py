@@ -133,7 +133,8 @@ class Worker:
         for (platform, body, _), items in batches.items():
             sender = self.senders[platform]
             multicast = getattr(sender, "multicast", None)
-            if multicast is not None and len(items) > 1:
+            # A notice that changes someone's rich menu goes to each alone (push switches it).
+            if multicast is not None and len(items) > 1 and not _switches_menu(body):
                 for n in range(0, len(items), MULTICAST_MAX):
                     chunk = items[n : n + MULTICAST_MAX]
                     key = "outbox-" + ",".join(str(m.id) for m in chunk)
@@ -175,3 +176,8 @@ class Worker:
             return
         log.warning("giving up on outbox %s: %s", [m.id for m in messages], exc)
         await asyncio.to_thread(store.give_up, [m.id for m in messages], str(exc), now)
+
+
+def _switches_menu(body: str) -> bool:
+    """Whether an outbox body also changes the person's rich menu (``{"rich_menu": …}``)."""
+    return bool(json.loads(body).get("rich_menu"))

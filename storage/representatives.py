@@ -204,6 +204,18 @@ class RepresentativeQueries:
             ).all()
             return [OpenInvite(_aware(a), _aware(b)) for a, b in rows]
 
+    def represents_any(self: _HasSession, platform: str, platform_user_id: str) -> bool:
+        """:meth:`is_representative` by the platform's id (a notice being delivered)."""
+        with self.reading() as s:
+            found = s.exec(
+                select(Representative.group_id)
+                .join(User, col(User.id) == col(Representative.user_id))
+                .where(
+                    col(User.platform) == platform, col(User.platform_user_id) == platform_user_id
+                )
+            ).first()
+            return found is not None
+
     def is_representative(self: _HasSession, user_id: int) -> bool:
         """Whether the user represents any group (their menu shows 募集する and 自分の募集)."""
         with self.reading() as s:

@@ -210,3 +210,60 @@ async def test_unlinked_by_the_center_a_representative_gets_the_residents_menu_b
         assert group.name in texts(notice)
         # Still the representative of another group: the menu stays; of none: it goes.
         assert fake[0].user_rich_menus.get("Urep") == menu_after
+
+
+async def _unlink_from_console(bot: TestClient, group_key: str, platform_user: str) -> None:
+    store = bot.server.app[conversation_key].store
+    group = store.group_by_key(group_key)
+    assert group is not None
+    user = store.touch_user("line", platform_user, "ja").id
+    page = await (await bot.get(f"/admin/groups/{group.id}")).text()
+    action = f"/admin/groups/{group.id}/representatives/{user}/unlink"
+    response = await bot.post(action, data={"csrf": csrf_of(page)}, allow_redirects=False)
+    assert response.status == 303
+
+
+async def test_two_representatives_unlinked_together_both_get_the_residents_menu(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    """Their notices have the same words, but each is pushed alone: a multicast would not
+    switch their menus."""
+    rep_menu = await _representative_menu(bot)
+    conversation = bot.server.app[conversation_key]
+    store = conversation.store
+    open_call(store, ("line", "Uother"))
+    for user in ("Urep1", "Urep2"):
+        code, _ = store.issue_invite("umi")
+        assert await post(bot, ev.body(ev.text(user, f"招待コード {code}"))) == 200
+    assert await eventually(
+        lambda: [fake[0].user_rich_menus.get(u) for u in ("Urep1", "Urep2")] == [rep_menu] * 2
+    )
+    store.create_staff("staff1", PASSWORD)
+    assert await sign_in(bot) == 303
+    for user in ("Urep1", "Urep2"):
+        await _unlink_from_console(bot, "umi", user)
+    worker = Worker(conversation, {"line": bot.server.app[channels_key]["line"]})
+    assert (await worker.run_once())["sent"] == 2
+    assert "Urep1" not in fake[0].user_rich_menus
+    assert "Urep2" not in fake[0].user_rich_menus
+
+
+async def test_linked_again_before_the_notice_goes_out_the_menu_stays(
+    bot: TestClient, fake: tuple[FakeLine, str]
+) -> None:
+    rep_menu = await _representative_menu(bot)
+    conversation = bot.server.app[conversation_key]
+    store = conversation.store
+    open_call(store, ("line", "Uother"))
+    code, _ = store.issue_invite("umi")
+    assert await post(bot, ev.body(ev.text("Urep", f"招待コード {code}"))) == 200
+    assert await eventually(lambda: fake[0].user_rich_menus.get("Urep") == rep_menu)
+    store.create_staff("staff1", PASSWORD)
+    assert await sign_in(bot) == 303
+    await _unlink_from_console(bot, "umi", "Urep")  # the notice waits in the outbox
+    code, _ = store.issue_invite("umi")
+    assert await post(bot, ev.body(ev.text("Urep", f"招待コード {code}"))) == 200
+    assert await eventually(lambda: fake[0].user_rich_menus.get("Urep") == rep_menu)
+    worker = Worker(conversation, {"line": bot.server.app[channels_key]["line"]})
+    assert (await worker.run_once())["sent"] >= 1
+    assert fake[0].user_rich_menus.get("Urep") == rep_menu

@@ -337,8 +337,13 @@ class LineChannel:
         # push it already accepted (answering 409) even if we crashed before noting it.
         key = str(uuid.uuid5(RETRY_NAMESPACE, retry_key))
         await self._push(platform_user_id, messages, key)
-        if body.get("rich_menu"):  # a notice that changes what the person can do
-            await self.switch_menu(platform_user_id, str(body["rich_menu"]))
+        menu = str(body.get("rich_menu") or "")  # a notice that changes what they can do
+        if menu == "resident":  # as it is now, not as it was when the notice was queued
+            store = self.conversation.store
+            if await asyncio.to_thread(store.represents_any, PLATFORM, platform_user_id):
+                menu = ""  # linked again meanwhile (a new invite code): the menu stays
+        if menu:
+            await self.switch_menu(platform_user_id, menu)
 
     async def multicast(
         self, platform_user_ids: list[str], body: dict[str, Any], retry_key: str
