@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from storage.models import UnansweredQuestion
 
 MAX_GROUP_IDS = 200  # folded texts one change may name (a page has far fewer)
+CHUNK = 500  # ids per statement
 
 
 class _HasSession(Protocol):
@@ -109,18 +110,40 @@ class UnansweredQueries:
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def reopen_unanswered(self: _HasSession, ids: list[int]) -> int:
-        """Take back 「対応不要」: the dismissed questions that fold like one of ``ids`` are
-        open again (attached ones stay attached). Returns how many changed."""
+    def dismiss_unanswered(self: _HasSession, ids: list[int]) -> list[int]:
+        """「対応不要」: every open question that folds like one of ``ids`` is dismissed; the
+        ids of exactly those questions (what 「元に戻す」 gives back)."""
         q = UnansweredQuestion
         with self.session() as s:
-            result = s.execute(
-                update(q)
-                .where(col(q.status) == "dismissed", col(q.normalized).in_(_folded_of(ids)))
-                .values(status="open", faq_entry_id=None)
-                .execution_options(synchronize_session=False)
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            rows = s.exec(select(col(q.id)).where(_OPEN, col(q.normalized).in_(_folded_of(ids))))
+            found = [int(i) for i in rows.all() if i is not None]
+            for start in range(0, len(found), CHUNK):
+                s.execute(
+                    update(q)
+                    .where(_OPEN, col(q.id).in_(found[start : start + CHUNK]))
+                    .values(status="dismissed", faq_entry_id=None)
+                    .execution_options(synchronize_session=False)
+                )
+            return found
+
+    def reopen_unanswered(self: _HasSession, question_ids: list[int]) -> int:
+        """Take back 「対応不要」: these questions, if still dismissed, are open again (nothing
+        dismissed at another time, nothing attached meanwhile). How many changed."""
+        q = UnansweredQuestion
+        changed = 0
+        with self.session() as s:
+            for start in range(0, len(question_ids), CHUNK):
+                result = s.execute(
+                    update(q)
+                    .where(
+                        col(q.status) == "dismissed",
+                        col(q.id).in_(question_ids[start : start + CHUNK]),
+                    )
+                    .values(status="open")
+                    .execution_options(synchronize_session=False)
+                )
+                changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return changed
 
 
 def _folded_of(ids: list[int]) -> Any:

@@ -46,6 +46,17 @@ def csrf_token(key: str, session: StaffSession) -> str:
     return _sign(key, "csrf:" + session.nonce)
 
 
+def signed(key: str, session: StaffSession, what: str) -> str:
+    """A signature of ``what`` for this session (a form's hidden list that must come back
+    as it was sent: the questions one 「対応不要」 changed)."""
+    return _sign(key, f"signed:{session.nonce}:{what}")
+
+
+def check_signed(key: str, session: StaffSession, what: str, given: str) -> bool:
+    """Constant-time check of :func:`signed`."""
+    return hmac.compare_digest(signed(key, session, what), given or "")
+
+
 def check_csrf(key: str, session: StaffSession, given: str) -> bool:
     """Constant-time check of a submitted token."""
     return hmac.compare_digest(csrf_token(key, session), given or "")

@@ -5,9 +5,9 @@ dismiss.
 Grouping is in two steps, so a page stays cheap with thousands of open questions: the
 database groups questions by their folded text (biggest first, ``storage.unanswered``); then
 near-identical groups are merged (:func:`merge`: a rapidfuzz ratio of the folded texts, or the
-same words by the matcher's terms) over the MERGE_WINDOW biggest groups at once, whatever page
-they land on, and the merged rows are paged. Groups beyond the window (a backlog of thousands
-of different questions) follow unmerged, a page at a time from the database.
+same words by the matcher's terms, as a row's first group) over the MERGE_WINDOW biggest
+groups at once, whatever page they land on, and the merged rows are paged. Groups beyond the
+window (a backlog of thousands of different questions) follow unmerged, a page at a time.
 
 Attaching or dismissing a row applies to every open question that folds like one of its
 groups, asked again since the page was shown included. Nothing is preselected: the FAQ entry
@@ -28,7 +28,7 @@ from typing import Any
 from aiohttp import web
 from rapidfuzz import fuzz, process
 
-from bot.admin import common, labels
+from bot.admin import auth, common, labels
 from bot.admin.html import csrf_field, e, field, options, pager, sentence, table
 from bot.admin.words import w
 from intents.conversation import Conversation
@@ -80,32 +80,27 @@ def _words(text: str) -> frozenset[str]:
 
 
 def merge(groups: list[QuestionGroup]) -> list[Row]:
-    """Merge near-identical groups (a folded-text ratio ≥ SIMILAR, or the same words; and
-    whatever is near-identical to one of those), biggest rows first, then the most recently
-    asked. Each group is compared with all at once (rapidfuzz's C loop)."""
-    parent = list(range(len(groups)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    folded = [g.folded for g in groups]
-    for i, text in enumerate(folded):
-        for _, _, j in process.extract(
-            text, folded, scorer=fuzz.ratio, score_cutoff=SIMILAR, limit=None
-        ):
-            parent[root(j)] = root(i)
-    by_words: dict[frozenset[str], int] = {}
-    for i, group in enumerate(groups):
+    """Merge near-identical groups: each group (the biggest first) joins the row whose first
+    group it is like (a folded-text ratio ≥ SIMILAR, or the same words), not a row it is
+    like only through a chain of others; a row holds at most MAX_GROUP_IDS groups, what one
+    change applies to. Biggest rows first, then the most recently asked."""
+    rows: list[list[QuestionGroup]] = []
+    leaders: list[str] = []  # each row's first group's folded text
+    by_words: dict[frozenset[str], int] = {}  # a row by its first group's words
+    for group in groups:
         words = _words(group.text)
+        like = process.extractOne(group.folded, leaders, scorer=fuzz.ratio, score_cutoff=SIMILAR)
+        at = like[2] if like else None
+        if at is None and len(words) >= SAME_WORDS:
+            at = by_words.get(words)
+        if at is not None and len(rows[at]) < MAX_GROUP_IDS:
+            rows[at].append(group)
+            continue
+        rows.append([group])
+        leaders.append(group.folded)
         if len(words) >= SAME_WORDS:
-            parent[root(i)] = root(by_words.setdefault(words, i))
-    rows: dict[int, list[QuestionGroup]] = {}
-    for i, group in enumerate(groups):
-        rows.setdefault(root(i), []).append(group)
-    merged = [Row(tuple(sorted(r, key=lambda g: -g.count))) for r in rows.values()]
+            by_words.setdefault(words, len(rows) - 1)
+    merged = [Row(tuple(sorted(r, key=lambda g: -g.count))) for r in rows]
     return sorted(merged, key=lambda r: (-r.count, -r.last.timestamp(), r.id))
 
 
@@ -204,14 +199,19 @@ def _when(row: Row) -> str:
     return first if first == last else sentence(w("unanswered", "when"), first=first, last=last)
 
 
-def _undo(token: str, undo: list[int], page: int) -> str:
-    """After 「対応不要」: what was done, and a button that takes it back."""
-    if not undo:
+def _undo(request: web.Request, questions: list[int], page: int) -> str:
+    """After 「対応不要」: what was done, and a button that takes back exactly that (the
+    questions it changed, signed for this session)."""
+    if not questions:
         return ""
-    ids = ",".join(map(str, undo))
+    ids = ",".join(map(str, questions))
+    session = common.session(request)
+    sig = auth.signed(request.app[common.secret_key], session, "undo:" + ids)
     return (
         f'<form method="post" action="/admin/unanswered/restore" role="status">'
-        f'{csrf_field(token)}<input type="hidden" name="ids" value="{ids}">'
+        f"{csrf_field(common.csrf(request))}"
+        f'<input type="hidden" name="questions" value="{ids}">'
+        f'<input type="hidden" name="sig" value="{sig}">'
         f'<input type="hidden" name="page" value="{page}">'
         f"{e(w('unanswered', 'dismissed_note'))} "
         f'<button type="submit">{e(w("unanswered", "restore"))}</button></form>'
@@ -242,7 +242,7 @@ def _body(
     headers = [w("unanswered", k) for k in
                ("col_question", "col_count", "col_when", "col_suggestion", "col_action")]  # fmt: skip
     alert = f'<p class="error" role="alert">{e(note)}</p>' if note else ""
-    alert += _undo(token, undo or [], listing.page)
+    alert += _undo(request, undo or [], listing.page)
     count = w("unanswered", "count_groups", n=listing.totals.questions)
     if not listing.rows:
         return alert + f"<p>{e(w('unanswered', 'none'))}</p>"
@@ -273,10 +273,8 @@ async def _render(
 
 
 async def unanswered(request: web.Request) -> web.Response:
-    """``GET /admin/unanswered?page=N`` (``&undo=ids``: just dismissed, offer to take it
-    back)."""
-    undo = _ids({"ids": request.query.get("undo", "")})
-    return await _render(request, _page_number(request.query.get("page")), undo=undo)
+    """``GET /admin/unanswered?page=N``."""
+    return await _render(request, _page_number(request.query.get("page")))
 
 
 def _ids(form: Any) -> list[int]:
@@ -312,24 +310,29 @@ async def attach(request: web.Request) -> web.StreamResponse:
 
 
 async def dismiss(request: web.Request) -> web.StreamResponse:
-    """``POST /admin/unanswered/dismiss``: every open question of the row needs nothing."""
+    """``POST /admin/unanswered/dismiss``: every open question of the row needs nothing. The
+    page is shown at once with 「元に戻す」 (a reload sends the same dismissal: harmless)."""
     conv = common.conversation(request)
     form = await request.post()
     page = _page_number(form.get("page"))
-    ids = _ids(form)
-    n = await asyncio.to_thread(conv.store.resolve_unanswered, ids, "dismissed")
+    questions = await asyncio.to_thread(conv.store.dismiss_unanswered, _ids(form))
+    n = len(questions)
     await common.audit(request, "unanswered_dismissed", w("unanswered", "audit_dismissed", n=n))
-    undo = ",".join(map(str, ids))
-    raise web.HTTPSeeOther(f"/admin/unanswered?page={page}" + (f"&undo={undo}" if n else ""))
+    return await _render(request, page, undo=questions)
 
 
 async def restore(request: web.Request) -> web.StreamResponse:
-    """``POST /admin/unanswered/restore``: 「元に戻す」 after 「対応不要」: the row's dismissed
-    questions are open again."""
+    """``POST /admin/unanswered/restore``: 「元に戻す」 after 「対応不要」: the questions that
+    dismissal changed (signed in the form) are open again, if still dismissed."""
     conv = common.conversation(request)
     form = await request.post()
     page = _page_number(form.get("page"))
-    n = await asyncio.to_thread(conv.store.reopen_unanswered, _ids(form))
+    listed = str(form.get("questions", ""))
+    key, session = request.app[common.secret_key], common.session(request)
+    if not auth.check_signed(key, session, "undo:" + listed, str(form.get("sig", ""))):
+        raise web.HTTPSeeOther(f"/admin/unanswered?page={page}")  # not ours: nothing changes
+    questions = [int(x) for x in listed.split(",") if x.isascii() and x.isdecimal()]
+    n = await asyncio.to_thread(conv.store.reopen_unanswered, questions)
     await common.audit(request, "unanswered_restored", w("unanswered", "audit_dismissed", n=n))
     raise web.HTTPSeeOther(f"/admin/unanswered?page={page}")
 
