@@ -59,8 +59,18 @@ _FOLLOW_UP = re.compile(
 # 「2つ目は？」「3番目をもう少し詳しく」「the second one?」 after an answer that lists the parts
 # of a section (the four principles ア〜エ, the center's four functions ①〜④): that part.
 _ORDINAL = re.compile(
-    r"^(?:その|じゃあ|じゃ|では)?\s*([1-9]|[一二三四五六七八九])\s*(?:つ目|つめ|番目|ばんめ|個目|こめ)"
-    r"|\b(first|second|third|fourth|fifth|sixth|1st|2nd|3rd|4th|5th|6th)\b",
+    r"^(?:その|じゃあ|じゃ|では|で)?[\s、,]*([1-9]|[一二三四五六七八九])\s*(?:つ目|つめ|番目|ばんめ|個目|こめ)"
+    r"|^(?:and|what about|how about|the|[\s,])*(first|second|third|fourth|fifth|sixth|1st|2nd|3rd"
+    r"|4th|5th|6th)\b(?:\s*one)?",
+    re.IGNORECASE,
+)
+# What may follow the ordinal in a follow-up: 「は？」「をもう少し詳しく」「ってどういう意味？」;
+# anything else (「2番目の分野は？」「2つ目のイベントに申し込みたい」) is a question of its own.
+_ORDINAL_TAIL = re.compile(
+    r"^(?:の(?:もの|やつ|こと)?)?(?:は|って|を|について|の意味)?\s*(?:もう少し|もうすこし|もっと)?"
+    r"(?:詳しく|くわしく)?(?:教えて|おしえて|知りたい)?(?:ください|下さい)?"
+    r"(?:どういう意味|どういうこと|なに|何)?(?:ですか|でしょうか|なの)?"
+    r"(?:\s*(?:please|in detail|in more detail|mean|means))*[\s?？。.!！]*$",
     re.IGNORECASE,
 )
 _ORDINAL_WORDS = {
@@ -194,9 +204,10 @@ def _nth_part_asked(turn: Turn) -> FaqEntry | None:
         return None
     if len(turn.folded) > ORDINAL_LENGTH:
         return None
-    found = _ORDINAL.search(unicodedata.normalize("NFKC", turn.text).strip())
+    said_text = unicodedata.normalize("NFKC", turn.text).strip()
+    found = _ORDINAL.search(said_text)
     entry = turn.faq.get(str(last.get("id") or ""))
-    if found is None or entry is None:
+    if found is None or entry is None or not _ORDINAL_TAIL.match(said_text[found.end() :]):
         return None
     if "most" in turn.faq.asked_kinds(str(last.get("question") or "")):
         return None  # after 「一番多いのは？」, 「2番目は？」 is the next of the ranking

@@ -254,13 +254,16 @@ _KANA_SPANS = (
     ("さらいしゅう", "再来週"), ("らいしゅう", "来週"), ("こんしゅう", "今週"),
     ("しゅうまつ", "週末"), ("らいげつ", "来月"), ("こんげつ", "今月"), ("どにち", "土日"),
 )  # fmt: skip
-_KANA_SPAN = re.compile("|".join(k for k, _ in _KANA_SPANS))
+# A whole word only: not inside other kana (まどにちかい, しゅうまつり).
+_KANA_SPAN = re.compile(
+    r"(?<![ぁ-ゖ])(" + "|".join(k for k, _ in _KANA_SPANS) + r")(?=[のにでははもへ、。!?！？\s]|$)"
+)
 
 
 def parse_period(text: str, today: date) -> Period | None:
     """A span to search in: 今日, 今週末/土日, 来週末, 今週, 来週, 再来週, 今月, 来月, N月, a
     day (the span words in kana too: こんしゅうまつ)."""
-    t = _KANA_SPAN.sub(lambda m: dict(_KANA_SPANS)[m.group(0)], normalize(text))
+    t = _KANA_SPAN.sub(lambda m: dict(_KANA_SPANS)[m.group(1)], normalize(text))
     saturday = today + timedelta(days=(5 - today.weekday()) % 7)
     if today.weekday() == 6:  # on a Sunday, 「今週末」 is today
         saturday = today - timedelta(days=1)

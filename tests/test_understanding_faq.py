@@ -188,6 +188,7 @@ def test_which_of_two_fields_has_more_is_answered_with_both_figures(
     [
         ("協働の原則を教えて", "2つ目をもう少し詳しく", "5(2)イ"),
         ("市民活動センターの4つの機能を教えて", "3つ目は？", "4(4)③"),
+        ("協働の原則を教えて", "じゃあ、2つ目は？", "5(2)イ"),
         ("What are the principles of collaboration?", "and the fourth one?", "5(2)エ"),
     ],
 )
@@ -197,6 +198,19 @@ def test_the_nth_part_of_the_last_answer(
     """「2つ目」 after an answer that lists a section's parts is that part."""
     say(conversation, first)
     assert section(conversation, say(conversation, then)) == section_wanted
+
+
+@pytest.mark.parametrize(
+    "then", ["first aid training?", "2番目の分野は？", "2つ目のイベントに申し込みたい"]
+)
+def test_an_ordinal_in_a_question_of_its_own_is_no_part(
+    conversation: Conversation, then: str
+) -> None:
+    say(conversation, "協働の原則を教えて")
+    assert say(conversation, then).slots.get("faq_id") not in (
+        "principle-taitou",
+        "principle-jishu",
+    )
 
 
 def test_an_ordinal_without_a_listed_answer_before_is_no_follow_up(

@@ -338,7 +338,9 @@ def test_periods_for_searches(text: str, first: str, last: str, label: str) -> N
     )
 
 
-@pytest.mark.parametrize("text", ["きょうどう", "かんきょう", "一緒に", "十分です"])
+@pytest.mark.parametrize(
+    "text", ["きょうどう", "かんきょう", "一緒に", "十分です", "まどにちかいせき", "しゅうまつり"]
+)
 def test_words_that_only_look_like_days_are_none(text: str) -> None:
     assert parse_period(text, WED_2_DEC) is None
 
