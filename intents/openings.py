@@ -140,6 +140,7 @@ def _results(turn: Turn) -> Reply:
         [Choice(turn.messages.label("groups_more", turn.locale), "om")] if last < total else []
     )
     choices += [Choice(turn.messages.label("openings_mine", turn.locale), "mine"), *_menu(turn)]
+    data["shown"] = [c.id for c in calls]  # 「一覧にもどる」 from these calls' details
     cards = [_card(turn, c) for c in calls]
     return Reply(
         text, "find_openings", choices=choices, cards=cards, slots=slots, locale=turn.locale
@@ -252,7 +253,8 @@ def detail(turn: Turn, match: Match) -> Reply:
         )
     # The card's action again below the reply, where a phone shows it without scrolling
     # past a long description; and the way back to the list the details were opened from.
-    back = [Choice(label("openings_back", turn.locale), "ob")] if STATE in turn.state else []
+    listed = call.id in (turn.state.get(STATE) or {}).get("shown", [])  # not from 予約確認
+    back = [Choice(label("openings_back", turn.locale), "ob")] if listed else []
     return Reply(
         call.title,
         "opening_detail",

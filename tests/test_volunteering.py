@@ -362,3 +362,17 @@ def test_an_opening_is_found_by_the_word_its_title_says(bot: Conversation) -> No
         found = talk(bot, "eve")(text)
         assert found.intent == "find_openings"
         assert [c.title for c in found.cards] == ["英語で観光ガイド"], text
+
+
+def test_details_opened_from_elsewhere_offer_no_way_back_to_a_list(bot: Conversation) -> None:
+    """「一覧にもどる」 only under details opened from the list just shown; from a notice or
+    予約確認 (a list searched long ago in the state, or none) there is no list to go back to."""
+    post_call(link_rep(bot))
+    amy = talk(bot, "amy")
+    found = amy("由比ヶ浜のボランティア")
+    call_id = found.cards[0].buttons[0].payload.split(":")[1]
+    assert "ob" in [c.payload for c in amy(payload=f"od:{call_id}").choices]
+    amy("大船で子育ての団体")  # another search since; then the call from elsewhere
+    other = talk(bot, "bob")
+    assert other("大船で国際交流のボランティア").cards == []  # a list without this call
+    assert "ob" not in [c.payload for c in other(payload=f"od:{call_id}").choices]

@@ -118,4 +118,5 @@ async def test_the_page_s_words_live_in_messages_toml(
     messages = Messages.load()
     assert f"<title>{messages.get('web_title', 'ja')}</title>" in page
     assert f'placeholder="{messages.get("web_placeholder", "ja")}"' in page
+    assert f'data-error="{messages.get("web_unreachable", "ja")}"' in page  # if /api/words fails
     assert "{{" not in page

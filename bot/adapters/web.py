@@ -25,7 +25,7 @@ import math
 import re
 import secrets
 from collections.abc import AsyncIterator
-from functools import partial
+from functools import cache, partial
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -100,8 +100,7 @@ async def chat_page(request: web.Request) -> web.Response:
     the page's words (``PAGE_WORDS``) in Japanese; (re)sets the person's cookie."""
     person, _ = _identify(request)
     html = _PAGE_MARK.sub(
-        lambda m: escape(_words(request, PAGE_WORDS[m.group(1)], PAGE_LOCALE)),
-        (STATIC / "chat.html").read_text(encoding="utf-8"),
+        lambda m: escape(_words(request, PAGE_WORDS[m.group(1)], PAGE_LOCALE)), _page()
     )
     response = web.Response(text=html, content_type="text/html", headers=PRIVATE)
     _set_cookie(request, response, person)  # a known person's cookie lasts another year
@@ -109,6 +108,12 @@ async def chat_page(request: web.Request) -> web.Response:
 
 
 _PAGE_MARK = re.compile(r"\{\{(\w+)\}\}")
+
+
+@cache
+def _page() -> str:
+    """chat.html, read once (not from the disk in the event loop at every visit)."""
+    return (STATIC / "chat.html").read_text(encoding="utf-8")
 
 
 async def chat_api(request: web.Request) -> web.Response:

@@ -164,7 +164,8 @@ async function send(message, from) {
     else remember({bot: {...data, choices: []}});
     answered = true;
   } catch (err) {
-    const said = (words[locale] || {}).error;
+    // The page's own words when /api/words could not be loaded either (the network).
+    const said = (words[locale] || {}).error || document.body.dataset.error;
     reveal(bubble(said ? said + " (" + err.message + ")" : err.message, "bot error"));
   } finally {
     if (--pending === 0) waiting(false);
