@@ -11,7 +11,9 @@ last by other helpers, read once at the end) and ``*_blind_fresh.tsv`` (a fourth
 written 2026-12-03 by a helper that saw only the guideline and KAMAKURA.md, held out while
 that session tuned, read once at its end) and ``*_blind_last.tsv`` (a fifth pair, written
 2026-12-03 the same way by another helper, held out while the next session tuned, read once
-at its end).
+at its end) and ``*_blind_sixth.tsv`` (a sixth pair, 160 FAQ questions and 120 search
+messages, written 2026-12-04 by a helper that saw only the guideline and KAMAKURA.md, held out
+while that session tuned on the other five, read once at its end).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ FAQ_SETS = (
     "faq_blind_final.tsv",
     "faq_blind_fresh.tsv",
     "faq_blind_last.tsv",
+    "faq_blind_sixth.tsv",
 )
 SEARCH_SETS = (
     "search_blind_dev.tsv",
@@ -51,6 +54,7 @@ SEARCH_SETS = (
     "search_blind_final.tsv",
     "search_blind_fresh.tsv",
     "search_blind_last.tsv",
+    "search_blind_sixth.tsv",
 )
 CONFUSIONS = 12
 ROUNDS = 5

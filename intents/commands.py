@@ -28,6 +28,10 @@ COMMANDS_FILE = Path(__file__).parents[1] / "knowledge" / "commands.toml"
 COMMAND_SCORE = 0.98
 # A command word in a long message is one signal among others (「キャンセルの仕方は？」 still is).
 COMMAND_IN_SENTENCE = 0.9
+# ... except for one's own sign-ups and data: 「土曜のごみ拾い、行けなくなったからキャンセル
+# したい」 names a call, but is no search for one (above a sure search, 0.96).
+OWN_RECORDS = {"cancel_sign_up", "my_sign_ups", "delete_data"}
+OWN_RECORDS_IN_SENTENCE = 0.965
 SHORT = 24  # folded characters: a message this short is the command itself
 
 
@@ -152,7 +156,8 @@ class CommandRule:
             intent = command.intent
             if in_form and intent == "cancel_sign_up":
                 return None  # inside a form, 「キャンセル」 leaves the form (intents/forms.py)
-            score = COMMAND_SCORE if len(turn.folded) <= SHORT else COMMAND_IN_SENTENCE
+            in_sentence = OWN_RECORDS_IN_SENTENCE if intent in OWN_RECORDS else COMMAND_IN_SENTENCE
+            score = COMMAND_SCORE if len(turn.folded) <= SHORT else in_sentence
             handler = _resuming(_HANDLERS[intent]) if in_form else _HANDLERS[intent]
             return Match(intent, score, handler)
         return None

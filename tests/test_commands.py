@@ -126,6 +126,9 @@ def test_wanting_to_sign_up_shows_the_openings(conversation: Conversation, text:
         ("来週の土曜って何か申し込んでたっけ？", "my_sign_ups"),
         ("ひとと はなしたい", "contact_center"),
         ("機械じゃなくて人に相談したい", "contact_center"),
+        ("日曜の浜そうじ、急に行けなくなったのでキャンセルします", "cancel_sign_up"),
+        ("来週の子ども食堂の手伝い、申し込んだのを取り消したい", "cancel_sign_up"),
+        ("人間のスタッフさんに相談したいです", "contact_center"),
     ],
 )
 def test_more_ways_of_saying_a_command(conversation: Conversation, text: str, intent: str) -> None:
@@ -138,3 +141,7 @@ def test_what_is_available_is_a_search_not_a_definition(conversation: Conversati
     assert reply.intent in ("find_groups", "find_openings")
     assert reply.slots.get("area") == "深沢地域"
     assert say(conversation, "What is kyodo?", user="u2").intent == "faq"
+
+
+def test_human_rights_is_no_person_to_talk_to(conversation: Conversation) -> None:
+    assert say(conversation, "Any volunteering about human rights?").intent != "contact_center"
