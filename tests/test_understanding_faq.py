@@ -222,3 +222,13 @@ def test_an_ordinal_without_a_listed_answer_before_is_no_follow_up(
 def test_after_the_most_the_nth_is_the_next_of_the_ranking(conversation: Conversation) -> None:
     say(conversation, "登録団体で一番多い活動分野は？")
     assert "134" in say(conversation, "2番目は？").text  # 子どもの健全育成, not the part 3(1)イ
+
+
+@pytest.mark.parametrize(
+    "text", ["犬を飼い始めたので登録の仕方を知りたい", "自転車の防犯登録はどこ？"]
+)
+def test_registering_something_else_is_no_question_on_registered_groups(
+    conversation: Conversation, text: str
+) -> None:
+    """「登録」 alone is no word of ours (登録団体, 団体登録 are)."""
+    assert say(conversation, text).intent != "faq"
