@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from intents.conversation import Conversation
 from intents.turn import Turn
 from intents.types import Inbound
-from knowledge import analyzer, terms, text
+from knowledge import analyzer, kana_words, terms, text
 from knowledge.faq import FaqIndex, load_entries
 from storage import Store, create_db_engine, migrate
 from storage.store import UserRef
@@ -75,6 +75,7 @@ def _fresh(index: FaqIndex) -> Conversation:
 def _clear_caches(conversation: Conversation) -> None:
     """Forget every cached analysis, so the next message costs what a new one costs."""
     analyzer.tokens.cache_clear()
+    kana_words.read_as_words.cache_clear()
     terms.terms.cache_clear()
     text.segmented_reading.cache_clear()
     for cached in (conversation.faq._cached, conversation.fields._cached_find):

@@ -19,8 +19,8 @@ from intents import forms, my_sign_ups
 from intents.menu import CONTACT_PAYLOAD, DELETE_PAYLOAD, MENU_PAYLOAD, PRIVACY_PAYLOAD, show_help
 from intents.router import Handler, Match
 from intents.turn import Turn
-from intents.types import MAX_CHOICES, Choice, Reply
-from knowledge.kana_words import kana_words
+from intents.types import Choice, Reply
+from knowledge.kana_words import read_as_words
 from knowledge.text import fold
 
 COMMANDS_FILE = Path(__file__).parents[1] / "knowledge" / "commands.toml"
@@ -147,7 +147,7 @@ class CommandRule:
             return None
         text = unicodedata.normalize("NFKC", turn.text).lower()
         # A message typed in kana is read with our words too (わたしのもうしこみ → 申し込み).
-        forms_of_it = [turn.folded, fold(kana_words().convert(turn.folded)), text]
+        forms_of_it = [turn.folded, read_as_words(turn.folded), text]
         hay = FORMS_APART.join(dict.fromkeys(forms_of_it))
         in_form = forms.active(turn) is not None
         for command in _commands():
@@ -158,8 +158,8 @@ class CommandRule:
                 return None  # inside a form, 「キャンセル」 leaves the form (intents/forms.py)
             in_sentence = OWN_RECORDS_IN_SENTENCE if intent in OWN_RECORDS else COMMAND_IN_SENTENCE
             score = COMMAND_SCORE if len(turn.folded) <= SHORT else in_sentence
-            handler = _resuming(_HANDLERS[intent]) if in_form else _HANDLERS[intent]
-            return Match(intent, score, handler)
+            # In a form the reply gets 「入力にもどる」 (intents/conversation.py, for any reply).
+            return Match(intent, score, _HANDLERS[intent])
         return None
 
 
@@ -172,15 +172,3 @@ class CommandPayloadRule:
             return None
         intent, handler = found
         return Match(intent, 1.0, handler)
-
-
-def _resuming(handler: Handler) -> Handler:
-    """The command's reply with a button that goes back to the waiting form's question."""
-
-    def run(turn: Turn, match: Match) -> Reply:
-        reply = handler(turn, match)
-        resume = Choice(turn.messages.label("form_resume", turn.locale), forms.RESUME_PAYLOAD)
-        reply.choices = [resume, *reply.choices][:MAX_CHOICES]
-        return reply
-
-    return run

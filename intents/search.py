@@ -28,7 +28,7 @@ from intents.menu import MENU_PAYLOAD
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import MAX_CHOICES, Choice, Reply
-from knowledge.kana_words import kana_words
+from knowledge.kana_words import read_as_words
 from knowledge.romaji import romanized_name
 from knowledge.text import fold
 from knowledge.when import parse_period, today_in_tokyo
@@ -114,7 +114,7 @@ class SearchRule:
         words = search_words()
         hay = _haystack(turn)
         # A question typed in kana is read with our words too (しみんかつどうのやくわり → 役割).
-        read = fold(kana_words().convert(turn.folded))
+        read = read_as_words(turn.folded)
         if any(words.not_search.search(h) or words.off_topic.search(h) for h in (hay, read)):
             return None
         hay = words.guideline_terms.sub(" ", hay)

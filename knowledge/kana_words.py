@@ -19,10 +19,11 @@ import re
 import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from knowledge.analyzer import to_hiragana, tokens
+from knowledge.text import fold
 
 HERE = Path(__file__).parent
 SOURCES = (*sorted((HERE / "faq").glob("*.toml")), HERE / "synonyms.toml", HERE / "fields.toml")
@@ -128,3 +129,11 @@ def kana_words() -> KanaWords:
 def mostly_kana(text: str) -> bool:
     """Whether a message was typed (nearly) without kanji: a hiragana run long enough to read."""
     return any(len(m.group()) >= MIN_RUN * 2 for m in _HIRAGANA_RUN.finditer(text))
+
+
+@lru_cache(maxsize=4096)
+def read_as_words(folded: str) -> str:
+    """A folded message with its kana read as our words, folded again (わたしのもうしこみ →
+    わたしの申し込み): what the commands and the searches both look in. Cached: one reading
+    a message, however many rules ask."""
+    return fold(kana_words().convert(folded))
