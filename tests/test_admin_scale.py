@@ -6,10 +6,8 @@ names from Telegram's updates and LINE's profile API."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import re
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from tests import line_events as ev
 from tests.fakes.line_api import FakeLine
 from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers import open_call, told
+from tests.line_helpers import eventually
 from tests.test_admin import PASSWORD, conv, csrf_of, sign_in
 
 AiohttpClient = Callable[..., Awaitable[TestClient]]
@@ -42,16 +41,6 @@ def _groups(n: int) -> list[GroupRecord]:
         GroupRecord(f"g{i:03d}", f"会{i:03d}", fields=("children",), areas=("ofuna",))
         for i in range(n)
     ]
-
-
-async def _eventually(check: Callable[[], bool], within: float = 5.0) -> bool:
-    """Whether ``check`` comes true within ``within`` seconds (work done after a reply)."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 @pytest.fixture
@@ -326,7 +315,7 @@ async def test_a_telegram_representative_is_named_from_the_update(
         links = store.linked_representatives(group.id)
         return next((r.display_name for r in links if r.platform_user_id == "5150"), None)
 
-    assert await _eventually(lambda: name() is not None)  # kept right after the reply
+    assert await eventually(lambda: name() is not None, within=5.0)  # kept right after the reply
     assert name() == "Taro Yamada (@taro_y)"
 
 
@@ -359,7 +348,7 @@ async def test_a_line_representative_is_named_from_the_profile(
         links = store.linked_representatives(group.id)
         return next((r.display_name for r in links if r.platform_user_id == "Urep"), None)
 
-    assert await _eventually(lambda: name() is not None)  # kept right after the reply
+    assert await eventually(lambda: name() is not None, within=5.0)  # kept right after the reply
     assert name() == "山田 花子"
     assert fake.profile_requests == ["Urep"]
     (link,) = [r for r in store.linked_representatives(group.id) if r.platform_user_id == "Urep"]

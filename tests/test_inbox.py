@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.adapters import line as line_adapter
 from bot.adapters.web import conversation_key
-from bot.config import Settings
 from bot.server import channels_key, create_app
 from intents.conversation import Conversation
 from intents.types import Inbound
@@ -25,8 +24,8 @@ from storage.inbox import LEASE
 from storage.models import utcnow
 from tests import line_events as ev
 from tests.fakes.line_api import FakeLine
+from tests.line_helpers import SECRET, serve_fake, settings_for
 
-SECRET = "line-channel-secret-for-tests"
 AiohttpServer = Callable[..., Awaitable[TestServer]]
 AiohttpClient = Callable[..., Awaitable[TestClient]]
 
@@ -100,18 +99,7 @@ def test_a_failed_turn_leaves_its_event_id_unclaimed(
 
 @pytest.fixture
 async def fake(aiohttp_server: AiohttpServer) -> tuple[FakeLine, str]:
-    fake = FakeLine()
-    server = await aiohttp_server(fake.app)
-    return fake, str(server.make_url("")).rstrip("/")
-
-
-def _settings(fake: tuple[FakeLine, str], db: Path) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{db}",
-        line_channel_secret=SECRET,
-        line_channel_access_token=fake[0].token,
-        line_api_base_url=fake[1],
-    )
+    return await serve_fake(aiohttp_server)
 
 
 async def _post(client: TestClient, body: bytes) -> int:
@@ -124,7 +112,7 @@ async def test_events_acknowledged_before_a_crash_are_answered_after_restart(
     aiohttp_client: AiohttpClient, fake: tuple[FakeLine, str], tmp_path: Path
 ) -> None:
     """What a killed process had acknowledged is in the table; the next one answers it."""
-    settings = _settings(fake, tmp_path / "crash.db")
+    settings = settings_for(fake, tmp_path / "crash.db")
     from bot.runtime import open_conversation
 
     left = open_conversation(settings)  # the events as the dead process stored them
@@ -156,7 +144,7 @@ async def test_a_reply_lost_between_its_turn_and_sending_is_sent_once(
     """The process died after the turn committed (the sign-up, the state, the event id) but
     before or just after the reply went out. The next process takes the event again; the turn
     must not run twice, and the user gets the reply exactly once."""
-    settings = _settings(fake, tmp_path / "lost.db")
+    settings = settings_for(fake, tmp_path / "lost.db")
     from bot.runtime import open_conversation
 
     left = open_conversation(settings)
@@ -187,7 +175,7 @@ async def test_an_event_that_cannot_be_stored_is_not_acknowledged(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    client = await aiohttp_client(create_app(_settings(fake, tmp_path / "full.db")))
+    client = await aiohttp_client(create_app(settings_for(fake, tmp_path / "full.db")))
     store = client.server.app[conversation_key].store
 
     def full(*_args: Any) -> None:
@@ -211,7 +199,7 @@ async def test_a_turn_that_failed_is_tried_again_and_answered_once(
     from bot.adapters import inbox
 
     monkeypatch.setattr(inbox, "IDLE_CHECK", 0.05)
-    client = await aiohttp_client(create_app(_settings(fake, tmp_path / "flaky.db")))
+    client = await aiohttp_client(create_app(settings_for(fake, tmp_path / "flaky.db")))
     conversation = client.server.app[conversation_key]
     _fail_first_turn(conversation, monkeypatch)
     assert await _post(client, ev.body(ev.text("Ud", "協働ってなに？"))) == 200
@@ -313,7 +301,7 @@ async def test_an_event_whose_turn_began_but_did_not_end_is_run_again(
     """The process died between the turn's first transaction (the event id claimed) and its
     last (the state and the kept reply): nothing of the turn stands but the claim, so the
     next process runs the turn again — once."""
-    settings = _settings(fake, tmp_path / "unfinished.db")
+    settings = settings_for(fake, tmp_path / "unfinished.db")
     client = await aiohttp_client(create_app(settings))
     store = client.server.app[conversation_key].store
     channel = client.server.app[channels_key]["line"]
