@@ -372,13 +372,15 @@ def main() -> None:
     """SQLite, then PostgreSQL if reachable."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--only", choices=("tsunagaru", "echo"), help="one bot, not both")
     parser.add_argument("--open-loop-only", action="store_true", help="only the open loop")
     args = parser.parse_args()
     global ONLY, OPEN_LOOP_ONLY
     ONLY, OPEN_LOOP_ONLY = args.only, args.open_loop_only
-    with tempfile.TemporaryDirectory() as tmp:
-        _run_pair(f"sqlite:///{tmp}/bench.db", "SQLite")
+    if not args.postgres_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            _run_pair(f"sqlite:///{tmp}/bench.db", "SQLite")
     if args.sqlite_only:
         return
     sys.path.insert(0, str(ROOT / "bench"))

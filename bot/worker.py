@@ -110,7 +110,9 @@ class Worker:
                 continue
             body = reminder_body(messages, locale, call)
             # Keyed by the start too: a call moved after its reminder went out gets a new one.
-            if store.enqueue(user_id, body, dedupe_key=reminder_key(sign_up_id, call.starts_at)):
+            # Due from the worker's now, not the wall clock's (the same clock decides it is due).
+            key = reminder_key(sign_up_id, call.starts_at)
+            if store.enqueue(user_id, body, dedupe_key=key, deliver_after=now):
                 queued += 1
         return queued
 

@@ -51,6 +51,8 @@ class StoredEvent:
 
 
 class _HasSession(Protocol):
+    _turn: TurnSql
+
     def session(self) -> AbstractContextManager[Session]: ...
 
     def connection(self) -> AbstractContextManager[Connection]: ...
@@ -58,15 +60,11 @@ class _HasSession(Protocol):
     def _turn_connection(self) -> AbstractContextManager[Connection]: ...
 
 
-class _HasTurns(_HasSession, Protocol):
-    _turn: TurnSql
-
-
 class InboxQueries:
     """The inbox's statements (see the module docstring)."""
 
     def put_inbox(
-        self: _HasTurns,
+        self: _HasSession,
         platform: str,
         events: Sequence[tuple[str, str]],
         *,
@@ -84,7 +82,7 @@ class InboxQueries:
         return stored
 
     def put_inbox_many(
-        self: _HasTurns,
+        self: _HasSession,
         puts: Sequence[tuple[str, Sequence[tuple[str, str]], bool]],
         *,
         now: datetime | None = None,
@@ -154,20 +152,8 @@ class InboxQueries:
         (processed_events), so it is not answered twice."""
         if not done and not released:
             return
-        table = InboxEvent.__table__  # type: ignore[attr-defined]
         with self._turn_connection() as c:
-            if done:
-                c.execute(
-                    update(table)
-                    .where(table.c.id.in_(sorted(done)))
-                    .values(done_at=utcnow(), claimed_until=None)
-                )
-            if released:
-                c.execute(
-                    update(table)
-                    .where(table.c.id.in_(sorted(released)))
-                    .values(claimed_until=None)
-                )
+            self._turn.finish_inbox(c, done, released, utcnow())
 
     def release_inbox(self: _HasSession, event_id: int) -> None:
         """Give one event back at once (see ``finish_inbox``)."""

@@ -20,7 +20,9 @@ rewritten to psycopg's ``%(name)s``). Timestamps are stored as SQLAlchemy stores
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -74,21 +76,15 @@ def count_params(counts: dict[tuple[str, str], int]) -> dict[str, Any]:
     return params
 
 
-@cache
-def open_pg_sql(turns: int) -> str:
-    """PostgreSQL: claim ``turns`` events and read their users, in one statement.
-
-    A CTE's rows are not visible to the rest of the statement, but its RETURNING is: an
-    event whose id came back was claimed by this statement. (A batch never holds two turns
-    of one user, so never one event twice.)
-    """
-    values = ",\n  ".join(
-        f"({i}, CAST(:platform{i} AS text), CAST(:user{i} AS text), CAST(:event{i} AS text))"
-        for i in range(turns)
-    )
-    return f"""
-WITH input (n, platform, platform_user_id, event_id) AS (VALUES
-  {values}
+# PostgreSQL: a whole batch in one statement whose text never changes with the batch's size:
+# the rows come as arrays (unnest). psycopg caches the parsing of a query only up to 4 kB and
+# prepares only a text it has seen before: a VALUES list of 64 rows was neither, and parsing
+# it cost more of the client's time than the turn's own statements.
+OPEN_PG = """
+WITH input AS (
+  SELECT * FROM unnest(CAST(:n AS integer[]), CAST(:platforms AS text[]),
+                       CAST(:users AS text[]), CAST(:events AS text[]))
+    AS input (n, platform, platform_user_id, event_id)
 ),
 claim AS (
   INSERT INTO processed_events (platform, event_id, created_at)
@@ -104,21 +100,18 @@ LEFT JOIN users
   ON users.platform = input.platform AND users.platform_user_id = input.platform_user_id
 LEFT JOIN conversation_states ON conversation_states.user_id = users.id
 ORDER BY input.n
-"""  # noqa: S608 (no input in the text: only placeholders)
+"""
+"""PostgreSQL: claim a batch's events and read their users, in one statement.
 
+A CTE's rows are not visible to the rest of the statement, but its RETURNING is: an event
+whose id came back was claimed by this statement. (A batch never holds two turns of one
+user, so never one event twice.)"""
 
-@cache
-def close_pg_sql(turns: int, counters: int) -> str:
-    """PostgreSQL: the end of ``turns`` turns in one statement (users seen, states saved,
-    ``counters`` counters added)."""
-    values = ",\n  ".join(
-        f"(CAST(:user{i} AS integer), CAST(:locale{i} AS text), CAST(:data{i} AS text))"
-        for i in range(turns)
-    )
-    last = count_sql(counters) if counters else "SELECT 1"
-    return f"""
-WITH input (user_id, locale, data) AS (VALUES
-  {values}
+CLOSE_PG = """
+WITH input AS (
+  SELECT * FROM unnest(CAST(:users AS integer[]), CAST(:locales AS text[]),
+                       CAST(:datas AS text[]))
+    AS input (user_id, locale, data)
 ),
 seen AS (
   UPDATE users SET last_seen_at = CAST(:now AS timestamptz), active = TRUE, locale = input.locale
@@ -129,8 +122,41 @@ state AS (
   SELECT user_id, data, CAST(:now AS timestamptz) FROM input
   ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
 )
-{last}
-"""  # noqa: S608 (no input in the text: only placeholders)
+INSERT INTO daily_counts (day, key, count)
+SELECT * FROM unnest(CAST(:days AS text[]), CAST(:keys AS text[]), CAST(:counts AS integer[]))
+ON CONFLICT (day, key) DO UPDATE SET count = daily_counts.count + excluded.count
+"""
+"""PostgreSQL: the end of a batch of turns in one statement (users seen, states saved, the
+counters added)."""
+
+PUT_INBOX_PG = """
+INSERT INTO inbox (platform, event_id, body, received_at, attempts, claimed_until, claimed_by)
+SELECT p, e, b, CAST(:now AS timestamptz), CASE WHEN l THEN 1 ELSE 0 END,
+       CASE WHEN l THEN CAST(:lease AS timestamptz) END, CASE WHEN l THEN CAST(:owner AS text) END
+FROM unnest(CAST(:p AS text[]), CAST(:e AS text[]), CAST(:b AS text[]), CAST(:l AS boolean[]))
+  AS input (p, e, b, l)
+ON CONFLICT (platform, event_id) DO NOTHING
+RETURNING id, platform, event_id, body, attempts
+"""
+"""PostgreSQL: insert inbox events (the ones stored before are skipped)."""
+
+FINISH_INBOX_PG = """
+UPDATE inbox SET done_at = CASE WHEN input.done THEN CAST(:now AS timestamptz) END,
+                 claimed_until = NULL
+FROM unnest(CAST(:ids AS bigint[]), CAST(:done AS boolean[])) AS input (id, done)
+WHERE inbox.id = input.id
+"""
+"""PostgreSQL: mark inbox events answered (done) or give them back (not done)."""
+
+# SQLite: the same in two statements, the ids as a JSON array (json_each): one text for any
+# number of ids, which sqlite3 keeps compiled.
+FINISH_INBOX = """
+UPDATE inbox SET done_at = :now, claimed_until = NULL
+WHERE id IN (SELECT value FROM json_each(:ids))
+"""
+RELEASE_INBOX = """
+UPDATE inbox SET claimed_until = NULL WHERE id IN (SELECT value FROM json_each(:ids))
+"""
 
 
 INBOX_CHUNK = 200  # inbox rows per INSERT (5 parameters each; SQLite allows 32,766)
@@ -193,12 +219,15 @@ class TurnSql:
                 else:
                     out.append((True, self.user(c, platform, platform_user_id)))
             return out
-        params: dict[str, Any] = {"now": self._stamp(now)}
-        for i, (platform, platform_user_id, event_id) in enumerate(starts):
-            params |= {f"platform{i}": platform, f"user{i}": platform_user_id}
-            params[f"event{i}"] = event_id
+        params: dict[str, Any] = {
+            "now": self._stamp(now),
+            "n": list(range(len(starts))),
+            "platforms": [platform for platform, _, _ in starts],
+            "users": [user for _, user, _ in starts],
+            "events": [event_id for _, _, event_id in starts],
+        }
         opened = []
-        for _, claimed, uid, locale, data in self._all(c, open_pg_sql(len(starts)), params):
+        for _, claimed, uid, locale, data in self._all(c, OPEN_PG, params):
             user = UserRow(int(uid), str(locale), data) if claimed and uid is not None else None
             opened.append((bool(claimed), user))
         return opened
@@ -222,11 +251,20 @@ class TurnSql:
             if counts:
                 self._run(c, count_sql(len(counts)), **count_params(counts))
             return
-        params: dict[str, Any] = {"now": self._stamp(now)} | count_params(counts)
         # Rows in a fixed order, for the same reason as the counters.
-        for i, end in enumerate(sorted(endings, key=lambda e: e.user_id)):
-            params |= {f"user{i}": end.user_id, f"locale{i}": end.locale, f"data{i}": end.data}
-        self._run(c, close_pg_sql(len(endings), len(counts)), **params)
+        ends = sorted(endings, key=lambda e: e.user_id)
+        counted = sorted(counts.items())
+        self._run(
+            c,
+            CLOSE_PG,
+            now=self._stamp(now),
+            users=[end.user_id for end in ends],
+            locales=[end.locale for end in ends],
+            datas=[end.data for end in ends],
+            days=[day for (day, _), _ in counted],
+            keys=[key for (_, key), _ in counted],
+            counts=[n for _, n in counted],
+        )
 
     def claim(self, c: Connection, platform: str, event_id: str, now: datetime) -> bool:
         """Record an event id; False when some process recorded it before."""
@@ -272,18 +310,44 @@ class TurnSql:
         stored before is skipped. Returns ``(id, platform, event_id, body, attempts)`` of each
         row inserted with a lease."""
         out: list[tuple[int, str, str, str, int]] = []
-        for start in range(0, len(rows), INBOX_CHUNK):
-            chunk = rows[start : start + INBOX_CHUNK]
+        leased = {(p, e) for p, e, _, leased in rows if leased}
+        if self._named:
             params: dict[str, Any] = {
                 "now": self._stamp(now), "lease": self._stamp(lease), "owner": owner,
+                "p": [row[0] for row in rows], "e": [row[1] for row in rows],
+                "b": [row[2] for row in rows], "l": [row[3] for row in rows],
             }  # fmt: skip
-            for i, (platform, event_id, body, leased) in enumerate(chunk):
-                params |= {f"p{i}": platform, f"e{i}": event_id, f"b{i}": body, f"l{i}": leased}
-            leased_by = {(p, e) for p, e, _, leased in chunk if leased}
-            for row in self._all(c, put_inbox_sql(len(chunk)), params):
-                if (row[1], row[2]) in leased_by:
+            return [
+                (int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]))
+                for row in self._all(c, PUT_INBOX_PG, params)
+                if (row[1], row[2]) in leased
+            ]
+        for start in range(0, len(rows), INBOX_CHUNK):
+            chunk = rows[start : start + INBOX_CHUNK]
+            values: dict[str, Any] = {
+                "now": self._stamp(now), "lease": self._stamp(lease), "owner": owner,
+            }  # fmt: skip
+            for i, (platform, event_id, body, lease_it) in enumerate(chunk):
+                values |= {f"p{i}": platform, f"e{i}": event_id, f"b{i}": body, f"l{i}": lease_it}
+            for row in self._all(c, put_inbox_sql(len(chunk)), values):
+                if (row[1], row[2]) in leased:
                     out.append((int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4])))
         return out
+
+    def finish_inbox(
+        self, c: Connection, done: Sequence[int], released: Sequence[int], now: datetime
+    ) -> None:
+        """Mark the inbox rows ``done`` answered and give ``released`` back (not answered)."""
+        ids = sorted({*done, *released})  # rows locked in one order: no deadlock between two
+        if self._named:
+            finished = set(done)
+            self._run(c, FINISH_INBOX_PG, now=self._stamp(now), ids=ids,
+                      done=[i in finished for i in ids])  # fmt: skip
+            return
+        if done:
+            self._run(c, FINISH_INBOX, now=self._stamp(now), ids=json.dumps(sorted(done)))
+        if released:
+            self._run(c, RELEASE_INBOX, ids=json.dumps(sorted(released)))
 
     # --- the driver -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from sqlmodel import SQLModel, select
 from storage import Store, migrate
 from storage.models import ConversationState, DailyCount, User
 from storage.store import AlreadyHandled, TurnEnd, TurnStart
+from storage.turns import TurnSql
 from tests.helpers import in_threads
 
 
@@ -220,3 +221,38 @@ def test_batches_ending_at_once_do_not_deadlock_on_the_counters(store: Store) ->
     with store.session() as s:
         rows = s.exec(select(DailyCount).where(DailyCount.day == "2026-12-07")).all()
     assert {c.key: c.count for c in rows} == expected
+
+
+def test_a_batch_of_any_size_is_one_statement_text_on_postgresql(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a batch's rows come as arrays: the statement's text is the same for 1
+    row and for 64. A VALUES list per size was parsed anew on every call (psycopg caches only
+    texts up to 4 kB with up to 50 parameters) and was never prepared."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("the arrays are PostgreSQL's; SQLite runs one statement per row")
+    texts: list[tuple[str, int]] = []
+    real = TurnSql._execute
+
+    def record(self: TurnSql, c: object, sql: str, params: dict[str, object]) -> object:
+        texts.append((sql, len(params)))
+        return real(self, c, sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TurnSql, "_execute", record)
+    now = datetime.now(UTC)
+    for size in (1, 3, 64):
+        begun = store.open_turns(
+            [TurnStart("line", f"Us{size}-{i}", "ja", f"s{size}-{i}") for i in range(size)]
+        )
+        refs = [ref for ref, _ in begun if not isinstance(ref, AlreadyHandled)]  # type: ignore[misc]
+        keys = [f"intent:{k}" for k in range(size)]
+        store.close_turns([TurnEnd(r.id, {"n": size}, False, now, (now.date(), keys), "ja")
+                           for r in refs])  # fmt: skip
+        stored = store.put_inbox("line", [(f"e{size}-{i}", "{}") for i in range(size)], lease=True)
+        store.finish_inbox([e.id for e in stored[:-1]], [stored[-1].id])
+    by_text = Counter(sql for sql, _ in texts)
+    # begin, a new user, end, inbox in, inbox done: one text each, whatever the sizes
+    assert len(by_text) == 5, by_text.keys()
+    assert all(len(sql) <= 4096 and n <= 50 for sql, n in texts)
+    assert store.open_turn("line", "Us64-63", "")[1] == {"n": 64}
+    assert store.inbox_pending("line") == 3  # one given back per size
