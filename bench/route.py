@@ -13,7 +13,9 @@ that session tuned, read once at its end) and ``*_blind_last.tsv`` (a fifth pair
 2026-12-03 the same way by another helper, held out while the next session tuned, read once
 at its end) and ``*_blind_sixth.tsv`` (a sixth pair, 160 FAQ questions and 120 search
 messages, written 2026-12-04 by a helper that saw only the guideline and KAMAKURA.md, held out
-while that session tuned on the other five, read once at its end).
+while that session tuned on the other five, read once at its end) and ``*_blind_seventh.tsv``
+(130 FAQ questions and 85 search messages, written 2026-12-04 by two helpers that saw only the
+guideline and KAMAKURA.md; tuned on; their other halves, written alongside, were held out).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ FAQ_SETS = (
     "faq_blind_fresh.tsv",
     "faq_blind_last.tsv",
     "faq_blind_sixth.tsv",
+    "faq_blind_seventh.tsv",
 )
 SEARCH_SETS = (
     "search_blind_dev.tsv",
@@ -55,6 +58,7 @@ SEARCH_SETS = (
     "search_blind_fresh.tsv",
     "search_blind_last.tsv",
     "search_blind_sixth.tsv",
+    "search_blind_seventh.tsv",
 )
 CONFUSIONS = 12
 ROUNDS = 5

@@ -21,7 +21,7 @@ from intents.router import Handler, Match
 from intents.turn import Turn
 from intents.types import Choice, Reply
 from knowledge.kana_words import read_as_words
-from knowledge.text import fold
+from knowledge.text import Reading, fold, segmented_reading
 
 COMMANDS_FILE = Path(__file__).parents[1] / "knowledge" / "commands.toml"
 # Above a form's free-text answer (0.97): 「データ削除」 typed in a form is the command.
@@ -102,13 +102,28 @@ class _Command:
     words: re.Pattern[str] | None
     pairs: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
     unless: re.Pattern[str] | None
+    spoken: re.Pattern[str] | None  # its phrases of four kana or more
 
-    def said_in(self, hay: str) -> bool:
+    def said_in(self, hay: str, aloud: Reading | None = None) -> bool:
+        """Whether ``hay`` (the message's forms) says this command, or ``aloud`` (the message
+        read aloud: an input method's slip sounds right, 鳥消し is とりけし) says one of its
+        long kana phrases (a short one turns up inside other words' readings)."""
         if self.unless is not None and self.unless.search(hay):
             return False
         if self.words is not None and self.words.search(hay):
             return True
+        if self.spoken is not None and aloud and _slip(self.spoken, aloud):
+            return True
         return any(_apart(thing, action, hay) for thing, action in self.pairs)
+
+
+def _slip(phrase: re.Pattern[str], aloud: Reading) -> bool:
+    """A phrase heard in the reading across words Sudachi split it into: 鳥|消し sounds like
+    とりけし, but 大会 (たいかい), one word, is not 退会."""
+    for found in phrase.finditer(aloud.text):
+        if any(found.start() < cut < found.end() for cut in aloud.cuts):
+            return True
+    return False
 
 
 def _apart(thing: re.Pattern[str], action: re.Pattern[str], hay: str) -> bool:
@@ -132,11 +147,15 @@ def _commands(path: Path = COMMANDS_FILE) -> tuple[_Command, ...]:
             for things, actions in spec.get("pairs", [])
             if (thing := _forms(things)) is not None and (action := _forms(actions)) is not None
         )
-        out.append(_Command(intent, _forms(spec["words"]), pairs, _forms(spec.get("not", []))))
+        unless = _forms(spec.get("not", []))
+        spoken = _forms([w for w in spec["words"] if _KANA.fullmatch(w) and len(w) >= SPOKEN_MIN])
+        out.append(_Command(intent, _forms(spec["words"]), pairs, unless, spoken))
     return tuple(out)
 
 
 FORMS_APART = "\x00"  # between the forms of one message a command is looked for in
+SPOKEN_MIN = 4  # kana: a command's phrase this long is also looked for in the reading
+_KANA = re.compile(r"[\u3041-\u309fー]+")
 
 
 class CommandRule:
@@ -149,9 +168,10 @@ class CommandRule:
         # A message typed in kana is read with our words too (わたしのもうしこみ → 申し込み).
         forms_of_it = [turn.folded, read_as_words(turn.folded), text]
         hay = FORMS_APART.join(dict.fromkeys(forms_of_it))
+        aloud = segmented_reading(turn.folded)
         in_form = forms.active(turn) is not None
         for command in _commands():
-            if not command.said_in(hay):
+            if not command.said_in(hay, aloud):
                 continue
             intent = command.intent
             if in_form and intent == "cancel_sign_up":

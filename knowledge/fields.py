@@ -20,6 +20,7 @@ MIN_READING = 3  # kana; shorter readings match inside other words too easily
 FUZZY_MIN_READING = 5
 FUZZY_CUTOFF = 90
 FIND_CACHE = 4096  # results kept: the same few words come again and again
+PLURAL_MIN = 4  # letters: a shorter English word matches only as written ("it", not "its")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +88,15 @@ class FieldIndex:
         self._vocabulary = Vocabulary(
             [("", "") if f.isascii() else (f, r) for f, r, _, _ in self._words], MIN_READING
         )
-        # 「IT」 must not match inside "citizen": Latin words match whole words only.
+        # 「IT」 must not match inside "citizen": Latin words match whole words only, and a
+        # plural (startups, small businesses) only of a word of four letters or more ("its").
+        latin = sorted(self._by_latin, key=len, reverse=True)
         self._latin = re.compile(
-            r"(?<![a-z])("
-            + "|".join(map(re.escape, sorted(self._by_latin, key=len, reverse=True)))
-            + r")(?![a-z])"
+            r"(?<![a-z])(?:("
+            + "|".join(map(re.escape, [w for w in latin if len(w) >= PLURAL_MIN]))
+            + r")(?:e?s)?|("
+            + "|".join(map(re.escape, [w for w in latin if len(w) < PLURAL_MIN]))
+            + r"))(?![a-z])"
         )
         self._fuzzy = [
             (w_reading, word, code)
@@ -157,7 +162,7 @@ class FieldIndex:
             return None
         spoken = segmented_reading(folded)
         latin = unicodedata.normalize("NFKC", text).lower()
-        found = [self._by_latin[m] for m in self._latin.findall(latin)]
+        found = [self._by_latin[a or b] for a, b in self._latin.findall(latin)]
         if (rank := self._vocabulary.first(folded, spoken)) is not None:
             found.append(rank)
         said = spoken.text

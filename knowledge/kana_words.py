@@ -32,6 +32,7 @@ SHORT_COMMON = 8  # a two-kana reading is kept when its word appears this often 
 MIN_RUN = 4  # a shorter hiragana run is left alone (particles, okurigana)
 ANYWHERE = 5  # kana: a reading this long does not turn up inside other words by accident
 PARTICLES = ("って", "は", "が", "を", "に", "の", "で", "も", "と", "へ", "や", "から", "まで")
+_GRAMMAR = ("助動詞", "助詞")  # Sudachi's parts of speech that are grammar, not words
 _HIRAGANA_RUN = re.compile(r"[\u3041-\u3096ー]+")
 _HAS_KANJI_OR_KATAKANA = re.compile(r"[\u4e00-\u9fff\u3005\u30a1-\u30faー]")
 _READING = re.compile(r"^[\u3041-\u3096ー]+$")
@@ -77,17 +78,29 @@ class KanaWords:
             return run
         # Sudachi's own cuts of the run: a word of ours must start and end on one, so
         # 「はいくつ」 stays は・いくつ and never becomes 俳句.
+        # Nor where Sudachi reads a function word: 「じゃない」's ない is not 内 (市内).
         cuts, at = {0, len(run)}, 0
+        grammar: set[tuple[int, int]] = set()
+        starts_grammar: set[int] = set()  # 「ことになってる」's になっ is に・なっ, not 担っ
         for t in tokens(run):
             start = run.find(t.surface, at)
             if start >= 0:
                 at = start + len(t.surface)
                 cuts.update((start, at))
+                if t.pos in _GRAMMAR or t.pos2 == "非自立可能":
+                    grammar.add((start, at))
+                if t.pos in _GRAMMAR:
+                    starts_grammar.add(start)
         out: list[str] = []
         i = 0
         while i < len(run):
             for j in range(min(len(run), i + self.longest), i + 1, -1):
-                word = self.words.get(run[i:j]) if self._fits(run, i, j, cuts) else None
+                fits = (
+                    (i, j) not in grammar
+                    and (j - i >= ANYWHERE or i not in starts_grammar)
+                    and self._fits(run, i, j, cuts)
+                )
+                word = self.words.get(run[i:j]) if fits else None
                 if word is not None:
                     out.append(word)
                     cuts.add(j)

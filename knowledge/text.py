@@ -151,6 +151,10 @@ class Reading:
     text: str
     starts: frozenset[int]
     ends: frozenset[int]
+    # Sudachi's own word boundaries. In kana it cuts badly, so any position may start a word
+    # (above); a short one must still begin or end on one of these: 「そうだんすれば」 has no
+    # ダンス in it.
+    cuts: frozenset[int] = frozenset()
 
     def has_word(self, word: str) -> bool:
         """True when ``word`` (a reading) occurs here on word boundaries."""
@@ -166,17 +170,18 @@ class Reading:
 def segmented_reading(folded: str) -> Reading:
     """The hiragana reading of an already folded string, with its word boundaries (Sudachi's
     finest split, so that 大船駅 reads おおふな|えき)."""
-    text, starts, ends = "", {0}, {0}
+    text, starts, ends, cuts = "", {0}, {0}, {0}
     for token in tokens(folded, fine=True):
         begin = len(text)
         text += token.reading
+        cuts.add(len(text))
         if _KANA_ONLY.match(token.surface):
             starts.update(range(begin, len(text) + 1))
             ends.update(range(begin, len(text) + 1))
         else:
             starts.update((begin, len(text)))
             ends.update((begin, len(text)))
-    return Reading(text, frozenset(starts), frozenset(ends))
+    return Reading(text, frozenset(starts), frozenset(ends), frozenset(cuts))
 
 
 def reading(folded: str) -> str:
@@ -222,6 +227,20 @@ def _english_words() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(data["english_common"]), frozenset(data["english_alone"])
 
 
+LOOSE_KANA = 4  # kana: a shorter word in kana begins or ends where Sudachi cuts a word
+
+
+def _surface_cuts(folded: str) -> frozenset[int]:
+    """Where Sudachi's finest words begin and end in ``folded``."""
+    cuts, at = {0, len(folded)}, 0
+    for token in tokens(folded, fine=True):
+        start = folded.find(token.surface, at)
+        if start >= 0:
+            at = start + len(token.surface)
+            cuts.update((start, at))
+    return frozenset(cuts)
+
+
 class Vocabulary:
     """Words looked up by their surface and their reading in a message's own substrings
     (a few hundred lookups instead of testing every word). ``first`` answers the word with
@@ -245,14 +264,21 @@ class Vocabulary:
         whole message), or a reading on word boundaries."""
         found: list[int] = []
         n = len(folded)
+        cuts: frozenset[int] | None = None  # Sudachi's word boundaries, worked out if needed
         for i in range(n):
             for j in range(i + 1, min(n, i + self._longest_surface) + 1):
                 rank = self._surface.get(folded[i:j])
                 if rank is not None and (j - i >= 2 or j - i == n):
+                    if j - i < LOOSE_KANA and _KANA_ONLY.match(folded[i:j]):
+                        cuts = _surface_cuts(folded) if cuts is None else cuts
+                        if i not in cuts and j not in cuts:
+                            continue  # だんす inside そうだん・すれば
                     found.append(rank)
         said = spoken.text
         for i in spoken.starts:
             for j in range(i + self._min, min(len(said), i + self._longest_reading) + 1):
-                if j in spoken.ends and (rank := self._reading.get(said[i:j])) is not None:
+                if j not in spoken.ends or (rank := self._reading.get(said[i:j])) is None:
+                    continue
+                if j - i >= LOOSE_KANA or i in spoken.cuts or j in spoken.cuts:
                     found.append(rank)
         return min(found) if found else None
