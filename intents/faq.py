@@ -61,7 +61,8 @@ _FOLLOW_UP = re.compile(
 _ORDINAL = re.compile(
     r"^(?:その|じゃあ|じゃ|では|で)?[\s、,]*([1-9]|[一二三四五六七八九])\s*(?:つ目|つめ|番目|ばんめ|個目|こめ)"
     r"|^(?:and|what about|how about|the|[\s,])*(first|second|third|fourth|fifth|sixth|1st|2nd|3rd"
-    r"|4th|5th|6th)\b(?:\s*one)?",
+    r"|4th|5th|6th|last)\b(?:\s*one)?"
+    r"|^(?:その|じゃあ|じゃ|では|で)?[\s、,]*(最後|さいご)",  # the last part
     re.IGNORECASE,
 )
 # What may follow the ordinal in a follow-up: 「は？」「をもう少し詳しく」「ってどういう意味？」;
@@ -77,7 +78,13 @@ _ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
     "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6,
     "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+    "last": -1, "最後": -1, "さいご": -1,
 }  # fmt: skip
+LAST = -1  # 「最後のは？」: the last part, however many there are
+_THEIR_OWN = (  # after a place outside: that city's own rules (「藤沢市の条例」)
+    r"(?:市|町)?(?:の|では|で)(?:市民活動の?|ボランティアの?)?"
+    r"(?:条例|指針|制度|取り組み|取組|補償|基金)"
+)
 PART_MARKS = "アイウエオカキクケコ①②③④⑤⑥⑦⑧⑨"  # how the guideline numbers a section's parts
 ORDINAL_LENGTH = 24  # folded characters: a follow-up, not a question of its own
 ORDINAL_SCORE = 0.9
@@ -161,6 +168,8 @@ class FaqRule:
     def match(self, turn: Turn) -> Match | None:
         if turn.payload is not None or not turn.folded:
             return None
+        if _another_citys(turn):
+            return None  # 「藤沢市の条例は？」: the guideline is Kamakura's; the fallback says so
         part = _nth_part_asked(turn)
         if part is not None:
             return Match("faq", ORDINAL_SCORE, answer, {"faq_id": part.id}, part)
@@ -196,6 +205,16 @@ class FaqRule:
         return Match("faq", main.score, answer, slots, (main.entry, main.facts))
 
 
+def _another_citys(turn: Turn) -> bool:
+    """Whether the message asks about another city's own rules (「藤沢市の条例」); not one
+    that only names a place outside (「藤沢から通勤していても参加できる？」)."""
+    outside = turn.places.find_outside(turn.text)
+    if outside is None:
+        return False
+    text = unicodedata.normalize("NFKC", turn.text)
+    return re.search(re.escape(outside.name) + _THEIR_OWN, text) is not None
+
+
 def _nth_part_asked(turn: Turn) -> FaqEntry | None:
     """The entry of the part 「2つ目」 names, of the section the last answer was about (or
     whose part it was): None when this is not such a follow-up, or there is no such part."""
@@ -211,7 +230,7 @@ def _nth_part_asked(turn: Turn) -> FaqEntry | None:
         return None
     if "most" in turn.faq.asked_kinds(str(last.get("question") or "")):
         return None  # after 「一番多いのは？」, 「2番目は？」 is the next of the ranking
-    said = (found.group(1) or found.group(2) or "").lower()
+    said = (found.group(1) or found.group(2) or found.group(3) or "").lower()
     n = int(said) if said.isascii() and said.isdigit() else _ORDINAL_WORDS.get(said, 0)
     section = entry.section
     parent = section[:-1] if section and section[-1] in PART_MARKS else section
@@ -221,6 +240,8 @@ def _nth_part_asked(turn: Turn) -> FaqEntry | None:
         if e.section.startswith(parent) and len(mark) == 1 and mark in PART_MARKS:
             parts.setdefault(mark, e)
     ordered = [parts[m] for m in sorted(parts, key=PART_MARKS.index)]
+    if n == LAST:
+        n = len(ordered)
     return ordered[n - 1] if 0 < n <= len(ordered) else None
 
 

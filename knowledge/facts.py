@@ -131,6 +131,8 @@ def _kind_of(value: str) -> str:
 
 
 # 「…と答えた団体」 is how every survey row is asked: its 団体 does not say 団体側.
+# 「何年」 asks for a year: its 年 names no row (a row's 「1998年」 does).
+_WHAT_YEAR = re.compile(r"何年度?|なんねんど?|what year")
 _ANSWERED_BY = re.compile(r"(答え|こたえ|回答し|挙げ|あげ|選ん|えらん)た団体")
 
 
@@ -261,7 +263,7 @@ class FactIndex:
         asks for a figure (何%, 何団体, いつ …), a row's name must be most of what it says
         (「スタッフの性別の偏りは？」). With ``only_kinds``, a row answers only if its figure is
         of one of those kinds (a date for いつ: 「いつできた」 is not answered by a count)."""
-        query = _content(text)
+        query = _content(_WHAT_YEAR.sub(" ", text))
         if not query:
             return ()
         query_total = sum(WEIGHTS[t[0]] * self._idf.get(t, self._unknown) for t in query)

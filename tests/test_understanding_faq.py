@@ -232,3 +232,34 @@ def test_registering_something_else_is_no_question_on_registered_groups(
 ) -> None:
     """「登録」 alone is no word of ours (登録団体, 団体登録 are)."""
     assert say(conversation, text).intent != "faq"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "市民活動センターができたのは何年？",
+        "しみんかつどうせんたーができたのはなんねん？",
+        "センターは何年にできましたか",
+    ],
+)
+def test_the_year_the_center_opened(conversation: Conversation, text: str) -> None:
+    """「何年」's 年 named the row 「2012年」 (the years the count rose) instead of the opening."""
+    assert "平成10年度" in first_line(say(conversation, text))
+
+
+def test_the_last_part_of_a_list(conversation: Conversation) -> None:
+    """「最後のやつは？」 after the principles: the last of them (5(2)エ)."""
+    say(conversation, "協働の原則っていくつある？")
+    reply = say(conversation, "最後のやつはどういう意味？")
+    assert section(conversation, reply) == "5(2)エ"
+
+
+@pytest.mark.parametrize("text", ["藤沢市の市民活動の条例ってどんな内容？", "横浜市の条例は？"])
+def test_another_citys_rules_are_not_ours(conversation: Conversation, text: str) -> None:
+    """Kamakura's guideline does not answer for another city's ordinance."""
+    assert say(conversation, text).intent == "fallback"
+
+
+def test_a_place_outside_alone_does_not_stop_an_answer(conversation: Conversation) -> None:
+    reply = say(conversation, "藤沢に住んでいて鎌倉に通勤しています。市民活動に参加できますか？")
+    assert reply.intent == "faq"
