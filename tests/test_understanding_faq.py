@@ -263,3 +263,20 @@ def test_another_citys_rules_are_not_ours(conversation: Conversation, text: str)
 def test_a_place_outside_alone_does_not_stop_an_answer(conversation: Conversation) -> None:
     reply = say(conversation, "藤沢に住んでいて鎌倉に通勤しています。市民活動に参加できますか？")
     assert reply.intent == "faq"
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "figure"),
+    [
+        ("消費者の保護の団体は何団体ありますか", "情報化社会のほうは？", "20"),
+        ("任意団体はいくつ登録してる？", "自治会・町内会は？", "18"),
+    ],
+)
+def test_a_follow_up_naming_a_field_stays_on_the_figures(
+    conversation: Conversation, first: str, then: str, figure: str
+) -> None:
+    """The search word 「会って」 folded to 会, and 社会 or 町内会 then made a group search."""
+    say(conversation, first)
+    reply = say(conversation, then)
+    assert reply.intent == "faq", reply.slots
+    assert figure in first_line(reply)
