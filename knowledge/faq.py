@@ -186,6 +186,7 @@ class QuestionKind:
     asks: re.Pattern[str]
     answers: re.Pattern[str]
     words: tuple[str, ...] = ()  # the words that ask it, as written
+    overrides: frozenset[str] = frozenset()  # kinds it takes the place of when both are asked
 
 
 def load_question_kinds(path: Path = KINDS_FILE) -> list[QuestionKind]:
@@ -198,6 +199,7 @@ def load_question_kinds(path: Path = KINDS_FILE) -> list[QuestionKind]:
             re.compile("|".join(re.escape(_plain(w)) for w in kind["asks"])),
             re.compile(kind["answers"]),
             tuple(kind["asks"]),
+            frozenset(kind.get("overrides", ())),
         )
         for name, kind in data["kinds"].items()
     ]
@@ -329,7 +331,9 @@ class FaqIndex:
     def asked_kinds(self, text: str) -> frozenset[str]:
         """The kinds of question ``text`` asks (percent, count, when, most …)."""
         plain = _plain(text)
-        return frozenset(k.name for k in self._kinds if k.asks.search(plain))
+        asked = [k for k in self._kinds if k.asks.search(plain)]
+        overridden = {name for k in asked for name in k.overrides}
+        return frozenset(k.name for k in asked if k.name not in overridden)
 
     def rank(
         self, text: str, limit: int = 5, context: str = "", background: bool = False

@@ -27,6 +27,7 @@ from knowledge.kana_words import kana_words, mostly_kana
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.toml")
 TERM_CACHE = 8192
 ENGLISH_PHRASE = 3  # words in the longest English synonym ("talk to staff")
+SLIP_READING = 5  # kana: a concept word this long is also heard in a slip (中感支援)
 
 # Weights per kind: a word or concept says most; a reading a little less (homophones); a kana
 # bigram is a weak hint that only adds up over several.
@@ -46,6 +47,8 @@ class Synonyms:
     """Words that name one concept of ours, looked up by normalised form (and English word)."""
 
     by_norm: dict[tuple[str, ...], tuple[str, ...]]
+    # Readings (five kana or more) of the words: 中感支援 sounds like 中間支援 (a slip).
+    by_reading: dict[str, tuple[str, ...]]
     by_english: dict[tuple[str, ...], tuple[str, ...]]  # stems of one or more words
     stop: frozenset[str]
     stop_en: frozenset[str]
@@ -56,6 +59,7 @@ class Synonyms:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
         by_norm: dict[tuple[str, ...], list[str]] = {}
+        by_reading: dict[str, list[str]] = {}
         by_english: dict[tuple[str, ...], list[str]] = {}
         for concept, words in data["concepts"].items():
             for word in words:
@@ -63,11 +67,16 @@ class Synonyms:
                     key = tuple(stem(w) for w in latin_words(word))
                     by_english.setdefault(key, []).append(concept)
                     continue
-                key = tuple(t.norm for t in tokens(_clean(word), fine=True))
+                said = tokens(_clean(word), fine=True)
+                key = tuple(t.norm for t in said)
                 if key:
                     by_norm.setdefault(key, []).append(concept)
+                spoken = "".join(to_hiragana(t.reading) for t in said)
+                if len(spoken) >= SLIP_READING and _KANA.match(spoken):
+                    by_reading.setdefault(spoken, []).append(concept)
         return cls(
             {k: tuple(dict.fromkeys(v)) for k, v in by_norm.items()},
+            {k: tuple(dict.fromkeys(v)) for k, v in by_reading.items()},
             {k: tuple(dict.fromkeys(v)) for k, v in by_english.items()},
             frozenset(data["stop"]["norms"]),
             frozenset(stem(w) for w in data["stop"]["english"]),
@@ -119,10 +128,15 @@ def terms(text: str, as_typed: bool = True) -> Counter[str]:
             if len(t.reading) >= 2:
                 out["r:" + t.reading] += 1
     norms = [t.norm for t in words]
+    readings = [_spoken(t) for t in words]
     for i in range(len(norms)):
         for j in range(i + 1, min(len(norms), i + syn.longest) + 1):
-            for concept in syn.by_norm.get(tuple(norms[i:j]), ()):
+            concepts = syn.by_norm.get(tuple(norms[i:j]), ())
+            for concept in concepts:
                 out["c:" + concept] += 1
+            if j - i >= 2 and not concepts:  # a slip: two words that sound like one of ours
+                for concept in syn.by_reading.get("".join(readings[i:j]), ()):
+                    out["c:" + concept] += 1
     stems = [stem(w) for w in latin_words(text)]
     out.update("e:" + w for w in stems if w not in syn.stop_en)
     for i in range(len(stems)):

@@ -280,3 +280,20 @@ def test_a_follow_up_naming_a_field_stays_on_the_figures(
     reply = say(conversation, then)
     assert reply.intent == "faq", reply.slots
     assert figure in first_line(reply)
+
+
+@pytest.mark.parametrize(
+    ("text", "faq_id"),
+    [
+        ("中間支援組織の役割ってなに？", "role-chukan"),
+        ("中感支援組織の役割ってなに？", "role-chukan"),  # a slip: 中感 sounds like 中間
+        ("しみんかつどうだんたいの やくわりって なんですか", "role-groups"),
+        ("中間支援組織ってなに？", "term-chukan-shien"),
+    ],
+)
+def test_a_role_asked_is_not_a_definition(
+    conversation: Conversation, text: str, faq_id: str
+) -> None:
+    """「…の役割ってなに？」 asks the role: 「ってなに」 made it a definition."""
+    reply = say(conversation, text)
+    assert reply.slots.get("faq_id") == faq_id, reply.slots
