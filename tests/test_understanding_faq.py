@@ -297,3 +297,20 @@ def test_a_role_asked_is_not_a_definition(
     """「…の役割ってなに？」 asks the role: 「ってなに」 made it a definition."""
     reply = say(conversation, text)
     assert reply.slots.get("faq_id") == faq_id, reply.slots
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("What percentage of groups said they lack specialist knowledge?", "3.9%"),
+        ("In the survey about community building through collaboration, what percentage of "
+         "groups did not answer?", "25.2%"),
+        ("For the challenges on the city's side, what percentage of groups answered other?",
+         "12.6%"),
+    ],
+)  # fmt: skip
+def test_english_survey_questions_name_their_chart(
+    conversation: Conversation, text: str, figure: str
+) -> None:
+    """The collaboration survey's charts (3(3)) in English, not the activity problems (3(2))."""
+    assert figure in first_line(say(conversation, text))
