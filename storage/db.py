@@ -71,6 +71,24 @@ def create_turn_engine(engine: Engine) -> Engine:
     )
 
 
+def create_inbox_engine(engine: Engine) -> Engine:
+    """PostgreSQL: a small pool for storing webhook events (the durable inbox), in autocommit:
+    one INSERT is the whole transaction, one round trip, and it waits for the disk
+    (``synchronous_commit`` stays on: a webhook is acknowledged only once its events are safe).
+
+    No pre-ping, as on the turn pool: a connection the server dropped fails its INSERT, the
+    pool discards it, and the store tries once more on a new one (``Store.put_inbox_many``);
+    a second failure answers the webhook non-2xx and the platform delivers it again."""
+    return create_engine(
+        engine.url,
+        connect_args={"options": "-c statement_timeout=5000"},
+        isolation_level="AUTOCOMMIT",
+        pool_recycle=1800,
+        pool_size=3,
+        max_overflow=3,
+    )
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, say when a transaction begins (see below).
     dbapi_conn.isolation_level = None

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
+from storage.db import connection_died
 from storage.models import InboxEvent, utcnow
 from storage.turns import TurnSql
 
@@ -58,6 +59,8 @@ class _HasSession(Protocol):
     def connection(self) -> AbstractContextManager[Connection]: ...
 
     def _turn_connection(self) -> AbstractContextManager[Connection]: ...
+
+    def _inbox_connection(self) -> AbstractContextManager[Connection]: ...
 
 
 class InboxQueries:
@@ -95,8 +98,16 @@ class InboxQueries:
             rows.extend((platform, eid[:128], body, lease) for eid, body in dict(events).items())
         if not rows:
             return [[] for _ in puts]
-        with self.connection() as c:
-            inserted = self._turn.put_inbox(c, rows, now, now + LEASE, LEASE_OWNER)
+        try:
+            with self._inbox_connection() as c:
+                inserted = self._turn.put_inbox(c, rows, now, now + LEASE, LEASE_OWNER)
+        except Exception as exc:
+            if not connection_died(exc):
+                raise
+            # A connection the server dropped (a restart, pg_terminate_backend): the pool has
+            # discarded it; once more on a new one. (Nothing was stored: the INSERT failed.)
+            with self._inbox_connection() as c:
+                inserted = self._turn.put_inbox(c, rows, now, now + LEASE, LEASE_OWNER)
         mine = {(p, e): StoredEvent(i, p, e, b, n) for i, p, e, b, n in inserted}
         out: list[list[StoredEvent]] = []
         for platform, events, lease in puts:

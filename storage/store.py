@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from storage.audit import AuditQueries
 from storage.calls import CallQueries
-from storage.db import create_turn_engine
+from storage.db import create_inbox_engine, create_turn_engine
 from storage.forget import ForgetQueries
 from storage.group_list import GroupListQueries
 from storage.groups import GroupQueries
@@ -109,6 +109,7 @@ class Store(
         self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._sqlite: Connection | None = None  # see _bind
         self._turn_engine = None if self._lock is not None else create_turn_engine(engine)
+        self._inbox_engine = None if self._lock is not None else create_inbox_engine(engine)
 
     def describe(self) -> str:
         """The database URL without its password (for logs)."""
@@ -121,8 +122,9 @@ class Store(
                 if self._sqlite is not None:
                     self._sqlite.close()
                     self._sqlite = None
-        if self._turn_engine is not None:
-            self._turn_engine.dispose()
+        for own in (self._turn_engine, self._inbox_engine):
+            if own is not None:
+                own.dispose()
         self.engine.dispose()
 
     @contextmanager
@@ -170,6 +172,17 @@ class Store(
                 yield c
             return
         with self._turn_engine.begin() as c:
+            yield c
+
+    @contextmanager
+    def _inbox_connection(self) -> Iterator[Connection]:
+        """The connection that stores webhook events: on PostgreSQL from the inbox pool (one
+        durable INSERT, no BEGIN, COMMIT or pre-ping round trips); on SQLite the one writer."""
+        if self._inbox_engine is None:
+            with self.connection() as c:
+                yield c
+            return
+        with self._inbox_engine.begin() as c:
             yield c
 
     @contextmanager

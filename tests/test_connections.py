@@ -138,3 +138,19 @@ async def test_healthz_fails_when_the_database_takes_no_writes(
         c.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = off')
     _terminate_all(url)
     assert (await client.get("/healthz")).status == 200
+
+
+def test_webhook_events_are_stored_in_one_durable_statement_even_after_a_drop(
+    pg: tuple[Store, str],
+) -> None:
+    """The inbox has its own pool: autocommit (one INSERT, no BEGIN/COMMIT), no pre-ping, and
+    its commits wait for the disk. A connection the server dropped is replaced and the
+    events stored once more, not lost and not a 503."""
+    store, url = pg
+    with store._inbox_connection() as c:
+        assert c.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        assert c.connection.driver_connection.autocommit is True
+    assert [e.event_id for e in store.put_inbox("line", [("a", "{}")], lease=True)] == ["a"]
+    assert _terminate_all(url) >= 1  # the inbox pool's connection among them
+    assert [e.event_id for e in store.put_inbox("line", [("b", "{}")], lease=True)] == ["b"]
+    assert store.inbox_pending("line") == 2
