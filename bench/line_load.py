@@ -21,6 +21,9 @@ Three measurements per bot:
 CPU time per message of the bot and of the fake is printed too (from /proc): the two cores are
 shared by the bot, the fake and this process, so CPU per message says where the time goes.
 
+With ``--against REV``, only the open loop, of this checkout and of a git revision (checked out
+in a temporary worktree), in turns: what "not lower than before" means on this machine.
+
 The message mix: 60% FAQ questions, 25% group searches, 15% volunteer sign-up steps (taps).
 Figures only; run with ``make bench``.
 """
@@ -36,6 +39,7 @@ import hmac
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -368,6 +372,47 @@ def _run_pair(database_url: str, label: str) -> None:
         )
 
 
+AGAINST_ROUNDS = 3  # --against: open-loop runs of each revision, interleaved
+
+
+def _against(revision: str, databases: list[str]) -> None:
+    """The open-loop capacity of this checkout and of ``revision`` (a git revision of this
+    repository, checked out in a temporary worktree with this very benchmark copied in),
+    measured in turns on the same machine: the figures of two sessions on different machines
+    do not compare, these do."""
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "other"
+        git = shutil.which("git") or "git"
+        subprocess.run([git, "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(other),
+                        revision], check=True)  # fmt: skip
+        try:
+            (other / "bench" / "line_load.py").write_bytes(Path(__file__).read_bytes())
+            for database in databases:
+                found: dict[str, list[float]] = {"this checkout": [], revision: []}
+                for _ in range(AGAINST_ROUNDS):
+                    for label, root in (("this checkout", ROOT), (revision, other)):
+                        args = [sys.executable, "bench/line_load.py", "--open-loop-only",
+                                "--only", "tsunagaru", f"--{database}-only"]  # fmt: skip
+                        out = subprocess.run(args, cwd=root, capture_output=True, text=True)
+                        rate = _open_loop_rate(out.stdout)
+                        found[label].append(rate)
+                        print(f"{database:10} {label:14}: open loop, p99 < 100 ms up to "
+                              f"{rate:5.0f} msg/s", flush=True)  # fmt: skip
+                mine, theirs = (statistics.median(v) for v in found.values())
+                print(f"{database:10} median: this checkout {mine:.0f} msg/s, {revision} "
+                      f"{theirs:.0f} msg/s ({mine / max(theirs, 1e-9):.0%})")  # fmt: skip
+        finally:
+            subprocess.run([git, "-C", str(ROOT), "worktree", "remove", "--force", str(other)],
+                           check=False)  # fmt: skip
+
+
+def _open_loop_rate(output: str) -> float:
+    for line in output.splitlines():
+        if "open loop, p99 < 100 ms up to" in line:
+            return float(line.rsplit("up to", 1)[1].split()[0])
+    return 0.0
+
+
 def main() -> None:
     """SQLite, then PostgreSQL if reachable."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -375,7 +420,14 @@ def main() -> None:
     parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--only", choices=("tsunagaru", "echo"), help="one bot, not both")
     parser.add_argument("--open-loop-only", action="store_true", help="only the open loop")
+    parser.add_argument(
+        "--against", metavar="REV", help="the open loop of this checkout and of a git revision"
+    )
     args = parser.parse_args()
+    if args.against:
+        databases = ["sqlite"] if args.sqlite_only else ["postgres"] if args.postgres_only else []
+        _against(args.against, databases or ["sqlite", "postgres"])
+        return
     global ONLY, OPEN_LOOP_ONLY
     ONLY, OPEN_LOOP_ONLY = args.only, args.open_loop_only
     if not args.postgres_only:
