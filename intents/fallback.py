@@ -34,6 +34,7 @@ class FacilityDetailsRule:
         self._facilities = [fold(w) for w in words["facilities"]]
         self._details = [fold(w) for w in words["facility_details"]]
         self._procedures = [fold(w) for w in words["procedures"]]
+        self._not_procedures = [fold(w) for w in words.get("procedures_not", [])]
 
     def match(self, turn: Turn) -> Match | None:
         text = turn.folded
@@ -41,7 +42,9 @@ class FacilityDetailsRule:
             return None
         if any(f in text for f in self._facilities) and any(d in text for d in self._details):
             return Match(FALLBACK, FACILITY_DETAIL_SCORE, fallback, {"reason": "facility_details"})
-        if any(p in text for p in self._procedures):
+        if any(p in text for p in self._procedures) and not any(
+            n in text for n in self._not_procedures
+        ):
             return Match(
                 FALLBACK, FACILITY_DETAIL_SCORE, fallback, {"reason": "procedure_details"}
             )

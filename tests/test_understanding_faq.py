@@ -314,3 +314,25 @@ def test_english_survey_questions_name_their_chart(
 ) -> None:
     """The collaboration survey's charts (3(3)) in English, not the activity problems (3(2))."""
     assert figure in first_line(say(conversation, text))
+
+
+@pytest.mark.parametrize(
+    ("turns", "faq_id"),
+    [
+        (["市の協働事業の提案件数は？", "そのうち実際にやったのは？"], "sougo-teian-figures"),
+        (["活動資金が足りません。民間の助成金に申請したいけど書類の書き方がわかりません。"
+          "相談に乗ってもらえるところはありますか？"], "info-grants"),
+        (["いきなり団体に入るのはハードルが高くて。市は初めての人向けに何か用意していますか？"],
+         "learning-workshop"),
+        (["What does the Citizen Activity Center actually do for groups like mine?"],
+         "center-what"),
+    ],
+)  # fmt: skip
+def test_questions_residents_asked_in_their_words(
+    conversation: Conversation, turns: list[str], faq_id: str
+) -> None:
+    """From the seventh blind set: a grant's papers are not a legal procedure (6(3)), 実際に
+    やった is 実施, beginners' chances are 6(4)'s."""
+    for text in turns:
+        reply = say(conversation, text)
+    assert reply.slots.get("faq_id") == faq_id, reply.slots
