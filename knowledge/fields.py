@@ -34,6 +34,7 @@ class ActivityField:
     short: str  # a button label
     words: tuple[str, ...]
     short_en: str = ""
+    weak: tuple[str, ...] = ()  # words of ``words`` that say how, not what (教室, 勉強会)
 
     def label(self, locale: str) -> str:
         """The button label in the given language."""
@@ -69,6 +70,7 @@ class FieldIndex:
                     self._words.append((folded, reading(folded), word, f.code))
                     by_word.setdefault(folded, set()).add(f.code)
         self._spelled: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._weak = {fold(w) for f in fields for w in f.weak}
         # An everyday word names a field on its own only when no other field shares it.
         self._shared: dict[str, tuple[str, ...]] = {}
         for word, codes in by_word.items():
@@ -120,6 +122,7 @@ class FieldIndex:
                     short_en=r.get("short_en", ""),
                     # English words are matched whole (fields.py): "kids", "beach cleanup".
                     words=(*r.get("words", ()), *r.get("words_en", ())),
+                    weak=tuple(r.get("weak", ())),
                 )
                 for r in raw
             ]
@@ -163,11 +166,12 @@ class FieldIndex:
         spoken = segmented_reading(folded)
         latin = unicodedata.normalize("NFKC", text).lower()
         found = [self._by_latin[a or b] for a, b in self._latin.findall(latin)]
-        if (rank := self._vocabulary.first(folded, spoken)) is not None:
-            found.append(rank)
+        found.extend(self._vocabulary.all(folded, spoken))
         said = spoken.text
         if found:
-            _, _, word, code = self._words[min(found)]
+            # A word that says how (教室, 勉強会) yields to one that says what (防災, 工作).
+            strong = [rank for rank in found if self._words[rank][0] not in self._weak]
+            _, _, word, code = self._words[min(strong or found)]
             return FieldMatch(self._by_code[code], word, exact=True)
         # Typos (こそだって, ビーチクリン): close enough to a long word's reading.
         # Only words that share their first or last two kana with the message can be close.

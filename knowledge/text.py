@@ -262,6 +262,11 @@ class Vocabulary:
     def first(self, folded: str, spoken: Reading) -> int | None:
         """The best-ranked word in the message: a surface of two or more characters (or the
         whole message), or a reading on word boundaries."""
+        found = self.all(folded, spoken)
+        return min(found) if found else None
+
+    def all(self, folded: str, spoken: Reading) -> list[int]:
+        """The ranks of every word in the message (see ``first``)."""
         found: list[int] = []
         n = len(folded)
         cuts: frozenset[int] | None = None  # Sudachi's word boundaries, worked out if needed
@@ -281,4 +286,4 @@ class Vocabulary:
                     continue
                 if j - i >= LOOSE_KANA or i in spoken.cuts or j in spoken.cuts:
                     found.append(rank)
-        return min(found) if found else None
+        return found

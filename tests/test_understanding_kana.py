@@ -112,3 +112,35 @@ def test_not_being_understood_names_the_survey_row(conversation: Conversation) -
     """「わかってもらえない」 is the row 市民から活動に対する理解が得られない (3.9%)."""
     reply = say(conversation, "市民に活動をわかってもらえないって悩んでる団体、どのくらいいる？")
     assert "3.9%" in reply.text
+
+
+def test_a_word_of_how_yields_to_a_word_of_what() -> None:
+    """教室 and 勉強会 say how something is learnt: the field is what is learnt."""
+    fields = FieldIndex.load()
+    for text, code in [
+        ("上町屋の近くで防災の勉強会やってる団体", "disaster"),
+        ("岡本で子ども向けの工作教室を手伝える日", "science"),
+        ("大船でパソコン教室", "it"),
+        ("市民講座に出てみたい", "social_education"),  # nothing else named: learning it is
+    ]:
+        found = fields.find(text)
+        assert found is not None, text
+        assert found.field.code == code, text
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("予約してたビーチクリーンっていつだったっけ？", "my_sign_ups"),
+        ("うっかり電話番号を登録しちゃったんだけど、消せる？", "delete_data"),
+        ("電話で相談したいんだけど、だれかにつないでもらえる？", "contact_center"),
+        ("ほかの地域の団体ともつないでもらえる？", "faq"),  # networking (4(4)), not a person
+    ],
+)
+def test_commands_in_residents_words(conversation: Conversation, text: str, intent: str) -> None:
+    assert say(conversation, text).intent == intent
+
+
+@pytest.mark.parametrize("text", ["戸塚駅周辺で子ども食堂の手伝いしたい", "小坪でボランティア"])
+def test_more_places_outside_the_city(conversation: Conversation, text: str) -> None:
+    assert say(conversation, text).intent == "outside_city"
