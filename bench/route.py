@@ -15,7 +15,8 @@ at its end) and ``*_blind_sixth.tsv`` (a sixth pair, 160 FAQ questions and 120 s
 messages, written 2026-12-04 by a helper that saw only the guideline and KAMAKURA.md, held out
 while that session tuned on the other five, read once at its end) and ``*_blind_seventh.tsv``
 (130 FAQ questions and 85 search messages, written 2026-12-04 by two helpers that saw only the
-guideline and KAMAKURA.md; tuned on; their other halves, written alongside, were held out).
+guideline and KAMAKURA.md; tuned on) and ``*_blind_seventh_heldout.tsv`` (their other halves,
+130 and 85, written alongside; held out while that session tuned, read once at its end).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ FAQ_SETS = (
     "faq_blind_last.tsv",
     "faq_blind_sixth.tsv",
     "faq_blind_seventh.tsv",
+    "faq_blind_seventh_heldout.tsv",
 )
 SEARCH_SETS = (
     "search_blind_dev.tsv",
@@ -59,6 +61,7 @@ SEARCH_SETS = (
     "search_blind_last.tsv",
     "search_blind_sixth.tsv",
     "search_blind_seventh.tsv",
+    "search_blind_seventh_heldout.tsv",
 )
 CONFUSIONS = 12
 ROUNDS = 5
