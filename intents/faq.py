@@ -82,8 +82,8 @@ _ORDINAL_WORDS = {
 }  # fmt: skip
 LAST = -1  # 「最後のは？」: the last part, however many there are
 _THEIR_OWN = (  # after a place outside: that city's own rules (「藤沢市の条例」)
-    r"(?:市|町)?(?:の|では|で)(?:市民活動の?|ボランティアの?)?"
-    r"(?:条例|指針|制度|取り組み|取組|補償|基金)"
+    r"(?:市|町)?(?:の|では|で)[^。？?！!、,]{0,8}?"
+    r"(?:条例|条令|指針|制度|取り組み|取組|補償|基金)"
 )
 PART_MARKS = "アイウエオカキクケコ①②③④⑤⑥⑦⑧⑨"  # how the guideline numbers a section's parts
 ORDINAL_LENGTH = 24  # folded characters: a follow-up, not a question of its own

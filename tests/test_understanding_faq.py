@@ -336,3 +336,17 @@ def test_questions_residents_asked_in_their_words(
     for text in turns:
         reply = say(conversation, text)
     assert reply.slots.get("faq_id") == faq_id, reply.slots
+
+
+def test_another_citys_ordinance_named_in_full_is_not_ours(conversation: Conversation) -> None:
+    assert say(conversation, "横浜市の市民協働条例について教えて").intent == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"), [("条令ができたのは何年？", "平成31年"), ("寄金って何に使うの？", "基金")]
+)
+def test_common_miswritings_of_our_words(
+    conversation: Conversation, text: str, figure: str
+) -> None:
+    """条令 for 条例 and 寄金 for 基金: both read the same and are written so often."""
+    assert figure in say(conversation, text).text
