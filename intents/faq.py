@@ -81,6 +81,7 @@ _ORDINAL_WORDS = {
     "last": -1, "最後": -1, "さいご": -1,
 }  # fmt: skip
 LAST = -1  # 「最後のは？」: the last part, however many there are
+_RULES = re.compile(r"条例|条令|指針|制度|取り組み|取組|補償|基金")
 _THEIR_OWN = (  # after a place outside: that city's own rules (「藤沢市の条例」)
     r"(?:市|町)?(?:の|では|で)[^。？?！!、,]{0,8}?"
     r"(?:条例|条令|指針|制度|取り組み|取組|補償|基金)"
@@ -208,10 +209,12 @@ class FaqRule:
 def _another_citys(turn: Turn) -> bool:
     """Whether the message asks about another city's own rules (「藤沢市の条例」); not one
     that only names a place outside (「藤沢から通勤していても参加できる？」)."""
-    outside = turn.places.find_outside(turn.text)
+    text = unicodedata.normalize("NFKC", turn.text)
+    if not _RULES.search(text):
+        return False
+    outside = turn.places.outside_named(text)
     if outside is None:
         return False
-    text = unicodedata.normalize("NFKC", turn.text)
     return re.search(re.escape(outside.name) + _THEIR_OWN, text) is not None
 
 

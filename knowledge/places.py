@@ -193,6 +193,15 @@ class PlaceIndex:
                 return self._outside_romaji[candidate]
         return None
 
+    def outside_named(self, text: str) -> Place | None:
+        """A place outside the city written out in ``text`` (藤沢市, 横浜): a plain look for
+        the names, without readings, typos or the places inside (``find_outside`` has them)."""
+        folded = fold(text)
+        for o_folded, _, place in self._outside:
+            if len(o_folded) >= 2 and o_folded in folded:
+                return place
+        return None
+
     def _find(self, text: str) -> PlaceMatch | None:
         for candidate in _latin_candidates(text):
             if candidate in self._romaji:
