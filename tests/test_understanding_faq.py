@@ -342,11 +342,6 @@ def test_another_citys_ordinance_named_in_full_is_not_ours(conversation: Convers
     assert say(conversation, "横浜市の市民協働条例について教えて").intent == "fallback"
 
 
-@pytest.mark.parametrize(
-    ("text", "figure"), [("条令ができたのは何年？", "平成31年"), ("寄金って何に使うの？", "基金")]
-)
-def test_common_miswritings_of_our_words(
-    conversation: Conversation, text: str, figure: str
-) -> None:
-    """条令 for 条例 and 寄金 for 基金: both read the same and are written so often."""
-    assert figure in say(conversation, text).text
+def test_a_common_miswriting_of_the_ordinance(conversation: Conversation) -> None:
+    """条令 for 条例: it reads the same and is written so often."""
+    assert "平成31年" in say(conversation, "条令ができたのは何年？").text
