@@ -59,16 +59,7 @@ def create_turn_engine(engine: Engine) -> Engine:
     # each would cost more than the statement. A dead connection fails its statement instead;
     # SQLAlchemy then discards every connection of the pool opened before it, and the turn
     # runs the statement once more (``intents.conversation._twice``) on a fresh one.
-    return create_engine(
-        engine.url,
-        # statement_timeout: a turn's reads and bookkeeping take milliseconds; one that waits
-        # longer is stuck, and holds up the conversations queued behind it (bot/adapters/lanes).
-        connect_args={"options": "-c synchronous_commit=off -c statement_timeout=5000"},
-        isolation_level="AUTOCOMMIT",
-        pool_recycle=1800,
-        pool_size=5,
-        max_overflow=5,
-    )
+    return _autocommit_pool(engine, 5, "-c synchronous_commit=off")
 
 
 def create_inbox_engine(engine: Engine) -> Engine:
@@ -79,13 +70,20 @@ def create_inbox_engine(engine: Engine) -> Engine:
     No pre-ping, as on the turn pool: a connection the server dropped fails its INSERT, the
     pool discards it, and the store tries once more on a new one (``Store.put_inbox_many``);
     a second failure answers the webhook non-2xx and the platform delivers it again."""
+    return _autocommit_pool(engine, 3)
+
+
+def _autocommit_pool(engine: Engine, size: int, options: str = "") -> Engine:
+    """A small autocommit pool on ``engine``'s database, without pre-ping (see above).
+    statement_timeout: its statements take milliseconds; one that waits longer is stuck, and
+    holds up the conversations or webhooks queued behind it (bot/adapters/lanes)."""
     return create_engine(
         engine.url,
-        connect_args={"options": "-c statement_timeout=5000"},
+        connect_args={"options": f"{options} -c statement_timeout=5000".strip()},
         isolation_level="AUTOCOMMIT",
         pool_recycle=1800,
-        pool_size=3,
-        max_overflow=3,
+        pool_size=size,
+        max_overflow=size,
     )
 
 

@@ -6,7 +6,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -162,27 +162,26 @@ class Store(
         with Session(self._turn_engine, expire_on_commit=False) as s:
             yield s
 
-    @contextmanager
-    def _turn_connection(self) -> Iterator[Connection]:
+    def _turn_connection(self) -> AbstractContextManager[Connection]:
         """The connection for a turn's own bookkeeping (its event id, the user, their state,
         the counters) and its Core reads: on PostgreSQL from the autocommit pool whose commits
         do not wait for the disk."""
-        if self._turn_engine is None:
-            with self.connection() as c:
-                yield c
-            return
-        with self._turn_engine.begin() as c:
-            yield c
+        return self._on(self._turn_engine)
 
-    @contextmanager
-    def _inbox_connection(self) -> Iterator[Connection]:
+    def _inbox_connection(self) -> AbstractContextManager[Connection]:
         """The connection that stores webhook events: on PostgreSQL from the inbox pool (one
         durable INSERT, no BEGIN, COMMIT or pre-ping round trips); on SQLite the one writer."""
-        if self._inbox_engine is None:
+        return self._on(self._inbox_engine)
+
+    @contextmanager
+    def _on(self, pool: Engine | None) -> Iterator[Connection]:
+        """A connection of ``pool`` (PostgreSQL's autocommit pools), or on SQLite (None) the
+        one writer's, in a transaction."""
+        if pool is None:
             with self.connection() as c:
                 yield c
             return
-        with self._inbox_engine.begin() as c:
+        with pool.begin() as c:
             yield c
 
     @contextmanager

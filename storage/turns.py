@@ -310,7 +310,7 @@ class TurnSql:
         stored before is skipped. Returns ``(id, platform, event_id, body, attempts)`` of each
         row inserted with a lease."""
         out: list[tuple[int, str, str, str, int]] = []
-        leased = {(p, e) for p, e, _, leased in rows if leased}
+        leased = {(p, e) for p, e, _, lease_it in rows if lease_it}
         if self._named:
             params: dict[str, Any] = {
                 "now": self._stamp(now), "lease": self._stamp(lease), "owner": owner,
@@ -338,8 +338,8 @@ class TurnSql:
         self, c: Connection, done: Sequence[int], released: Sequence[int], now: datetime
     ) -> None:
         """Mark the inbox rows ``done`` answered and give ``released`` back (not answered)."""
-        ids = sorted({*done, *released})  # rows locked in one order: no deadlock between two
         if self._named:
+            ids = sorted({*done, *released})  # rows locked in one order: no deadlock
             finished = set(done)
             self._run(c, FINISH_INBOX_PG, now=self._stamp(now), ids=ids,
                       done=[i in finished for i in ids])  # fmt: skip
