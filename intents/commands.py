@@ -21,7 +21,7 @@ from intents.router import Handler, Match
 from intents.turn import Turn
 from intents.types import Choice, Reply
 from knowledge.kana_words import read_as_words
-from knowledge.text import Reading, fold, segmented_reading
+from knowledge.text import Reading, segmented_reading, word_forms
 
 COMMANDS_FILE = Path(__file__).parents[1] / "knowledge" / "commands.toml"
 # Above a form's free-text answer (0.97): 「データ削除」 typed in a form is the command.
@@ -84,7 +84,7 @@ _PAYLOADS: dict[str, tuple[str, Handler]] = {
 
 
 def _forms(words: list[str]) -> re.Pattern[str] | None:
-    folded = {fold(w) if not w.isascii() else w.lower() for w in words} - {""}
+    folded = {f for w in words for f in word_forms(w)} - {""}
     if not folded:
         return None
     ordered = sorted(folded, key=len, reverse=True)

@@ -30,7 +30,7 @@ from intents.turn import Turn
 from intents.types import MAX_CHOICES, Choice, Reply
 from knowledge.kana_words import read_as_words
 from knowledge.romaji import romanized_name
-from knowledge.text import fold, fold_keep_frames
+from knowledge.text import fold, word_forms
 from knowledge.when import parse_period, today_in_tokyo
 
 SEARCH_FILE = Path(__file__).parents[1] / "knowledge" / "search.toml"
@@ -41,7 +41,6 @@ SURE_SEARCH = 0.96  # above the FAQ's best (0.95), below a form's answer (0.97)
 SEARCH_WITH_SLOTS = 0.88
 SEARCH_WITHOUT_SLOTS = 0.7
 OUTSIDE_SCORE = 0.9
-MIN_FOLDED = 3  # characters: a shorter fold of a longer word is too common to look for
 
 
 @dataclass(frozen=True)
@@ -61,16 +60,6 @@ class SearchWords:
 def _pattern(words: list[str]) -> re.Pattern[str]:
     forms = {f for w in words for f in word_forms(w)} - {""}
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
-
-
-def word_forms(word: str) -> set[str]:
-    """How a word of ours is looked for in a message: folded, and as written (the message's
-    haystack holds both). Folding drops 「って」 from 「会って」: a fold left shorter than three
-    characters that way (会, 払) would be found in any 社会 or 支払い, so it is not used."""
-    if word.isascii():
-        return {word.lower()}
-    written, folded = fold_keep_frames(word), fold(word)
-    return {written, folded} if folded == written or len(folded) >= MIN_FOLDED else {written}
 
 
 @cache

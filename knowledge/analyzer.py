@@ -92,6 +92,18 @@ def tokens(text: str, fine: bool = False) -> tuple[Token, ...]:
     return tuple(out)
 
 
+def spans(text: str, fine: bool = False) -> list[tuple[int, int, Token]]:
+    """Where each of Sudachi's words of ``text`` begins and ends in it (the tokens leave out
+    spaces and symbols, so the offsets are looked up)."""
+    out, at = [], 0
+    for t in tokens(text, fine):
+        start = text.find(t.surface, at)
+        if start >= 0:
+            at = start + len(t.surface)
+            out.append((start, at, t))
+    return out
+
+
 def latin_words(text: str) -> list[str]:
     """English words of a message, lower case (Sudachi would turn them into katakana)."""
     return _LATIN_WORD.findall(unicodedata.normalize("NFKC", text).lower())

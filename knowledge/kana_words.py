@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from knowledge.analyzer import to_hiragana, tokens
+from knowledge.analyzer import spans, to_hiragana, tokens
 from knowledge.text import fold
 
 HERE = Path(__file__).parent
@@ -79,18 +79,15 @@ class KanaWords:
         # Sudachi's own cuts of the run: a word of ours must start and end on one, so
         # 「はいくつ」 stays は・いくつ and never becomes 俳句.
         # Nor where Sudachi reads a function word: 「じゃない」's ない is not 内 (市内).
-        cuts, at = {0, len(run)}, 0
+        cuts = {0, len(run)}
         grammar: set[tuple[int, int]] = set()
         starts_grammar: set[int] = set()  # 「ことになってる」's になっ is に・なっ, not 担っ
-        for t in tokens(run):
-            start = run.find(t.surface, at)
-            if start >= 0:
-                at = start + len(t.surface)
-                cuts.update((start, at))
-                if t.pos in _GRAMMAR or t.pos2 == "非自立可能":
-                    grammar.add((start, at))
-                if t.pos in _GRAMMAR:
-                    starts_grammar.add(start)
+        for start, end, t in spans(run):
+            cuts.update((start, end))
+            if t.pos in _GRAMMAR or t.pos2 == "非自立可能":
+                grammar.add((start, end))
+            if t.pos in _GRAMMAR:
+                starts_grammar.add(start)
         out: list[str] = []
         i = 0
         while i < len(run):

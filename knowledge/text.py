@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from knowledge.analyzer import to_hiragana, tokens
+from knowledge.analyzer import spans, to_hiragana, tokens
 
 # Place names mix ヶ/ケ/ガ/が (由比ヶ浜, 由比ガ浜); ヶ and ヵ read が and か.
 _SMALL_KE = str.maketrans({"ヶ": "が", "ヵ": "か", "ゖ": "が", "ゕ": "か"})
@@ -111,6 +111,20 @@ def fold_keep_frames(text: str) -> str:
     """Like :func:`fold` but keeps politeness frames (used for greetings and thanks)."""
     text = unicodedata.normalize("NFKC", text).lower().translate(_SMALL_KE)
     return _NOT_WORD.sub("", _LONG_VOWEL.sub("ー", to_hiragana(text)))
+
+
+MIN_FOLDED = 3  # characters: a shorter fold of a longer word is too common to look for
+
+
+def word_forms(word: str) -> set[str]:
+    """How a word of ours is looked for in a message whose haystack holds it folded and as
+    written: folded, and as written. Folding drops 「って」 from 「会って」: a fold left shorter
+    than three characters that way (会, 払) would be found in any 社会 or 支払い, so it is not
+    used. English words: lower case."""
+    if word.isascii():
+        return {word.lower()}
+    written, folded = fold_keep_frames(word), fold(word)
+    return {written, folded} if folded == written or len(folded) >= MIN_FOLDED else {written}
 
 
 VARIANTS_FILE = Path(__file__).with_name("kanji_variants.toml")
@@ -232,13 +246,7 @@ LOOSE_KANA = 4  # kana: a shorter word in kana begins or ends where Sudachi cuts
 
 def _surface_cuts(folded: str) -> frozenset[int]:
     """Where Sudachi's finest words begin and end in ``folded``."""
-    cuts, at = {0, len(folded)}, 0
-    for token in tokens(folded, fine=True):
-        start = folded.find(token.surface, at)
-        if start >= 0:
-            at = start + len(token.surface)
-            cuts.update((start, at))
-    return frozenset(cuts)
+    return frozenset({0, len(folded)}.union(*((a, b) for a, b, _ in spans(folded, fine=True))))
 
 
 class Vocabulary:
