@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 from intents.menu import CONTACT_PAYLOAD, MENU_PAYLOAD
 from intents.router import Match
 from intents.turn import Turn
 from intents.types import Choice, Reply
 from knowledge.facts import Fact
-from knowledge.faq import FaqEntry, FaqHit
+from knowledge.faq import FaqEntry, FaqHit, load_domain
 from knowledge.text import fold
 
 FAQ_PAYLOAD = "faq:"
@@ -74,18 +75,15 @@ _ORDINAL_TAIL = re.compile(
     r"(?:\s*(?:please|in detail|in more detail|mean|means))*[\s?？。.!！]*$",
     re.IGNORECASE,
 )
+LAST = -1  # 「最後のは？」: the last part, however many there are
 _ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
     "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6,
     "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
-    "last": -1, "最後": -1, "さいご": -1,
+    "last": LAST, "最後": LAST, "さいご": LAST,
 }  # fmt: skip
-LAST = -1  # 「最後のは？」: the last part, however many there are
-_RULES = re.compile(r"条例|条令|指針|制度|取り組み|取組|補償|基金")
-_THEIR_OWN = (  # after a place outside: that city's own rules (「藤沢市の条例」)
-    r"(?:市|町)?(?:の|では|で)[^。？?！!、,]{0,8}?"
-    r"(?:条例|条令|指針|制度|取り組み|取組|補償|基金)"
-)
+# After a place outside: that city's own rule (「藤沢市の条例」「横浜市の市民協働条例」).
+_THEIR_OWN = r"(?:市|町)?(?:の|では|で)[^。？?！!、,]{0,8}?(?:%s)"
 PART_MARKS = "アイウエオカキクケコ①②③④⑤⑥⑦⑧⑨"  # how the guideline numbers a section's parts
 ORDINAL_LENGTH = 24  # folded characters: a follow-up, not a question of its own
 ORDINAL_SCORE = 0.9
@@ -210,12 +208,19 @@ def _another_citys(turn: Turn) -> bool:
     """Whether the message asks about another city's own rules (「藤沢市の条例」); not one
     that only names a place outside (「藤沢から通勤していても参加できる？」)."""
     text = unicodedata.normalize("NFKC", turn.text)
-    if not _RULES.search(text):
+    rules = _city_rules()
+    if not rules.search(text):
         return False
     outside = turn.places.outside_named(text)
     if outside is None:
         return False
-    return re.search(re.escape(outside.name) + _THEIR_OWN, text) is not None
+    return re.search(re.escape(outside.name) + _THEIR_OWN % rules.pattern, text) is not None
+
+
+@cache
+def _city_rules() -> re.Pattern[str]:
+    """``domain.toml``'s city_rules as one pattern."""
+    return re.compile("|".join(map(re.escape, load_domain()["city_rules"])))
 
 
 def _nth_part_asked(turn: Turn) -> FaqEntry | None:
